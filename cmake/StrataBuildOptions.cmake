@@ -1,0 +1,27 @@
+# Compiler settings shared by every Strata target, as an interface target rather than global
+# flags, so that third-party code we build is left alone.
+
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+
+find_program(STRATA_CCACHE ccache)
+if(STRATA_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${STRATA_CCACHE}")
+endif()
+
+add_library(strata_build_options INTERFACE)
+add_library(strata::build_options ALIAS strata_build_options)
+target_compile_features(strata_build_options INTERFACE cxx_std_20)
+target_compile_options(strata_build_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+
+if(STRATA_SANITIZE)
+  if(NOT STRATA_SANITIZE MATCHES "^(address,undefined|undefined,address|address|undefined|thread)$")
+    message(FATAL_ERROR
+      "STRATA_SANITIZE='${STRATA_SANITIZE}' is not supported: use 'address,undefined' or 'thread' "
+      "(ASan and TSan cannot be combined).")
+  endif()
+  target_compile_options(strata_build_options INTERFACE
+    -fsanitize=${STRATA_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(strata_build_options INTERFACE -fsanitize=${STRATA_SANITIZE})
+endif()

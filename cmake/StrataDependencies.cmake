@@ -1,0 +1,24 @@
+# Every external dependency is found here, once. All come from Debian packages that
+# scripts/setup.sh installs.
+
+# Boost 1.81 exactly (Debian's libboost1.81-dev): the default 1.74 lacks Boost.URL and has an
+# older Asio, so refuse anything else rather than build against the wrong headers.
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED)
+if(NOT Boost_VERSION VERSION_EQUAL 1.81.0)
+  message(FATAL_ERROR "Strata needs Boost 1.81.0 (found ${Boost_VERSION}); run scripts/setup.sh")
+endif()
+
+find_package(Threads REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+
+# xxHash: header-only use (XXH_INLINE_ALL) so the hot path inlines XXH3.
+find_path(STRATA_XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+
+if(STRATA_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+  include(GoogleTest)
+endif()
+if(STRATA_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

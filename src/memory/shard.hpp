@@ -1,0 +1,132 @@
+#pragma once
+
+#include "memory/expiry_heap.hpp"
+#include "memory/frequency_sketch.hpp"
+#include "memory/intrusive_list.hpp"
+
+#include <strata/bytes.hpp>
+#include <strata/clock.hpp>
+#include <strata/memory_store.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+namespace strata::memory {
+
+using TimePoint = Clock::time_point;
+inline constexpr TimePoint kNever = TimePoint::max();
+
+enum class Segment : std::uint8_t { window, probation, protected_area };
+
+struct Node {
+  std::string key;
+  Bytes value;
+  std::uint64_t hash = 0;
+  TimePoint expires_at = kNever;
+  Node* prev = nullptr;
+  Node* next = nullptr;
+  std::size_t charge = 0;
+  std::uint32_t heap_index = ExpiryHeap<Node>::kAbsent;
+  Segment segment = Segment::window;
+};
+
+struct ShardConfig {
+  std::size_t capacity_bytes = 0;
+  EvictionPolicy policy = EvictionPolicy::w_tinylfu;
+  double window_fraction = 0.01;
+  double protected_fraction = 0.80;
+  std::size_t expected_entry_bytes = 1024;
+  std::size_t sweep_batch = 8;
+  std::uint64_t seed = 1;
+};
+
+// One shard of the MemoryStore: hash map, eviction policy and expiry index. Not thread-safe:
+// MemoryStore serialises access with the shard's lock. Under W-TinyLFU new entries enter an LRU
+// window; entries leaving the window become candidates that replace the probation segment's LRU
+// victim only if TinyLFU estimates them more frequent; a probation hit promotes to the protected
+// segment. Under LRU the window spans the whole shard and nothing is filtered.
+class Shard {
+public:
+  explicit Shard(const ShardConfig& config);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  std::optional<Bytes> get(std::string_view key, std::uint64_t hash, TimePoint now);
+  bool set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
+           TimePoint now);
+  bool erase(std::string_view key, std::uint64_t hash);
+  void clear() noexcept;
+  std::size_t sweep_expired(TimePoint now, std::size_t max_entries);
+
+  [[nodiscard]] std::size_t bytes_used() const noexcept {
+    return window_bytes_ + probation_bytes_ + protected_bytes_;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+  [[nodiscard]] std::size_t capacity_bytes() const noexcept { return capacity_; }
+  [[nodiscard]] const MemoryStoreStats& counters() const noexcept { return counters_; }
+  void reset_counters() noexcept { counters_ = {}; }
+
+  // Introspection for tests of the policy.
+  [[nodiscard]] std::optional<Segment> segment_of(std::string_view key, std::uint64_t hash) const;
+  [[nodiscard]] std::size_t segment_bytes(Segment segment) const noexcept;
+  [[nodiscard]] const TinyLfu& frequency_filter() const noexcept { return filter_; }
+
+private:
+  struct KeyRef {
+    std::string_view key;
+    std::uint64_t hash;
+  };
+  struct NodeHash {
+    using is_transparent = void;
+    std::size_t operator()(const Node* node) const noexcept { return node->hash; }
+    std::size_t operator()(const KeyRef& ref) const noexcept { return ref.hash; }
+  };
+  struct NodeEqual {
+    using is_transparent = void;
+    bool operator()(const Node* a, const Node* b) const noexcept { return a == b; }
+    bool operator()(const KeyRef& a, const Node* b) const noexcept { return a.key == b->key; }
+    bool operator()(const Node* a, const KeyRef& b) const noexcept { return a->key == b.key; }
+  };
+
+  enum class Removal { erased, evicted_by_size, rejected_at_admission, expired, replaced };
+
+  Node* find(std::string_view key, std::uint64_t hash) const;
+  void on_access(Node* node) noexcept;
+  void make_room();
+  Node* move_window_overflow_to_probation() noexcept;
+  void evict_from_main(Node* candidate);
+  void demote_protected_overflow() noexcept;
+  bool admit(const Node* candidate, const Node* victim) noexcept;
+  void remove(Node* node, Removal why) noexcept;
+  IntrusiveList<Node>& list_of(Segment segment) noexcept;
+  std::size_t& bytes_of(Segment segment) noexcept;
+  void attach(Node* node, Segment segment) noexcept;
+  void detach(Node* node) noexcept;
+  std::uint64_t next_random() noexcept;
+
+  const bool filtered_;  // W-TinyLFU (true) or LRU (false)
+  const std::size_t capacity_;
+  const std::size_t window_capacity_;
+  const std::size_t protected_capacity_;
+  const std::size_t expected_entry_bytes_;
+  const std::size_t sweep_batch_;
+
+  std::unordered_set<Node*, NodeHash, NodeEqual> index_;
+  IntrusiveList<Node> window_;
+  IntrusiveList<Node> probation_;
+  IntrusiveList<Node> protected_;
+  std::size_t window_bytes_ = 0;
+  std::size_t probation_bytes_ = 0;
+  std::size_t protected_bytes_ = 0;
+  ExpiryHeap<Node> expiry_;
+  TinyLfu filter_;
+  std::uint64_t random_state_;
+  MemoryStoreStats counters_;
+};
+
+}  // namespace strata::memory
