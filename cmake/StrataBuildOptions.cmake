@@ -13,7 +13,7 @@ add_library(strata::build_options ALIAS strata_build_options)
 target_compile_features(strata_build_options INTERFACE cxx_std_20)
 target_compile_options(strata_build_options INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
 
 if(STRATA_SANITIZE)
   if(NOT STRATA_SANITIZE MATCHES "^(address,undefined|undefined,address|address|undefined|thread)$")

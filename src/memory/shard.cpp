@@ -87,12 +87,12 @@ bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint
     attach(node, Segment::window);
     if (expires_at != kNever) expiry_.push(node);
     ++counters_.inserts;
-    if (filtered_) {
-      filter_.record(hash);
-      filter_.ensure_capacity(index_.size());
-    }
+    if (filtered_) filter_.record(hash);
   }
   make_room();
+  // Judged after eviction: the newcomer's transient extra entry must not make the sketch grow,
+  // because growing forgets every frequency counted so far.
+  if (filtered_) filter_.ensure_capacity(index_.size());
   return true;
 }
 
@@ -104,13 +104,14 @@ bool Shard::erase(std::string_view key, std::uint64_t hash) {
 }
 
 void Shard::clear() noexcept {
-  for (Node* node : index_) delete node;
-  index_.clear();
+  // The heap writes into the nodes as it forgets them, so it goes before they are freed.
+  expiry_.reset();
   window_.reset();
   probation_.reset();
   protected_.reset();
   window_bytes_ = probation_bytes_ = protected_bytes_ = 0;
-  expiry_.reset();
+  for (Node* node : index_) delete node;
+  index_.clear();
 }
 
 std::size_t Shard::sweep_expired(TimePoint now, std::size_t max_entries) {
