@@ -35,12 +35,15 @@ struct MemoryStoreOptions {
   EvictionPolicy policy = EvictionPolicy::w_tinylfu;
 
   // Independently locked shards, a power of two. Each shard gets capacity_bytes / shard_count,
-  // which is also the largest charge one entry may have. 0 picks 4 per core (at most 64), halved
-  // until every shard holds at least 1 MiB.
+  // which is also the largest charge one entry may have. 0 picks 16 per core (at most 128),
+  // halved until every shard holds at least 1 MiB.
   std::size_t shard_count = 0;
 
-  // W-TinyLFU only: share of each shard's bytes for the admission window, in (0, 1).
+  // W-TinyLFU only: initial share of each shard's bytes for the admission window, in (0, 1).
   double window_fraction = 0.01;
+  // W-TinyLFU only: let the window grow and shrink with the hit rate (hill climbing, as in
+  // Caffeine), so that recency-biased or shifting workloads are served as well as LRU would.
+  bool adaptive_window = true;
   // W-TinyLFU only: share of the main area for entries hit at least twice, in [0, 1].
   double protected_fraction = 0.80;
   // W-TinyLFU only: typical entry charge, used to size the frequency sketch up front. The sketch

@@ -79,23 +79,33 @@ Doorkeeper::Doorkeeper(std::size_t expected_insertions) {
   // About 8 bits per insertion with 3 probes: a few percent false positives at capacity.
   const std::size_t bits = std::max<std::size_t>(512, power_of_two_at_least(expected_insertions * 8));
   bits_.assign(bits / 64, 0);
-  bit_mask_ = bits - 1;
+  block_mask_ = bits / 512 - 1;
+}
+
+// A blocked Bloom filter: the block (one cache line, 512 bits) comes from the low bits of the
+// mixed hash, the three probes within it from bits 31 to 57, so a lookup is one cache miss.
+Doorkeeper::Probes Doorkeeper::probes_of(std::uint64_t hash) const noexcept {
+  const std::uint64_t mixed = remix(hash ^ 0x9e3779b97f4a7c15ULL);
+  const std::size_t block = static_cast<std::size_t>(mixed & block_mask_) * kWordsPerBlock * 64;
+  Probes probes{};
+  for (unsigned probe = 0; probe < 3; ++probe) {
+    probes.bit[probe] = block + static_cast<std::size_t>((mixed >> (31 + probe * 9)) & 511U);
+  }
+  return probes;
 }
 
 bool Doorkeeper::contains(std::uint64_t hash) const noexcept {
-  const std::uint64_t mixed = remix(hash ^ 0x9e3779b97f4a7c15ULL);
-  for (unsigned probe = 0; probe < 3; ++probe) {
-    const std::size_t bit = static_cast<std::size_t>(mixed >> (probe * 21)) & bit_mask_;
+  const Probes probes = probes_of(hash);
+  for (const std::size_t bit : probes.bit) {
     if ((bits_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
   }
   return true;
 }
 
 bool Doorkeeper::put(std::uint64_t hash) noexcept {
-  const std::uint64_t mixed = remix(hash ^ 0x9e3779b97f4a7c15ULL);
+  const Probes probes = probes_of(hash);
   bool present = true;
-  for (unsigned probe = 0; probe < 3; ++probe) {
-    const std::size_t bit = static_cast<std::size_t>(mixed >> (probe * 21)) & bit_mask_;
+  for (const std::size_t bit : probes.bit) {
     std::uint64_t& word = bits_[bit / 64];
     const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
     if ((word & mask) == 0) {

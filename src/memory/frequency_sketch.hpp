@@ -49,8 +49,13 @@ public:
   void clear() noexcept;
 
 private:
+  struct Probes {
+    std::size_t bit[3];
+  };
+  [[nodiscard]] Probes probes_of(std::uint64_t hash) const noexcept;
+
   std::vector<std::uint64_t> bits_;
-  std::size_t bit_mask_ = 0;
+  std::size_t block_mask_ = 0;
 };
 
 // TinyLFU's frequency filter: doorkeeper + sketch, aged by halving after a sample of

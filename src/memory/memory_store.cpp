@@ -1,10 +1,11 @@
 #include <strata/memory_store.hpp>
 
 #include "memory/shard.hpp"
+#include "memory/shard_lock.hpp"
 
 #include <algorithm>
 #include <bit>
-#include <mutex>
+#include <mutex>  // std::lock_guard
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -17,12 +18,16 @@ namespace strata {
 namespace {
 
 constexpr std::size_t kMaxShards = 1024;
+constexpr std::size_t kMaxAutoShards = 128;
 constexpr std::size_t kMinAutoShardBytes = 1024 * 1024;
 
-// kEntryOverhead is a promise about memory use; keep it true if Node grows. An unordered_set
-// node holds the pointer, the next link and the cached hash; malloc adds a header to each of
-// the two allocations; the bucket array adds about one pointer per entry.
-static_assert(sizeof(memory::Node) + 3 * sizeof(void*) + 2 * 16 + sizeof(void*) <=
+// kEntryOverhead is a promise about memory use; keep it true if Node grows. Per entry: the node
+// (key bytes are charged separately), its malloc header, an index slot of 16 bytes at a load
+// factor as low as 3/8 just after growth, and the value buffer's control block and header.
+constexpr std::size_t kMallocHeader = 16;
+constexpr std::size_t kIndexSlotsPerEntry = 43;  // 16 / (3 / 8) rounded up, in bytes
+constexpr std::size_t kValueControlBlock = 16 + kMallocHeader;
+static_assert(sizeof(memory::Node) + kMallocHeader + kIndexSlotsPerEntry + kValueControlBlock <=
                   MemoryStore::kEntryOverhead,
               "MemoryStore::kEntryOverhead no longer covers the per-entry bookkeeping");
 
@@ -68,7 +73,8 @@ void validate(const MemoryStoreOptions& options) {
 std::size_t choose_shard_count(const MemoryStoreOptions& options) {
   if (options.shard_count != 0) return options.shard_count;
   const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
-  std::size_t shards = std::min<std::size_t>(64, std::bit_ceil(4 * cores));
+  // Many more shards than cores, so that two threads rarely want the same lock.
+  std::size_t shards = std::min<std::size_t>(kMaxAutoShards, std::bit_ceil(16 * cores));
   while (shards > 1 && options.capacity_bytes / shards < kMinAutoShardBytes) shards /= 2;
   return shards;
 }
@@ -83,7 +89,7 @@ std::uint64_t hash_key(std::string_view key) noexcept {
 // invalidate each other's lock word.
 struct alignas(std::hardware_destructive_interference_size) MemoryStore::LockedShard {
   explicit LockedShard(const memory::ShardConfig& config) : shard(config) {}
-  std::mutex mutex;
+  memory::ShardLock mutex;
   memory::Shard shard;
 };
 
@@ -98,6 +104,7 @@ MemoryStore::MemoryStore(MemoryStoreOptions options) {
   config.capacity_bytes = capacity_bytes_ / shard_count_;
   config.policy = options.policy;
   config.window_fraction = options.window_fraction;
+  config.adaptive_window = options.adaptive_window;
   config.protected_fraction = options.protected_fraction;
   config.expected_entry_bytes = options.expected_entry_bytes;
   config.sweep_batch = options.sweep_batch;

@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <new>
 
 namespace strata::memory {
 namespace {
+
+// Caffeine's hill-climber constants: a first step of 6.25% of the capacity, restarted when the
+// hit rate moves by 5 points or more, otherwise decaying by 2% per sample.
+constexpr double kClimbStepFraction = 0.0625;
+constexpr double kClimbRestartThreshold = 0.05;
+constexpr double kClimbStepDecay = 0.98;
 
 std::size_t fraction_of(std::size_t bytes, double fraction) {
   return static_cast<std::size_t>(std::floor(static_cast<double>(bytes) * fraction));
@@ -18,37 +26,52 @@ std::size_t window_capacity_for(const ShardConfig& config) {
 
 }  // namespace
 
+Node* Node::create(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at) {
+  void* memory = ::operator new(sizeof(Node) + key.size());
+  Node* node = new (memory) Node{std::move(value), hash, expires_at};
+  node->key_size = static_cast<std::uint32_t>(key.size());
+  std::memcpy(node + 1, key.data(), key.size());
+  return node;
+}
+
+void Node::destroy(Node* node) noexcept {
+  node->~Node();
+  ::operator delete(node);
+}
+
 Shard::Shard(const ShardConfig& config)
     : filtered_(config.policy == EvictionPolicy::w_tinylfu),
+      adaptive_(filtered_ && config.adaptive_window),
       capacity_(config.capacity_bytes),
       window_capacity_(window_capacity_for(config)),
       protected_capacity_(fraction_of(capacity_ - window_capacity_, config.protected_fraction)),
       expected_entry_bytes_(std::max<std::size_t>(config.expected_entry_bytes, 1)),
       sweep_batch_(config.sweep_batch),
       filter_(filtered_ ? capacity_ / expected_entry_bytes_ : 0),
-      random_state_(config.seed | 1) {}
+      random_state_(config.seed | 1),
+      // The first move shrinks the window: most workloads favour frequency.
+      step_bytes_(-kClimbStepFraction * static_cast<double>(capacity_)) {}
 
 Shard::~Shard() { clear(); }
 
-Node* Shard::find(std::string_view key, std::uint64_t hash) const {
-  const auto it = index_.find(KeyRef{key, hash});
-  return it == index_.end() ? nullptr : *it;
-}
+Node* Shard::find(std::string_view key, std::uint64_t hash) const { return index_.find(key, hash); }
 
 std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePoint now) {
   Node* node = find(key, hash);
+  if (node != nullptr && node->expires_at <= now) {
+    remove(node, Removal::expired);
+    node = nullptr;
+  }
   if (node == nullptr) {
     ++counters_.misses;
-    return std::nullopt;
-  }
-  if (node->expires_at <= now) {
-    remove(node, Removal::expired);
-    ++counters_.misses;
+    record_lookup(false);
     return std::nullopt;
   }
   ++counters_.hits;
   on_access(node);
-  return node->value;
+  Bytes value = node->value;
+  record_lookup(true);  // may re-label segments; the node itself stays
+  return value;
 }
 
 bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
@@ -81,7 +104,7 @@ bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint
     ++counters_.updates;
     on_access(node);
   } else {
-    node = new Node{std::string(key), std::move(value), hash, expires_at};
+    node = Node::create(key, hash, std::move(value), expires_at);
     node->charge = charge;
     index_.insert(node);
     attach(node, Segment::window);
@@ -110,7 +133,7 @@ void Shard::clear() noexcept {
   probation_.reset();
   protected_.reset();
   window_bytes_ = probation_bytes_ = protected_bytes_ = 0;
-  for (Node* node : index_) delete node;
+  index_.for_each([](Node* node) { Node::destroy(node); });
   index_.clear();
 }
 
@@ -148,6 +171,57 @@ void Shard::demote_protected_overflow() noexcept {
     Node* demoted = protected_.front();
     detach(demoted);
     attach(demoted, Segment::probation);
+  }
+}
+
+void Shard::record_lookup(bool hit) noexcept {
+  if (!adaptive_) return;
+  ++(hit ? sample_hits_ : sample_misses_);
+  if (sample_hits_ + sample_misses_ >= filter_.sample_size()) climb();
+}
+
+// One hill-climbing step per sample of lookups: keep moving the window boundary in the
+// direction that raised the hit rate, turn back when it fell, and take a big step again when
+// the hit rate jumps (the workload changed).
+void Shard::climb() noexcept {
+  const double hit_rate =
+      static_cast<double>(sample_hits_) / static_cast<double>(sample_hits_ + sample_misses_);
+  const double change = hit_rate - previous_hit_rate_;
+  const double amount = change >= 0 ? step_bytes_ : -step_bytes_;
+  if (std::abs(change) >= kClimbRestartThreshold) {
+    step_bytes_ = kClimbStepFraction * static_cast<double>(capacity_) * (amount >= 0 ? 1.0 : -1.0);
+  } else {
+    step_bytes_ = kClimbStepDecay * amount;
+  }
+  previous_hit_rate_ = hit_rate;
+  sample_hits_ = sample_misses_ = 0;
+  resize_window(amount);
+}
+
+// Moves the window/main boundary by up to `change_bytes` (positive grows the window at the
+// protected segment's expense). Entries are re-labelled, never evicted, so it cannot lose data.
+void Shard::resize_window(double change_bytes) noexcept {
+  if (change_bytes >= 1.0) {
+    const auto quota = std::min(static_cast<std::size_t>(change_bytes), protected_capacity_);
+    protected_capacity_ -= quota;
+    window_capacity_ += quota;
+    demote_protected_overflow();
+    // Fill the larger window with the least recent entries of the main area.
+    while (true) {
+      Node* oldest = probation_.empty() ? protected_.front() : probation_.front();
+      if (oldest == nullptr || window_bytes_ + oldest->charge > window_capacity_) break;
+      detach(oldest);
+      attach(oldest, Segment::window);
+    }
+  } else if (change_bytes <= -1.0) {
+    const auto quota = std::min(static_cast<std::size_t>(-change_bytes), window_capacity_ - 1);
+    window_capacity_ -= quota;
+    protected_capacity_ += quota;
+    while (window_bytes_ > window_capacity_ && !window_.empty()) {
+      Node* oldest = window_.front();
+      detach(oldest);
+      attach(oldest, Segment::probation);
+    }
   }
 }
 
@@ -219,7 +293,7 @@ void Shard::remove(Node* node, Removal why) noexcept {
   detach(node);
   if (node->heap_index != ExpiryHeap<Node>::kAbsent) expiry_.remove(node);
   index_.erase(node);
-  delete node;
+  Node::destroy(node);
 }
 
 IntrusiveList<Node>& Shard::list_of(Segment segment) noexcept {

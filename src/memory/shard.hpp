@@ -3,6 +3,7 @@
 #include "memory/expiry_heap.hpp"
 #include "memory/frequency_sketch.hpp"
 #include "memory/intrusive_list.hpp"
+#include "memory/node_index.hpp"
 
 #include <strata/bytes.hpp>
 #include <strata/clock.hpp>
@@ -13,7 +14,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 namespace strata::memory {
 
@@ -22,8 +22,9 @@ inline constexpr TimePoint kNever = TimePoint::max();
 
 enum class Segment : std::uint8_t { window, probation, protected_area };
 
+// One entry. The key's bytes follow the struct in the same allocation (see create()), so that
+// a lookup that finds the node finds the key on the same or the next cache line.
 struct Node {
-  std::string key;
   Bytes value;
   std::uint64_t hash = 0;
   TimePoint expires_at = kNever;
@@ -31,7 +32,14 @@ struct Node {
   Node* next = nullptr;
   std::size_t charge = 0;
   std::uint32_t heap_index = ExpiryHeap<Node>::kAbsent;
+  std::uint32_t key_size = 0;
   Segment segment = Segment::window;
+
+  [[nodiscard]] std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(this + 1), key_size};
+  }
+  static Node* create(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at);
+  static void destroy(Node* node) noexcept;
 };
 
 struct ShardConfig {
@@ -39,6 +47,7 @@ struct ShardConfig {
   EvictionPolicy policy = EvictionPolicy::w_tinylfu;
   double window_fraction = 0.01;
   double protected_fraction = 0.80;
+  bool adaptive_window = true;
   std::size_t expected_entry_bytes = 1024;
   std::size_t sweep_batch = 8;
   std::uint64_t seed = 1;
@@ -48,7 +57,9 @@ struct ShardConfig {
 // MemoryStore serialises access with the shard's lock. Under W-TinyLFU new entries enter an LRU
 // window; entries leaving the window become candidates that replace the probation segment's LRU
 // victim only if TinyLFU estimates them more frequent; a probation hit promotes to the protected
-// segment. Under LRU the window spans the whole shard and nothing is filtered.
+// segment. With an adaptive window the split between window and main area follows the hit rate
+// (hill climbing, as in Caffeine): recency-friendly workloads get a larger window, frequency-
+// friendly ones a smaller one. Under LRU the window spans the whole shard and nothing is filtered.
 class Shard {
 public:
   explicit Shard(const ShardConfig& config);
@@ -75,24 +86,10 @@ public:
   [[nodiscard]] std::optional<Segment> segment_of(std::string_view key, std::uint64_t hash) const;
   [[nodiscard]] std::size_t segment_bytes(Segment segment) const noexcept;
   [[nodiscard]] const TinyLfu& frequency_filter() const noexcept { return filter_; }
+  [[nodiscard]] std::size_t window_capacity() const noexcept { return window_capacity_; }
+  [[nodiscard]] std::size_t protected_capacity() const noexcept { return protected_capacity_; }
 
 private:
-  struct KeyRef {
-    std::string_view key;
-    std::uint64_t hash;
-  };
-  struct NodeHash {
-    using is_transparent = void;
-    std::size_t operator()(const Node* node) const noexcept { return node->hash; }
-    std::size_t operator()(const KeyRef& ref) const noexcept { return ref.hash; }
-  };
-  struct NodeEqual {
-    using is_transparent = void;
-    bool operator()(const Node* a, const Node* b) const noexcept { return a == b; }
-    bool operator()(const KeyRef& a, const Node* b) const noexcept { return a.key == b->key; }
-    bool operator()(const Node* a, const KeyRef& b) const noexcept { return a->key == b.key; }
-  };
-
   enum class Removal { erased, evicted_by_size, rejected_at_admission, expired, replaced };
 
   Node* find(std::string_view key, std::uint64_t hash) const;
@@ -101,6 +98,9 @@ private:
   Node* move_window_overflow_to_probation() noexcept;
   void evict_from_main(Node* candidate);
   void demote_protected_overflow() noexcept;
+  void record_lookup(bool hit) noexcept;
+  void climb() noexcept;
+  void resize_window(double change_bytes) noexcept;
   bool admit(const Node* candidate, const Node* victim) noexcept;
   void remove(Node* node, Removal why) noexcept;
   IntrusiveList<Node>& list_of(Segment segment) noexcept;
@@ -110,13 +110,14 @@ private:
   std::uint64_t next_random() noexcept;
 
   const bool filtered_;  // W-TinyLFU (true) or LRU (false)
+  const bool adaptive_;
   const std::size_t capacity_;
-  const std::size_t window_capacity_;
-  const std::size_t protected_capacity_;
+  std::size_t window_capacity_;
+  std::size_t protected_capacity_;
   const std::size_t expected_entry_bytes_;
   const std::size_t sweep_batch_;
 
-  std::unordered_set<Node*, NodeHash, NodeEqual> index_;
+  NodeIndex<Node> index_;
   IntrusiveList<Node> window_;
   IntrusiveList<Node> probation_;
   IntrusiveList<Node> protected_;
@@ -126,6 +127,11 @@ private:
   ExpiryHeap<Node> expiry_;
   TinyLfu filter_;
   std::uint64_t random_state_;
+  // Hill climbing: lookups in the current sample, the previous sample's hit rate, next step.
+  std::uint64_t sample_hits_ = 0;
+  std::uint64_t sample_misses_ = 0;
+  double previous_hit_rate_ = 0.0;
+  double step_bytes_;
   MemoryStoreStats counters_;
 };
 

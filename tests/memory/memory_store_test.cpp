@@ -252,7 +252,7 @@ TEST_F(MemoryStoreTest, AutomaticShardCountKeepsShardsUsefullyLarge) {
   large.capacity_bytes = 1ULL << 30;
   MemoryStore store(large);
   EXPECT_GE(store.shard_count(), 4U);
-  EXPECT_LE(store.shard_count(), 64U);
+  EXPECT_LE(store.shard_count(), 128U);
   EXPECT_GE(store.max_entry_bytes(), 1024U * 1024U);
 }
 

@@ -26,8 +26,10 @@ std::string key(int n) {
 
 std::uint64_t hash_of(std::string_view k) { return std::hash<std::string_view>{}(k); }
 
-ShardConfig config_for(std::size_t entries, EvictionPolicy policy) {
+// Structural tests pin the window (adaptive = false) so they can name exact segments.
+ShardConfig config_for(std::size_t entries, EvictionPolicy policy, bool adaptive = false) {
   ShardConfig config;
+  config.adaptive_window = adaptive;
   config.capacity_bytes = entries * kCharge;
   config.policy = policy;
   config.window_fraction = 0.01;
@@ -157,7 +159,7 @@ TEST(WTinyLfuShard, EntryLargerThanTheWindowIsKeptWhenTheShardHasRoom) {
 }
 
 double hit_ratio(EvictionPolicy policy, const std::vector<std::uint64_t>& trace, std::size_t entries) {
-  ShardConfig config = config_for(entries, policy);
+  ShardConfig config = config_for(entries, policy, /*adaptive=*/true);
   Shard shard(config);
   std::size_t hits = 0;
   for (const std::uint64_t id : trace) {
@@ -182,7 +184,7 @@ TEST(WTinyLfuShard, ResistsScansThatFlushAnLruCache) {
   for (std::uint64_t k = 0; k < 50; ++k) trace.push_back(k);
 
   auto hot_hits_after_scan = [&](EvictionPolicy policy) {
-    Shard shard(config_for(100, policy));
+    Shard shard(config_for(100, policy, /*adaptive=*/true));
     int hits = 0;
     for (std::size_t i = 0; i < trace.size(); ++i) {
       const std::string k = std::to_string(trace[i]);
@@ -206,6 +208,52 @@ TEST(WTinyLfuShard, BeatsLruOnASkewedWorkload) {
   const double lru = hit_ratio(EvictionPolicy::lru, trace, 200);
   const double tinylfu = hit_ratio(EvictionPolicy::w_tinylfu, trace, 200);
   EXPECT_GT(tinylfu, lru + 0.05) << "W-TinyLFU " << tinylfu << " vs LRU " << lru;
+}
+
+// Reads `trace` through a shard, inserting on every miss.
+void replay(Shard& shard, const std::vector<std::uint64_t>& trace) {
+  for (const std::uint64_t id : trace) {
+    const std::string k(reinterpret_cast<const char*>(&id), sizeof id);
+    if (!shard.get(k, id, kNow)) shard.set(k, id, Bytes(), kNever, kNow);
+  }
+}
+
+TEST(AdaptiveWindow, ShrinksTowardsItsMinimumOnAFrequencyBiasedWorkload) {
+  workload::TraceSpec spec;
+  spec.keys = 50'000;
+  spec.requests = 400'000;
+  spec.exponent = 1.0;
+  ShardConfig config = config_for(500, EvictionPolicy::w_tinylfu, /*adaptive=*/true);
+  config.window_fraction = 0.2;  // start large: the climber must find its way down
+  Shard shard(config);
+  const std::size_t initial = shard.window_capacity();
+  replay(shard, workload::make_trace(spec));
+  EXPECT_LT(shard.window_capacity(), initial / 2);
+  EXPECT_LE(shard.bytes_used(), shard.capacity_bytes());
+}
+
+TEST(AdaptiveWindow, GrowsWhenRecencyPays) {
+  // A working set of 300 keys that slides forward by one key every 20 requests: every key is
+  // hot briefly, then never used again, so frequency history is useless and recency is all.
+  std::vector<std::uint64_t> trace;
+  workload::Random random(5);
+  for (std::uint64_t i = 0; i < 400'000; ++i) trace.push_back(i / 20 + random.next_below(300));
+  Shard shard(config_for(500, EvictionPolicy::w_tinylfu, /*adaptive=*/true));
+  const std::size_t initial = shard.window_capacity();
+  replay(shard, trace);
+  EXPECT_GT(shard.window_capacity(), 10 * initial);
+  EXPECT_LE(shard.window_capacity() + shard.protected_capacity(), shard.capacity_bytes());
+  EXPECT_LE(shard.bytes_used(), shard.capacity_bytes());
+}
+
+TEST(AdaptiveWindow, MatchesLruWhereOnlyRecencyMatters) {
+  std::vector<std::uint64_t> trace;
+  workload::Random random(6);
+  for (std::uint64_t i = 0; i < 400'000; ++i) trace.push_back(i / 20 + random.next_below(300));
+  const double lru = hit_ratio(EvictionPolicy::lru, trace, 500);
+  const double adaptive = hit_ratio(EvictionPolicy::w_tinylfu, trace, 500);
+  EXPECT_GE(adaptive, lru - 0.02) << "adaptive W-TinyLFU " << adaptive << " vs LRU " << lru;
+  std::printf("recency trace: LRU %.4f, adaptive W-TinyLFU %.4f\n", lru, adaptive);
 }
 
 TEST(Shard, RefusedWriteRemovesThePreviousValue) {

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace strata::memory {
+
+// The shard's hash index: open addressing with linear probing over {hash, node} slots. Each
+// probe compares the stored 64-bit hash before touching a node, so a lookup costs one cache
+// miss for the slot and one for the matching node. Deletion shifts later slots back instead
+// of leaving tombstones, so probe chains never degrade. Node must expose `hash` and `key()`.
+template <typename Node>
+class NodeIndex {
+public:
+  NodeIndex() { slots_.resize(kInitialSlots); }
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
+
+  [[nodiscard]] Node* find(std::string_view key, std::uint64_t hash) const noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.node == nullptr) return nullptr;
+      if (slot.hash == hash && slot.node->key() == key) return slot.node;
+    }
+  }
+
+  // `node` must not be present already.
+  void insert(Node* node) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    place(node);
+    ++size_;
+  }
+
+  void erase(const Node* node) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t hole = node->hash & mask;
+    while (slots_[hole].node != node) hole = (hole + 1) & mask;
+    // Backward-shift: move up every later slot of the run that may live in the hole.
+    for (std::size_t next = (hole + 1) & mask; slots_[next].node != nullptr; next = (next + 1) & mask) {
+      const std::size_t home = slots_[next].hash & mask;
+      const bool home_between_hole_and_next =
+          hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
+      if (home_between_hole_and_next) continue;
+      slots_[hole] = slots_[next];
+      hole = next;
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
+  template <typename Visitor>
+  void for_each(Visitor&& visit) const {
+    for (const Slot& slot : slots_) {
+      if (slot.node != nullptr) visit(slot.node);
+    }
+  }
+
+  void clear() noexcept {
+    slots_.assign(kInitialSlots, Slot{});
+    size_ = 0;
+  }
+
+private:
+  static constexpr std::size_t kInitialSlots = 16;
+
+  struct Slot {
+    std::uint64_t hash = 0;
+    Node* node = nullptr;
+  };
+
+  void place(Node* node) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = node->hash & mask;
+    while (slots_[i].node != nullptr) i = (i + 1) & mask;
+    slots_[i] = Slot{node->hash, node};
+  }
+
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& slot : old) {
+      if (slot.node != nullptr) place(slot.node);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace strata::memory
