@@ -2,7 +2,7 @@
 // std::unordered_map + std::list LRU behind one std::mutex, written here. Both store the same
 // shared immutable values, are bounded by the same byte budget, and serve hits without copying.
 //
-//   build/release/bench/strata_bench_memory_store
+//   build/release/bench/strata_bench_memory_store --benchmark_repetitions=5
 //   build/release/bench/strata_bench_memory_store --benchmark_min_time=0.01 --keys 2000  # smoke
 #include "workload/workload.hpp"
 
@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <list>
 #include <map>
@@ -215,28 +216,37 @@ public:
       const auto counter = run.counters.find("items_per_second");
       if (slash == std::string::npos || counter == run.counters.end()) continue;
       const Key key{name.substr(0, slash), std::stoul(run.run_name.args), run.threads};
-      (name.substr(slash + 1) == "strata" ? strata_ : baseline_)[key] = counter->second.value;
+      (name.substr(slash + 1) == "strata" ? strata_ : baseline_)[key].push_back(counter->second.value);
     }
   }
 
   void print_table() const {
     fmt::print("\nMemoryStore vs. mutex+unordered_map LRU baseline (operations per second, "
-               "all threads)\n\n");
+               "all threads; median of {} repetitions)\n\n",
+               strata_.empty() ? 0 : strata_.begin()->second.size());
     fmt::print("{:<16} {:>7} {:>8} {:>15} {:>15} {:>8}\n", "operation", "value", "threads",
                "strata", "baseline", "ratio");
-    for (const auto& [key, strata_rate] : strata_) {
+    for (const auto& [key, strata_rates] : strata_) {
       const auto baseline = baseline_.find(key);
       if (baseline == baseline_.end()) continue;
       const auto& [operation, value_size, threads] = key;
+      const double strata_rate = median(strata_rates);
+      const double baseline_rate = median(baseline->second);
       fmt::print("{:<16} {:>6}B {:>8} {:>15.0f} {:>15.0f} {:>7.2f}x\n", operation, value_size,
-                 threads, strata_rate, baseline->second, strata_rate / baseline->second);
+                 threads, strata_rate, baseline_rate, strata_rate / baseline_rate);
     }
   }
 
 private:
   using Key = std::tuple<std::string, std::size_t, std::int64_t>;
-  std::map<Key, double> strata_;
-  std::map<Key, double> baseline_;
+
+  static double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  }
+
+  std::map<Key, std::vector<double>> strata_;
+  std::map<Key, std::vector<double>> baseline_;
 };
 
 }  // namespace
@@ -252,6 +262,17 @@ int main(int argc, char** argv) {
     } else {
       args.push_back(argv[i]);
     }
+  }
+  // Memory-latency-bound figures drift with whatever else the machine does: unless told
+  // otherwise, run 5 interleaved repetitions and report medians.
+  std::string repetitions = "--benchmark_repetitions=5";
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  const bool repetitions_given = std::any_of(args.begin(), args.end(), [](const char* arg) {
+    return std::strncmp(arg, "--benchmark_repetitions", 23) == 0;
+  });
+  if (!repetitions_given) {
+    args.push_back(repetitions.data());
+    args.push_back(interleave.data());
   }
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());

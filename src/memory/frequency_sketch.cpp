@@ -71,6 +71,10 @@ bool FrequencySketch::increment(std::uint64_t hash) noexcept {
   return added;
 }
 
+void FrequencySketch::prefetch(std::uint64_t hash) const noexcept {
+  __builtin_prefetch(&table_[slots_of(hash).word[0] & ~(kWordsPerBlock - 1)]);
+}
+
 void FrequencySketch::halve() noexcept {
   for (std::uint64_t& word : table_) word = (word >> 1) & kHalvedCounterMask;
 }
@@ -114,6 +118,10 @@ bool Doorkeeper::put(std::uint64_t hash) noexcept {
     }
   }
   return present;
+}
+
+void Doorkeeper::prefetch(std::uint64_t hash) const noexcept {
+  __builtin_prefetch(&bits_[probes_of(hash).bit[0] / 64]);
 }
 
 void Doorkeeper::clear() noexcept { std::fill(bits_.begin(), bits_.end(), 0); }

@@ -23,6 +23,8 @@ public:
   bool increment(std::uint64_t hash) noexcept;
   // Divides every counter by two.
   void halve() noexcept;
+  // Starts loading the item's cache line, ahead of a frequency() or increment().
+  void prefetch(std::uint64_t hash) const noexcept;
 
   [[nodiscard]] std::size_t table_words() const noexcept { return table_.size(); }
 
@@ -47,6 +49,7 @@ public:
   // Records `hash`; true when it was (probably) present already.
   bool put(std::uint64_t hash) noexcept;
   void clear() noexcept;
+  void prefetch(std::uint64_t hash) const noexcept;
 
 private:
   struct Probes {
@@ -65,6 +68,10 @@ public:
   explicit TinyLfu(std::size_t expected_entries);
 
   void record(std::uint64_t hash) noexcept;
+  void prefetch(std::uint64_t hash) const noexcept {
+    doorkeeper_.prefetch(hash);
+    sketch_.prefetch(hash);
+  }
   [[nodiscard]] unsigned frequency(std::uint64_t hash) const noexcept;
   // Grows the filter when more entries are resident than it was sized for. Growing forgets the
   // history (it cannot be rehashed), so it only ever grows, by at least a factor of two.

@@ -126,8 +126,9 @@ MemoryStore::LockedShard& MemoryStore::shard_for(std::uint64_t hash) const noexc
 
 std::optional<Bytes> MemoryStore::get(std::string_view key) {
   const std::uint64_t hash = hash_key(key);
-  const auto now = clock_->now();
   LockedShard& locked = shard_for(hash);
+  locked.shard.prefetch(hash);
+  const auto now = clock_->now();
   std::lock_guard lock(locked.mutex);
   return locked.shard.get(key, hash, now);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -14,7 +15,18 @@ namespace strata::memory {
 template <typename Node>
 class NodeIndex {
 public:
-  NodeIndex() { slots_.resize(kInitialSlots); }
+  NodeIndex() {
+    slots_.resize(kInitialSlots);
+    publish();
+  }
+
+  // Starts loading the slot where `hash` begins its probe. Safe without the shard's lock: it
+  // reads only the published address, and prefetching a stale address cannot fault.
+  void prefetch(std::uint64_t hash) const noexcept {
+    const Slot* slots = published_slots_.load(std::memory_order_relaxed);
+    const std::size_t mask = published_mask_.load(std::memory_order_relaxed);
+    __builtin_prefetch(slots + (hash & mask));
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
@@ -62,6 +74,7 @@ public:
   void clear() noexcept {
     slots_.assign(kInitialSlots, Slot{});
     size_ = 0;
+    publish();
   }
 
 private:
@@ -85,10 +98,20 @@ private:
     for (const Slot& slot : old) {
       if (slot.node != nullptr) place(slot.node);
     }
+    publish();
+  }
+
+  void publish() noexcept {
+    // Mask first: a reader pairing the new mask with the old array at worst prefetches a
+    // line past it, which is harmless.
+    published_mask_.store(slots_.size() - 1, std::memory_order_relaxed);
+    published_slots_.store(slots_.data(), std::memory_order_relaxed);
   }
 
   std::vector<Slot> slots_;
   std::size_t size_ = 0;
+  std::atomic<const Slot*> published_slots_{nullptr};
+  std::atomic<std::size_t> published_mask_{0};
 };
 
 }  // namespace strata::memory

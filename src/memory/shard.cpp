@@ -59,6 +59,7 @@ Node* Shard::find(std::string_view key, std::uint64_t hash) const { return index
 std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePoint now) {
   Node* node = find(key, hash);
   if (node != nullptr && node->expires_at <= now) {
+    drain_reads();
     remove(node, Removal::expired);
     node = nullptr;
   }
@@ -68,7 +69,8 @@ std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePo
     return std::nullopt;
   }
   ++counters_.hits;
-  on_access(node);
+  pending_reads_[pending_count_++] = node;
+  if (pending_count_ == kReadBufferSize) drain_reads();
   Bytes value = node->value;
   record_lookup(true);  // may re-label segments; the node itself stays
   return value;
@@ -76,6 +78,7 @@ std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePo
 
 bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
                 TimePoint now) {
+  drain_reads();
   const std::size_t charge = MemoryStore::charge_of(key.size(), value.size());
   Node* node = find(key, hash);
   if (expires_at <= now || charge > capacity_) {
@@ -120,6 +123,7 @@ bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint
 }
 
 bool Shard::erase(std::string_view key, std::uint64_t hash) {
+  drain_reads();
   Node* node = find(key, hash);
   if (node == nullptr) return false;
   remove(node, Removal::erased);
@@ -127,6 +131,7 @@ bool Shard::erase(std::string_view key, std::uint64_t hash) {
 }
 
 void Shard::clear() noexcept {
+  pending_count_ = 0;  // every node goes; their pending reads do not matter
   // The heap writes into the nodes as it forgets them, so it goes before they are freed.
   expiry_.reset();
   window_.reset();
@@ -138,6 +143,7 @@ void Shard::clear() noexcept {
 }
 
 std::size_t Shard::sweep_expired(TimePoint now, std::size_t max_entries) {
+  drain_reads();
   std::size_t reclaimed = 0;
   while (reclaimed < max_entries) {
     Node* earliest = expiry_.top();
@@ -146,6 +152,20 @@ std::size_t Shard::sweep_expired(TimePoint now, std::size_t max_entries) {
     ++reclaimed;
   }
   return reclaimed;
+}
+
+void Shard::drain_reads() noexcept {
+  const std::size_t count = pending_count_;
+  pending_count_ = 0;
+  if (filtered_) {
+    for (std::size_t i = 0; i < count; ++i) filter_.prefetch(pending_reads_[i]->hash);
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const Node* node = pending_reads_[i];
+    if (node->prev != nullptr) __builtin_prefetch(node->prev);
+    if (node->next != nullptr) __builtin_prefetch(node->next);
+  }
+  for (std::size_t i = 0; i < count; ++i) on_access(pending_reads_[i]);
 }
 
 void Shard::on_access(Node* node) noexcept {
@@ -184,6 +204,7 @@ void Shard::record_lookup(bool hit) noexcept {
 // direction that raised the hit rate, turn back when it fell, and take a big step again when
 // the hit rate jumps (the workload changed).
 void Shard::climb() noexcept {
+  drain_reads();
   const double hit_rate =
       static_cast<double>(sample_hits_) / static_cast<double>(sample_hits_ + sample_misses_);
   const double change = hit_rate - previous_hit_rate_;
@@ -325,7 +346,8 @@ void Shard::detach(Node* node) noexcept {
   bytes_of(node->segment) -= node->charge;
 }
 
-std::size_t Shard::segment_bytes(Segment segment) const noexcept {
+std::size_t Shard::segment_bytes(Segment segment) noexcept {
+  drain_reads();
   switch (segment) {
     case Segment::window: return window_bytes_;
     case Segment::probation: return probation_bytes_;
@@ -334,7 +356,8 @@ std::size_t Shard::segment_bytes(Segment segment) const noexcept {
   return 0;
 }
 
-std::optional<Segment> Shard::segment_of(std::string_view key, std::uint64_t hash) const {
+std::optional<Segment> Shard::segment_of(std::string_view key, std::uint64_t hash) {
+  drain_reads();
   const Node* node = find(key, hash);
   if (node == nullptr) return std::nullopt;
   return node->segment;

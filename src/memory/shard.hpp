@@ -9,6 +9,7 @@
 #include <strata/clock.hpp>
 #include <strata/memory_store.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -68,6 +69,8 @@ public:
   Shard& operator=(const Shard&) = delete;
 
   std::optional<Bytes> get(std::string_view key, std::uint64_t hash, TimePoint now);
+  // May be called without the shard's lock, before taking it.
+  void prefetch(std::uint64_t hash) const noexcept { index_.prefetch(hash); }
   bool set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
            TimePoint now);
   bool erase(std::string_view key, std::uint64_t hash);
@@ -82,9 +85,9 @@ public:
   [[nodiscard]] const MemoryStoreStats& counters() const noexcept { return counters_; }
   void reset_counters() noexcept { counters_ = {}; }
 
-  // Introspection for tests of the policy.
-  [[nodiscard]] std::optional<Segment> segment_of(std::string_view key, std::uint64_t hash) const;
-  [[nodiscard]] std::size_t segment_bytes(Segment segment) const noexcept;
+  // Introspection for tests of the policy (they apply pending reads first).
+  [[nodiscard]] std::optional<Segment> segment_of(std::string_view key, std::uint64_t hash);
+  [[nodiscard]] std::size_t segment_bytes(Segment segment) noexcept;
   [[nodiscard]] const TinyLfu& frequency_filter() const noexcept { return filter_; }
   [[nodiscard]] std::size_t window_capacity() const noexcept { return window_capacity_; }
   [[nodiscard]] std::size_t protected_capacity() const noexcept { return protected_capacity_; }
@@ -94,6 +97,7 @@ private:
 
   Node* find(std::string_view key, std::uint64_t hash) const;
   void on_access(Node* node) noexcept;
+  void drain_reads() noexcept;
   void make_room();
   Node* move_window_overflow_to_probation() noexcept;
   void evict_from_main(Node* candidate);
@@ -127,6 +131,12 @@ private:
   ExpiryHeap<Node> expiry_;
   TinyLfu filter_;
   std::uint64_t random_state_;
+  // Hits whose policy update (sketch, segment move) is deferred and applied in a batch, so the
+  // batch's cache misses overlap instead of each hit paying for them in turn. Drained before
+  // anything that may free a node, so every pointer here is live.
+  static constexpr std::size_t kReadBufferSize = 32;
+  std::array<Node*, kReadBufferSize> pending_reads_{};
+  std::size_t pending_count_ = 0;
   // Hill climbing: lookups in the current sample, the previous sample's hit rate, next step.
   std::uint64_t sample_hits_ = 0;
   std::uint64_t sample_misses_ = 0;

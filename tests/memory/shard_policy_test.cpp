@@ -42,10 +42,10 @@ bool put(Shard& shard, const std::string& k) {
   return shard.set(k, hash_of(k), Bytes(), kNever, kNow);
 }
 bool hit(Shard& shard, const std::string& k) { return shard.get(k, hash_of(k), kNow).has_value(); }
-bool resident(const Shard& shard, const std::string& k) {
+bool resident(Shard& shard, const std::string& k) {
   return shard.segment_of(k, hash_of(k)).has_value();
 }
-std::optional<Segment> segment(const Shard& shard, const std::string& k) {
+std::optional<Segment> segment(Shard& shard, const std::string& k) {
   return shard.segment_of(k, hash_of(k));
 }
 
