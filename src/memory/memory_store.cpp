@@ -83,6 +83,15 @@ std::uint64_t hash_key(std::string_view key) noexcept {
   return XXH3_64bits(key.data(), key.size());
 }
 
+// Visits every shard under its own lock, one at a time (never all locks at once).
+template <typename LockedShards, typename Visitor>
+void for_each_locked(LockedShards& shards, Visitor&& visit) {
+  for (auto& locked : shards) {
+    std::lock_guard lock(locked->mutex);
+    visit(locked->shard);
+  }
+}
+
 }  // namespace
 
 // Each shard on its own cache lines, so two cores working on neighbouring shards do not
@@ -159,10 +168,7 @@ bool MemoryStore::erase(std::string_view key) {
 }
 
 void MemoryStore::clear() {
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i]->mutex);
-    shards_[i]->shard.clear();
-  }
+  for_each_locked(shards_, [](memory::Shard& shard) { shard.clear(); });
 }
 
 std::size_t MemoryStore::sweep_expired(std::size_t max_entries) {
@@ -179,19 +185,13 @@ std::size_t MemoryStore::sweep_expired(std::size_t max_entries) {
 
 std::size_t MemoryStore::size() const {
   std::size_t entries = 0;
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i]->mutex);
-    entries += shards_[i]->shard.size();
-  }
+  for_each_locked(shards_, [&](const memory::Shard& shard) { entries += shard.size(); });
   return entries;
 }
 
 std::size_t MemoryStore::bytes_used() const {
   std::size_t bytes = 0;
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i]->mutex);
-    bytes += shards_[i]->shard.bytes_used();
-  }
+  for_each_locked(shards_, [&](const memory::Shard& shard) { bytes += shard.bytes_used(); });
   return bytes;
 }
 
@@ -199,9 +199,7 @@ std::size_t MemoryStore::max_entry_bytes() const noexcept { return shards_[0]->s
 
 MemoryStoreStats MemoryStore::stats() const {
   MemoryStoreStats total;
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i]->mutex);
-    const memory::Shard& shard = shards_[i]->shard;
+  for_each_locked(shards_, [&](const memory::Shard& shard) {
     const MemoryStoreStats& counters = shard.counters();
     total.hits += counters.hits;
     total.misses += counters.misses;
@@ -214,16 +212,13 @@ MemoryStoreStats MemoryStore::stats() const {
     total.evictions_by_expiry += counters.evictions_by_expiry;
     total.bytes_used += shard.bytes_used();
     total.entries += shard.size();
-  }
+  });
   total.capacity_bytes = capacity_bytes_;
   return total;
 }
 
 void MemoryStore::reset_stats() {
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i]->mutex);
-    shards_[i]->shard.reset_counters();
-  }
+  for_each_locked(shards_, [](memory::Shard& shard) { shard.reset_counters(); });
 }
 
 }  // namespace strata
