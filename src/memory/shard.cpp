@@ -81,10 +81,11 @@ bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint
   drain_reads();
   const std::size_t charge = MemoryStore::charge_of(key.size(), value.size());
   Node* node = find(key, hash);
-  if (expires_at <= now || charge > capacity_) {
+  const bool too_large = charge > capacity_ || key.size() > UINT32_MAX;  // key length is 32-bit
+  if (expires_at <= now || too_large) {
     // Dropping the old value is what keeps a refused write from leaving stale data behind.
     if (node != nullptr) remove(node, Removal::replaced);
-    if (charge > capacity_) ++counters_.rejected_too_large;
+    if (too_large) ++counters_.rejected_too_large;
     return false;
   }
   sweep_expired(now, sweep_batch_);
