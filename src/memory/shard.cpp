@@ -30,7 +30,7 @@ Node* Node::create(std::string_view key, std::uint64_t hash, Bytes value, TimePo
   void* memory = ::operator new(sizeof(Node) + key.size());
   Node* node = new (memory) Node{std::move(value), hash, expires_at};
   node->key_size = static_cast<std::uint32_t>(key.size());
-  std::memcpy(node + 1, key.data(), key.size());
+  std::memcpy(reinterpret_cast<char*>(node + 1), key.data(), key.size());
   return node;
 }
 
