@@ -9,6 +9,10 @@ if(NOT Boost_VERSION VERSION_EQUAL 1.81.0)
 endif()
 
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(PkgConfig REQUIRED)
+# hiredis 0.14: only its RESP reader and command formatter are used (see src/redis).
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 
@@ -17,6 +21,7 @@ find_path(STRATA_XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 
 if(STRATA_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
+  find_program(STRATA_REDIS_SERVER redis-server REQUIRED)
   include(GoogleTest)
 endif()
 if(STRATA_BUILD_BENCH)

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::redis {
+
+// One or more commands encoded as RESP, ready to be written. Arguments are binary-safe.
+// Several commands in one Request are written together and answered with one reply each,
+// in order (a pipeline).
+class Request {
+public:
+  Request() = default;
+  Request(std::initializer_list<std::string_view> command) { push(command); }
+
+  // Appends one command, e.g. push({"SET", key, value}).
+  Request& push(std::initializer_list<std::string_view> command);
+  Request& push(const std::vector<std::string_view>& command);
+  Request& push(const std::vector<std::string>& command);
+
+  [[nodiscard]] std::size_t commands() const noexcept { return commands_; }
+  [[nodiscard]] const std::string& payload() const noexcept { return payload_; }
+
+private:
+  void append(const char* const* arguments, const std::size_t* lengths, std::size_t count);
+
+  std::string payload_;
+  std::size_t commands_ = 0;
+};
+
+}  // namespace strata::redis

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace strata::redis {
+
+struct TlsOptions {
+  bool enabled = false;             // rediss://
+  std::string ca_file;              // PEM CA bundle; empty: the system's default paths
+  std::string cert_file;            // client certificate (PEM), for mutual TLS
+  std::string key_file;             // its private key (PEM)
+  bool verify_peer = true;          // verify the server certificate and its host name
+  std::string server_name;          // name to verify and send as SNI; empty: the host
+};
+
+// How to reach one Redis endpoint. Every field has a working default; parse_url() fills them
+// from a URL such as redis://user:secret@cache.internal:6380/2?command_timeout=250ms.
+struct ConnectionOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string username;             // ACL user; empty: AUTH with the password alone
+  std::string password;             // empty: no AUTH
+  int database = 0;                 // SELECT, when not 0
+  std::string client_name = "strata";  // CLIENT SETNAME; empty: not sent
+  std::chrono::milliseconds connect_timeout{2000};  // TCP + TLS + handshake
+  std::chrono::milliseconds command_timeout{1000};  // per request, unless the call says otherwise
+  std::size_t pool_size = 4;        // connections per endpoint
+  std::size_t max_pending = 65536;  // requests queued or in flight per connection, at most
+  TlsOptions tls;
+};
+
+// Parses redis://[user[:password]@]host[:port][/db][?option=value&...] and rediss://... (TLS).
+// User and password may be percent-encoded; an IPv6 host goes in brackets. Options:
+// connect_timeout, command_timeout (milliseconds, or with a unit: 250ms, 2s), pool_size,
+// max_pending, client_name, tls_ca_file, tls_cert_file, tls_key_file, tls_verify (true/false),
+// tls_server_name. Throws std::invalid_argument naming the part that is wrong and how to fix it;
+// the message never contains the password.
+ConnectionOptions parse_url(std::string_view url);
+
+}  // namespace strata::redis

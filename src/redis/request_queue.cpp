@@ -1,0 +1,60 @@
+#include "redis/request_queue.hpp"
+
+#include <algorithm>
+
+namespace strata::redis {
+
+bool RequestQueue::push(std::shared_ptr<PendingRequest> request) {
+  if (requests_.size() >= max_pending_) return false;
+  request->stage = PendingRequest::Stage::queued;
+  requests_.push_back(std::move(request));
+  return true;
+}
+
+std::vector<std::shared_ptr<PendingRequest>> RequestQueue::take_unwritten() {
+  std::vector<std::shared_ptr<PendingRequest>> batch(
+      requests_.begin() + static_cast<std::ptrdiff_t>(written_), requests_.end());
+  for (const auto& request : batch) request->stage = PendingRequest::Stage::written;
+  written_ = requests_.size();
+  return batch;
+}
+
+bool RequestQueue::deliver(Reply reply) {
+  if (written_ == 0) return false;
+  const std::shared_ptr<PendingRequest>& oldest = requests_.front();
+  if (!oldest->abandoned) oldest->replies.push_back(std::move(reply));
+  ++delivered_to_oldest_;
+  if (delivered_to_oldest_ < oldest->expected_replies) return true;
+
+  std::shared_ptr<PendingRequest> finished = std::move(requests_.front());
+  requests_.pop_front();
+  --written_;
+  delivered_to_oldest_ = 0;
+  if (!finished->abandoned) finished->finish({});
+  return true;
+}
+
+void RequestQueue::abandon(const std::shared_ptr<PendingRequest>& request) {
+  if (request->stage == PendingRequest::Stage::done) return;
+  request->abandoned = true;
+  request->on_done = nullptr;
+  request->replies.clear();
+  if (request->stage == PendingRequest::Stage::queued) {
+    const auto first_queued = requests_.begin() + static_cast<std::ptrdiff_t>(written_);
+    const auto it = std::find(first_queued, requests_.end(), request);
+    if (it != requests_.end()) requests_.erase(it);
+    request->stage = PendingRequest::Stage::done;
+  }
+}
+
+void RequestQueue::fail_all(boost::system::error_code error) {
+  auto requests = std::move(requests_);
+  requests_.clear();
+  written_ = 0;
+  delivered_to_oldest_ = 0;
+  for (const auto& request : requests) {
+    if (!request->abandoned) request->finish(error);
+  }
+}
+
+}  // namespace strata::redis

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <strata/redis/error.hpp>
+#include <strata/redis/reply.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace strata::redis {
+
+// One request on its way through a connection: its RESP bytes, how many replies it is owed,
+// and, once done, its replies or the error that ended it.
+struct PendingRequest {
+  enum class Stage { queued, written, done };
+
+  PendingRequest(std::string payload_bytes, std::size_t replies_owed)
+      : payload(std::move(payload_bytes)), expected_replies(replies_owed) {}
+
+  void finish(boost::system::error_code failure) {
+    stage = Stage::done;
+    error = failure;
+    if (on_done) on_done();
+  }
+
+  std::string payload;
+  std::size_t expected_replies;
+  Stage stage = Stage::queued;
+  bool abandoned = false;  // its caller stopped waiting; replies still owed are discarded
+  std::vector<Reply> replies;
+  boost::system::error_code error;
+  std::function<void()> on_done;  // wakes the waiting caller
+};
+
+// The pipelining state machine of one connection, free of I/O so it can be driven with values
+// in tests. Requests are written in the order they were pushed, every queued request in one
+// write; the server answers in that order, so each reply belongs to the oldest written request
+// still owed one. A request abandoned after it was written stays in line, so replies stay
+// aligned; one abandoned before it was written is simply dropped.
+class RequestQueue {
+public:
+  explicit RequestQueue(std::size_t max_pending) : max_pending_(max_pending) {}
+
+  // False when max_pending requests are queued or in flight already.
+  bool push(std::shared_ptr<PendingRequest> request);
+
+  [[nodiscard]] bool has_unwritten() const noexcept { return written_ < requests_.size(); }
+
+  // Marks every queued request written and returns them in order, for one write. The caller
+  // keeps the returned pointers until the write completes (they own the bytes being written).
+  std::vector<std::shared_ptr<PendingRequest>> take_unwritten();
+
+  // Hands one reply to the request it belongs to. False when no written request is owed a
+  // reply: the server said something nobody asked for, and the connection must be dropped.
+  bool deliver(Reply reply);
+
+  // The caller gave up waiting (timeout, cancellation).
+  void abandon(const std::shared_ptr<PendingRequest>& request);
+
+  // Ends every request with `error` (the connection is gone) and empties the queue.
+  void fail_all(boost::system::error_code error);
+
+  [[nodiscard]] std::size_t size() const noexcept { return requests_.size(); }
+  [[nodiscard]] std::size_t written() const noexcept { return written_; }
+
+private:
+  std::size_t max_pending_;
+  std::deque<std::shared_ptr<PendingRequest>> requests_;  // written ones first, then queued
+  std::size_t written_ = 0;
+  std::size_t delivered_to_oldest_ = 0;  // replies the oldest request has received so far
+};
+
+}  // namespace strata::redis

@@ -1,0 +1,80 @@
+#include "redis/resp_reader.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <new>
+
+namespace strata::redis {
+namespace {
+
+// hiredis builds a reply tree by calling these for every element, child after parent. A root
+// reply is allocated here and owned by the caller of redisReaderGetReply; a child is constructed
+// in place inside its parent's element vector, which createArray sized up front, so the
+// pointer handed back to hiredis stays valid.
+Reply* place(const redisReadTask* task, Reply value) {
+  if (task->parent != nullptr) {
+    auto* parent = static_cast<Reply*>(task->parent->obj);
+    Reply& slot = parent->mutable_elements()[static_cast<std::size_t>(task->idx)];
+    slot = std::move(value);
+    return &slot;
+  }
+  return new (std::nothrow) Reply(std::move(value));
+}
+
+void* create_string(const redisReadTask* task, char* data, std::size_t length) {
+  std::string bytes(data, length);
+  switch (task->type) {
+    case REDIS_REPLY_ERROR: return place(task, Reply::error(std::move(bytes)));
+    case REDIS_REPLY_STATUS: return place(task, Reply::status(std::move(bytes)));
+    default: return place(task, Reply::string(std::move(bytes)));
+  }
+}
+
+void* create_array(const redisReadTask* task, int elements) {
+  std::vector<Reply> children(static_cast<std::size_t>(elements));
+  return place(task, Reply::array(std::move(children)));
+}
+
+void* create_integer(const redisReadTask* task, long long value) {
+  return place(task, Reply::integer(value));
+}
+
+void* create_nil(const redisReadTask* task) { return place(task, Reply::nil()); }
+
+// hiredis frees only roots (children live inside them).
+void free_object(void* reply) { delete static_cast<Reply*>(reply); }
+
+redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
+                                             create_nil, free_object};
+
+}  // namespace
+
+void RespReader::FreeReader::operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
+
+RespReader::RespReader() : reader_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
+  if (!reader_) throw std::bad_alloc();
+  // hiredis frees its idle buffer once it exceeds 16 KiB, which under pipelining means a new
+  // allocation for nearly every read; keep up to 1 MiB instead (one per connection).
+  reader_->maxbuf = 1024 * 1024;
+}
+
+RespReader::~RespReader() = default;
+
+void RespReader::feed(const char* data, std::size_t size) {
+  if (failed()) return;
+  if (redisReaderFeed(reader_.get(), data, size) != REDIS_OK) error_ = reader_->errstr;
+}
+
+std::optional<Reply> RespReader::next() {
+  if (failed()) return std::nullopt;
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK) {
+    error_ = reader_->errstr[0] != '\0' ? reader_->errstr : "malformed RESP";
+    return std::nullopt;
+  }
+  if (raw == nullptr) return std::nullopt;
+  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+  return std::move(*reply);
+}
+
+}  // namespace strata::redis

@@ -1,0 +1,198 @@
+#include <strata/redis/options.hpp>
+
+#include <charconv>
+#include <stdexcept>
+#include <string>
+
+namespace strata::redis {
+namespace {
+
+constexpr std::string_view kForm =
+    "expected redis://[user[:password]@]host[:port][/db][?option=value&...] or rediss://...";
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::invalid_argument("invalid Redis URL: " + what);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view text, std::string_view part) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      decoded.push_back(text[i]);
+      continue;
+    }
+    const int high = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
+    const int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+    if (high < 0 || low < 0) {
+      fail("the " + std::string(part) + " has a '%' not followed by two hex digits; encode '%' as %25");
+    }
+    decoded.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return decoded;
+}
+
+template <typename Integer>
+Integer parse_integer(std::string_view text, Integer min, Integer max, const std::string& part) {
+  Integer value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value < min ||
+      value > max) {
+    fail(part + " '" + std::string(text) + "' is not a whole number from " + std::to_string(min) +
+         " to " + std::to_string(max));
+  }
+  return value;
+}
+
+std::chrono::milliseconds parse_duration(std::string_view text, const std::string& option) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string_view unit = text.substr(digits);
+  long long amount = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + digits, amount);
+  if (digits == 0 || error != std::errc{} || end != text.data() + digits) {
+    fail("option " + option + "='" + std::string(text) +
+         "' is not a duration; use milliseconds (250) or a unit (250ms, 2s)");
+  }
+  long long millis = 0;
+  if (unit.empty() || unit == "ms") {
+    millis = amount;
+  } else if (unit == "s") {
+    millis = amount * 1000;
+  } else {
+    fail("option " + option + "='" + std::string(text) + "' has unknown unit '" + std::string(unit) +
+         "'; use ms or s");
+  }
+  if (millis <= 0 || millis > 3'600'000) {
+    fail("option " + option + "='" + std::string(text) + "' must be between 1ms and 3600s");
+  }
+  return std::chrono::milliseconds(millis);
+}
+
+bool parse_bool(std::string_view text, const std::string& option) {
+  if (text == "true" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "no") return false;
+  fail("option " + option + "='" + std::string(text) + "' is not a boolean; use true or false");
+}
+
+void apply_option(ConnectionOptions& options, std::string_view name, std::string_view raw_value) {
+  const std::string option(name);
+  const std::string value = percent_decode(raw_value, "value of option " + option);
+  if (name == "connect_timeout") {
+    options.connect_timeout = parse_duration(value, option);
+  } else if (name == "command_timeout") {
+    options.command_timeout = parse_duration(value, option);
+  } else if (name == "pool_size") {
+    options.pool_size = parse_integer<std::size_t>(value, 1, 1024, "option pool_size");
+  } else if (name == "max_pending") {
+    options.max_pending = parse_integer<std::size_t>(value, 1, 10'000'000, "option max_pending");
+  } else if (name == "client_name") {
+    if (value.find_first_of(" \n\r\t") != std::string::npos) {
+      fail("option client_name='" + value + "' may not contain spaces or line breaks");
+    }
+    options.client_name = value;
+  } else if (name == "tls_ca_file") {
+    options.tls.ca_file = value;
+  } else if (name == "tls_cert_file") {
+    options.tls.cert_file = value;
+  } else if (name == "tls_key_file") {
+    options.tls.key_file = value;
+  } else if (name == "tls_verify") {
+    options.tls.verify_peer = parse_bool(value, option);
+  } else if (name == "tls_server_name") {
+    options.tls.server_name = value;
+  } else {
+    fail("unknown option '" + option +
+         "'; known: connect_timeout, command_timeout, pool_size, max_pending, client_name, "
+         "tls_ca_file, tls_cert_file, tls_key_file, tls_verify, tls_server_name");
+  }
+}
+
+}  // namespace
+
+ConnectionOptions parse_url(std::string_view url) {
+  ConnectionOptions options;
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) fail("missing scheme; " + std::string(kForm));
+  const std::string_view scheme = url.substr(0, scheme_end);
+  if (scheme == "rediss") {
+    options.tls.enabled = true;
+  } else if (scheme != "redis") {
+    fail("unsupported scheme '" + std::string(scheme) + "'; " + std::string(kForm));
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+
+  std::string_view query;
+  if (const auto question = rest.find('?'); question != std::string_view::npos) {
+    query = rest.substr(question + 1);
+    rest = rest.substr(0, question);
+  }
+  std::string_view path;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  // rest is [userinfo@]hostport; the last '@' ends the user info (passwords may contain '@'
+  // only percent-encoded, but be lenient).
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      options.username = percent_decode(userinfo.substr(0, colon), "user name");
+      options.password = percent_decode(userinfo.substr(colon + 1), "password");
+    } else {
+      options.username = percent_decode(userinfo, "user name");
+    }
+    if (options.username.empty() && options.password.empty()) {
+      fail("empty user information before '@'; remove the '@' or give user:password");
+    }
+  }
+
+  std::string_view host = rest;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) fail("IPv6 host '" + std::string(host) + "' lacks its closing ']'");
+    const std::string_view after = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!after.empty()) {
+      if (after.front() != ':') fail("unexpected '" + std::string(after) + "' after the IPv6 host");
+      port = after.substr(1);
+      if (port.empty()) fail("empty port after ':'; give a port from 1 to 65535 or drop the ':'");
+    }
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+    if (port.empty()) fail("empty port after ':'; give a port from 1 to 65535 or drop the ':'");
+  }
+  if (host.empty()) fail("missing host; " + std::string(kForm));
+  if (host.find_first_of(" \t/\\") != std::string_view::npos) {
+    fail("host '" + std::string(host) + "' contains characters a host name cannot have");
+  }
+  options.host = std::string(host);
+  if (!port.empty()) options.port = parse_integer<std::uint16_t>(port, 1, 65535, "port");
+  if (!path.empty()) options.database = parse_integer<int>(path, 0, 100000, "database number in the path");
+
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto equals = pair.find('=');
+    if (equals == std::string_view::npos) {
+      fail("option '" + std::string(pair) + "' has no value; write " + std::string(pair) + "=<value>");
+    }
+    apply_option(options, pair.substr(0, equals), pair.substr(equals + 1));
+  }
+  return options;
+}
+
+}  // namespace strata::redis

@@ -1,0 +1,110 @@
+// RESP encoding (Request) and decoding (RespReader), driven with bytes only.
+#include "redis/resp_reader.hpp"
+
+#include <strata/redis/command.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace strata::redis {
+namespace {
+
+std::vector<Reply> parse_all(std::string_view bytes, std::size_t chunk = 1 << 20) {
+  RespReader reader;
+  std::vector<Reply> replies;
+  for (std::size_t offset = 0; offset < bytes.size(); offset += chunk) {
+    const auto piece = bytes.substr(offset, chunk);
+    reader.feed(piece.data(), piece.size());
+    while (auto reply = reader.next()) replies.push_back(std::move(*reply));
+    EXPECT_FALSE(reader.failed()) << reader.error();
+  }
+  return replies;
+}
+
+TEST(Request, EncodesEveryArgumentAsABinarySafeBulkString) {
+  const std::string value("a\0b\r\n", 5);
+  const Request request{"SET", "key", value};
+  EXPECT_EQ(request.commands(), 1U);
+  EXPECT_EQ(request.payload(), std::string("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\na\0b\r\n\r\n", 33));
+}
+
+TEST(Request, PipelinesSeveralCommandsInOnePayload) {
+  Request request;
+  request.push({"PING"}).push({"GET", "k"});
+  EXPECT_EQ(request.commands(), 2U);
+  EXPECT_EQ(request.payload(), "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+}
+
+TEST(Request, EmptyArgumentsAreAllowedButEmptyCommandsAreNot) {
+  const Request request{"SET", "", ""};
+  EXPECT_EQ(request.payload(), "*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n");
+  Request empty;
+  EXPECT_THROW(empty.push(std::vector<std::string_view>{}), std::invalid_argument);
+}
+
+TEST(RespReader, ParsesEveryReplyType) {
+  const auto replies = parse_all(
+      "+OK\r\n-ERR wrong type\r\n:42\r\n:-7\r\n$5\r\nhello\r\n$-1\r\n*-1\r\n*0\r\n"
+      "*3\r\n:1\r\n*2\r\n$1\r\na\r\n$-1\r\n+QUEUED\r\n");
+  ASSERT_EQ(replies.size(), 9U);
+  EXPECT_TRUE(replies[0].is_status("OK"));
+  EXPECT_TRUE(replies[1].is_error());
+  EXPECT_EQ(replies[1].text(), "ERR wrong type");
+  EXPECT_EQ(replies[2].integer_value(), 42);
+  EXPECT_EQ(replies[3].integer_value(), -7);
+  EXPECT_EQ(replies[4], Reply::string("hello"));
+  EXPECT_TRUE(replies[5].is_nil());
+  EXPECT_TRUE(replies[6].is_nil());
+  EXPECT_EQ(replies[7], Reply::array({}));
+  EXPECT_EQ(replies[8],
+            Reply::array({Reply::integer(1), Reply::array({Reply::string("a"), Reply::nil()}),
+                          Reply::status("QUEUED")}));
+}
+
+TEST(RespReader, KeepsNulBytesInStrings) {
+  const auto replies = parse_all(std::string("$4\r\n\0\r\n\0\r\n", 10));
+  ASSERT_EQ(replies.size(), 1U);
+  EXPECT_EQ(replies[0].text(), std::string("\0\r\n\0", 4));
+}
+
+TEST(RespReader, AssemblesRepliesSplitAcrossReadsAtAnyByte) {
+  const std::string stream = "*2\r\n$3\r\nfoo\r\n:12345\r\n+PONG\r\n$11\r\nhello world\r\n";
+  for (std::size_t chunk = 1; chunk <= stream.size(); ++chunk) {
+    const auto replies = parse_all(stream, chunk);
+    ASSERT_EQ(replies.size(), 3U) << "chunk size " << chunk;
+    EXPECT_EQ(replies[0], Reply::array({Reply::string("foo"), Reply::integer(12345)}));
+    EXPECT_TRUE(replies[1].is_status("PONG"));
+    EXPECT_EQ(replies[2].text(), "hello world");
+  }
+}
+
+TEST(RespReader, ParsesALargeBulkStringFedInPieces) {
+  const std::string value(16 * 1024 * 1024, 'v');
+  const std::string stream = "$" + std::to_string(value.size()) + "\r\n" + value + "\r\n";
+  const auto replies = parse_all(stream, 64 * 1024);
+  ASSERT_EQ(replies.size(), 1U);
+  EXPECT_EQ(replies[0].text().size(), value.size());
+  EXPECT_EQ(replies[0].text(), value);
+}
+
+TEST(RespReader, RejectsBytesThatAreNotResp) {
+  RespReader reader;
+  const std::string garbage = "HTTP/1.1 400 Bad Request\r\n";
+  reader.feed(garbage.data(), garbage.size());
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_TRUE(reader.failed());
+  EXPECT_NE(reader.error().find("Protocol error"), std::string::npos) << reader.error();
+  // Once failed it stays failed, whatever comes next.
+  reader.feed("+OK\r\n", 5);
+  EXPECT_FALSE(reader.next().has_value());
+}
+
+TEST(Reply, DescribesItselfReadably) {
+  const Reply reply = Reply::array({Reply::status("OK"), Reply::integer(3), Reply::nil(),
+                                    Reply::string(std::string("a\0\"", 3)), Reply::error("ERR x")});
+  EXPECT_EQ(reply.describe(), R"([OK, (integer) 3, (nil), "a\x00\"", (error) ERR x])");
+}
+
+}  // namespace
+}  // namespace strata::redis

@@ -1,0 +1,162 @@
+// The pipelining state machine, driven with values: no socket, no Asio.
+#include "redis/request_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace strata::redis {
+namespace {
+
+std::shared_ptr<PendingRequest> request(std::string payload, std::size_t replies = 1) {
+  return std::make_shared<PendingRequest>(std::move(payload), replies);
+}
+
+TEST(RequestQueue, WritesEverythingQueuedInOneBatchInOrder) {
+  RequestQueue queue(100);
+  auto a = request("A");
+  auto b = request("B");
+  ASSERT_TRUE(queue.push(a));
+  ASSERT_TRUE(queue.push(b));
+  EXPECT_TRUE(queue.has_unwritten());
+  const auto batch = queue.take_unwritten();
+  ASSERT_EQ(batch.size(), 2U);
+  EXPECT_EQ(batch[0], a);
+  EXPECT_EQ(batch[1], b);
+  EXPECT_FALSE(queue.has_unwritten());
+  EXPECT_EQ(a->stage, PendingRequest::Stage::written);
+  auto c = request("C");
+  queue.push(c);
+  const auto next = queue.take_unwritten();
+  ASSERT_EQ(next.size(), 1U);
+  EXPECT_EQ(next[0], c);
+}
+
+TEST(RequestQueue, RepliesGoToRequestsInTheOrderTheyWereWritten) {
+  RequestQueue queue(100);
+  auto a = request("A");
+  auto b = request("B");
+  int finished = 0;
+  a->on_done = [&] { ++finished; };
+  b->on_done = [&] { ++finished; };
+  queue.push(a);
+  queue.push(b);
+  queue.take_unwritten();
+  ASSERT_TRUE(queue.deliver(Reply::string("for a")));
+  EXPECT_EQ(a->stage, PendingRequest::Stage::done);
+  EXPECT_EQ(a->replies, std::vector<Reply>{Reply::string("for a")});
+  EXPECT_EQ(b->stage, PendingRequest::Stage::written);
+  ASSERT_TRUE(queue.deliver(Reply::string("for b")));
+  EXPECT_EQ(b->replies, std::vector<Reply>{Reply::string("for b")});
+  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(queue.size(), 0U);
+}
+
+TEST(RequestQueue, APipelinedRequestCollectsAllItsReplies) {
+  RequestQueue queue(100);
+  auto pipeline = request("P", 3);
+  queue.push(pipeline);
+  queue.take_unwritten();
+  queue.deliver(Reply::status("OK"));
+  queue.deliver(Reply::integer(2));
+  EXPECT_NE(pipeline->stage, PendingRequest::Stage::done);
+  queue.deliver(Reply::nil());
+  EXPECT_EQ(pipeline->stage, PendingRequest::Stage::done);
+  EXPECT_EQ(pipeline->replies, (std::vector<Reply>{Reply::status("OK"), Reply::integer(2), Reply::nil()}));
+}
+
+TEST(RequestQueue, AbandonedAfterWritingStillConsumesItsReplies) {
+  RequestQueue queue(100);
+  auto slow = request("DEBUG SLEEP", 1);
+  auto next = request("PING", 1);
+  bool slow_woken = false;
+  slow->on_done = [&] { slow_woken = true; };
+  queue.push(slow);
+  queue.push(next);
+  queue.take_unwritten();
+  queue.abandon(slow);  // its caller timed out
+  ASSERT_TRUE(queue.deliver(Reply::status("OK")));  // the late reply to the abandoned request
+  EXPECT_FALSE(slow_woken);
+  EXPECT_TRUE(slow->replies.empty());
+  EXPECT_NE(next->stage, PendingRequest::Stage::done);
+  ASSERT_TRUE(queue.deliver(Reply::status("PONG")));
+  EXPECT_EQ(next->replies, std::vector<Reply>{Reply::status("PONG")});
+}
+
+TEST(RequestQueue, AbandonedBeforeWritingIsNeverWritten) {
+  RequestQueue queue(100);
+  auto a = request("A");
+  auto b = request("B");
+  queue.push(a);
+  queue.push(b);
+  queue.abandon(a);
+  EXPECT_EQ(a->stage, PendingRequest::Stage::done);
+  const auto batch = queue.take_unwritten();
+  ASSERT_EQ(batch.size(), 1U);
+  EXPECT_EQ(batch[0], b);
+}
+
+TEST(RequestQueue, AReplyNobodyAskedForIsAProtocolViolation) {
+  RequestQueue queue(100);
+  EXPECT_FALSE(queue.deliver(Reply::status("OK")));
+  auto queued_only = request("A");
+  queue.push(queued_only);
+  EXPECT_FALSE(queue.deliver(Reply::status("OK")));  // written nothing yet
+}
+
+TEST(RequestQueue, FailAllEndsEveryRequestWithTheErrorAndSkipsAbandonedOnes) {
+  RequestQueue queue(100);
+  auto written = request("A");
+  auto abandoned = request("B");
+  auto queued = request("C");
+  int woken = 0;
+  for (const auto& r : {written, abandoned, queued}) r->on_done = [&] { ++woken; };
+  queue.push(written);
+  queue.push(abandoned);
+  queue.take_unwritten();
+  queue.push(queued);
+  queue.abandon(abandoned);
+  queue.fail_all(make_error_code(Error::connection_lost));
+  EXPECT_EQ(woken, 2);
+  EXPECT_EQ(written->error, Error::connection_lost);
+  EXPECT_EQ(queued->error, Error::connection_lost);
+  EXPECT_EQ(queue.size(), 0U);
+  EXPECT_FALSE(queue.has_unwritten());
+  EXPECT_FALSE(queue.deliver(Reply::status("late")));  // nothing is owed any more
+}
+
+TEST(RequestQueue, RefusesRequestsBeyondItsBound) {
+  RequestQueue queue(2);
+  EXPECT_TRUE(queue.push(request("A")));
+  EXPECT_TRUE(queue.push(request("B")));
+  EXPECT_FALSE(queue.push(request("C")));
+  queue.take_unwritten();
+  queue.deliver(Reply::status("OK"));
+  EXPECT_TRUE(queue.push(request("D")));
+}
+
+TEST(RequestQueue, TenThousandInFlightStayAligned) {
+  RequestQueue queue(20'000);
+  std::vector<std::shared_ptr<PendingRequest>> requests;
+  for (int i = 0; i < 10'000; ++i) {
+    requests.push_back(request("GET " + std::to_string(i)));
+    queue.push(requests.back());
+    if (i % 7 == 0) queue.take_unwritten();  // writes happen in several batches
+  }
+  queue.take_unwritten();
+  for (int i = 0; i < 10'000; i += 3) queue.abandon(requests[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(queue.deliver(Reply::integer(i)));
+  for (int i = 0; i < 10'000; ++i) {
+    const auto& r = *requests[static_cast<std::size_t>(i)];
+    if (i % 3 == 0) {
+      EXPECT_TRUE(r.replies.empty());
+    } else {
+      ASSERT_EQ(r.replies.size(), 1U);
+      ASSERT_EQ(r.replies[0].integer_value(), i);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata::redis

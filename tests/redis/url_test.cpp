@@ -1,0 +1,91 @@
+#include <strata/redis/options.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace strata::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(RedisUrl, DefaultsFromAMinimalUrl) {
+  const ConnectionOptions options = parse_url("redis://localhost");
+  EXPECT_EQ(options.host, "localhost");
+  EXPECT_EQ(options.port, 6379);
+  EXPECT_EQ(options.database, 0);
+  EXPECT_TRUE(options.username.empty());
+  EXPECT_TRUE(options.password.empty());
+  EXPECT_FALSE(options.tls.enabled);
+}
+
+TEST(RedisUrl, EveryPart) {
+  const ConnectionOptions options = parse_url(
+      "rediss://app:s3cr%40t%3A%2F@cache.internal:6380/2?connect_timeout=2s&command_timeout=250ms"
+      "&pool_size=8&max_pending=100&client_name=api-7&tls_ca_file=%2Fetc%2Fca.pem&tls_verify=false"
+      "&tls_server_name=redis.internal&tls_cert_file=c.pem&tls_key_file=k.pem");
+  EXPECT_TRUE(options.tls.enabled);
+  EXPECT_EQ(options.username, "app");
+  EXPECT_EQ(options.password, "s3cr@t:/");
+  EXPECT_EQ(options.host, "cache.internal");
+  EXPECT_EQ(options.port, 6380);
+  EXPECT_EQ(options.database, 2);
+  EXPECT_EQ(options.connect_timeout, 2000ms);
+  EXPECT_EQ(options.command_timeout, 250ms);
+  EXPECT_EQ(options.pool_size, 8U);
+  EXPECT_EQ(options.max_pending, 100U);
+  EXPECT_EQ(options.client_name, "api-7");
+  EXPECT_EQ(options.tls.ca_file, "/etc/ca.pem");
+  EXPECT_FALSE(options.tls.verify_peer);
+  EXPECT_EQ(options.tls.server_name, "redis.internal");
+  EXPECT_EQ(options.tls.cert_file, "c.pem");
+  EXPECT_EQ(options.tls.key_file, "k.pem");
+}
+
+TEST(RedisUrl, PasswordAloneAndIpv6) {
+  const ConnectionOptions password_only = parse_url("redis://:hunter2@10.0.0.5:7000/0");
+  EXPECT_TRUE(password_only.username.empty());
+  EXPECT_EQ(password_only.password, "hunter2");
+  EXPECT_EQ(password_only.port, 7000);
+  const ConnectionOptions ipv6 = parse_url("redis://[::1]:6390");
+  EXPECT_EQ(ipv6.host, "::1");
+  EXPECT_EQ(ipv6.port, 6390);
+}
+
+void expect_rejected(const std::string& url, const std::string& fragment) {
+  try {
+    parse_url(url);
+    ADD_FAILURE() << url << " was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_THAT(error.what(), HasSubstr(fragment)) << url;
+    EXPECT_THAT(error.what(), Not(HasSubstr("hunter2"))) << "the password leaked into the message";
+  }
+}
+
+TEST(RedisUrl, MalformedUrlsNameTheirBadPart) {
+  expect_rejected("localhost:6379", "missing scheme");
+  expect_rejected("http://localhost", "unsupported scheme 'http'");
+  expect_rejected("redis://", "missing host");
+  expect_rejected("redis://:hunter2@", "missing host");
+  expect_rejected("redis://localhost:", "empty port");
+  expect_rejected("redis://localhost:99999", "port '99999' is not a whole number from 1 to 65535");
+  expect_rejected("redis://localhost:63a9", "port '63a9'");
+  expect_rejected("redis://localhost/db1", "database number in the path 'db1'");
+  expect_rejected("redis://[::1:6379", "lacks its closing ']'");
+  expect_rejected("redis://:hunter2%zz@host", "password has a '%' not followed by two hex digits");
+  expect_rejected("redis://host?command_timeout=fast", "option command_timeout='fast' is not a duration");
+  expect_rejected("redis://host?command_timeout=5m", "unknown unit 'm'");
+  expect_rejected("redis://host?connect_timeout=0", "between 1ms and 3600s");
+  expect_rejected("redis://host?pool_size=0", "option pool_size '0'");
+  expect_rejected("redis://host?tls_verify=maybe", "not a boolean");
+  expect_rejected("redis://host?timeout=5", "unknown option 'timeout'");
+  expect_rejected("redis://host?pool_size", "option 'pool_size' has no value");
+  expect_rejected("redis://@host", "empty user information");
+}
+
+}  // namespace
+}  // namespace strata::redis
