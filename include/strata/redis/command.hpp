@@ -15,6 +15,12 @@ class Request {
 public:
   Request() = default;
   Request(std::initializer_list<std::string_view> command) { push(command); }
+  // Request("SET", key, value). Prefer this form inside coroutines: GCC 12 cannot keep a braced
+  // list's temporary array alive across co_await ("array used as initializer").
+  template <typename... Arguments>
+  explicit Request(std::string_view name, const Arguments&... arguments) {
+    push(std::vector<std::string_view>{name, std::string_view(arguments)...});
+  }
 
   // Appends one command, e.g. push({"SET", key, value}).
   Request& push(std::initializer_list<std::string_view> command);
@@ -23,6 +29,11 @@ public:
 
   [[nodiscard]] std::size_t commands() const noexcept { return commands_; }
   [[nodiscard]] const std::string& payload() const noexcept { return payload_; }
+  // Hands the encoded bytes over (the Request is empty afterwards).
+  [[nodiscard]] std::string release_payload() noexcept {
+    commands_ = 0;
+    return std::move(payload_);
+  }
 
 private:
   void append(const char* const* arguments, const std::size_t* lengths, std::size_t count);

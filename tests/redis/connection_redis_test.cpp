@@ -1,0 +1,308 @@
+// strata::redis::Connection against a real redis-server started by the fixture.
+#include <strata/redis/connection.hpp>
+
+#include "support/async_test.hpp"
+#include "support/redis_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace strata::redis {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using strata::testing::RedisServer;
+using strata::testing::run_async;
+using ::testing::HasSubstr;
+
+class ConnectionRedisTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+  void SetUp() override { ASSERT_THAT(server_->cli({"FLUSHALL"}), HasSubstr("OK")); }
+
+  static ConnectionOptions options() { return parse_url(server_->url()); }
+
+  static std::unique_ptr<RedisServer> server_;
+};
+
+std::unique_ptr<RedisServer> ConnectionRedisTest::server_;
+
+TEST_F(ConnectionRedisTest, BasicCommands) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    const auto connected = co_await connection.connect();
+    CO_ASSERT_TRUE(connected.has_value());
+    EXPECT_TRUE(connection.is_connected());
+
+    auto set = co_await connection.exec(Request("SET", "greeting", "hello"));
+    CO_ASSERT_TRUE(set.has_value());
+    EXPECT_TRUE(set->is_status("OK"));
+    auto get = co_await connection.exec(Request("GET", "greeting"));
+    CO_ASSERT_TRUE(get.has_value());
+    EXPECT_EQ(get->as_string(), "hello");
+    auto missing = co_await connection.exec(Request("GET", "nothing-here"));
+    CO_ASSERT_TRUE(missing.has_value());
+    EXPECT_TRUE(missing->is_nil());
+    auto counter = co_await connection.exec(Request("INCRBY", "counter", "41"));
+    EXPECT_EQ(counter->integer_value(), 41);
+    auto wrong_type = co_await connection.exec(Request("LPUSH", "greeting", "x"));
+    CO_ASSERT_TRUE(wrong_type.has_value());  // a Redis error reply is a reply, not a failure
+    EXPECT_TRUE(wrong_type->is_error());
+    EXPECT_THAT(wrong_type->text(), HasSubstr("WRONGTYPE"));
+    Request pipeline;
+    pipeline.push({"RPUSH", "l", "a", "b"}).push({"LRANGE", "l", "0", "-1"});
+    auto list = co_await connection.exec_all(std::move(pipeline));
+    CO_ASSERT_TRUE(list.has_value());
+    EXPECT_EQ((*list)[1], Reply::array({Reply::string("a"), Reply::string("b")}));
+  });
+  EXPECT_THAT(server_->cli({"CLIENT", "LIST"}), ::testing::Not(HasSubstr("name=strata ")))
+      << "the connection must be closed when it goes out of scope";
+}
+
+TEST_F(ConnectionRedisTest, BinaryKeysAndValuesWithNulBytes) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    const std::string key("k\0e\r\ny", 6);
+    std::string value;
+    for (int byte = 0; byte < 256; ++byte) value.push_back(static_cast<char>(byte));
+    CO_ASSERT_TRUE((co_await connection.exec(Request("SET", key, value))).has_value());
+    auto got = co_await connection.exec(Request("GET", key));
+    CO_ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->text(), value);
+    auto other = co_await connection.exec(Request("GET", std::string("k\0e", 3)));
+    EXPECT_TRUE(other->is_nil());
+  });
+}
+
+TEST_F(ConnectionRedisTest, SixteenMebibyteValue) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    std::string value(16 * 1024 * 1024, '\0');
+    for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 2654435761U >> 24);
+    auto set = co_await connection.exec(Request("SET", "big", value), 10s);
+    CO_ASSERT_TRUE(set.has_value());
+    auto got = co_await connection.exec(Request("GET", "big"), 10s);
+    CO_ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->text().size(), value.size());
+    EXPECT_TRUE(got->text() == value);
+  });
+}
+
+TEST_F(ConnectionRedisTest, TenThousandInFlightRequestsAreAnsweredInOrder) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    constexpr int kRequests = 10'000;
+    std::vector<std::int64_t> seen(kRequests, -1);
+    int done = 0;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    for (int i = 0; i < kRequests; ++i) {
+      // INCR executes in arrival order, so request i must get i + 1.
+      asio::co_spawn(executor, [&, i]() -> asio::awaitable<void> {
+        auto reply = co_await connection.exec(Request("INCR", "sequence"), 10s);
+        if (reply && reply->is_integer()) seen[static_cast<std::size_t>(i)] = reply->integer_value();
+        if (++done == kRequests) all_done.cancel();
+      }, asio::detached);
+    }
+    EXPECT_GT(connection.pending(), 1000U) << "requests should be in flight together";
+    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (int i = 0; i < kRequests; ++i) {
+      CO_ASSERT_TRUE(seen[static_cast<std::size_t>(i)] == i + 1);
+    }
+  });
+}
+
+TEST_F(ConnectionRedisTest, CommandTimeoutLeavesTheConnectionUsable) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    auto slow = co_await connection.exec(Request("DEBUG", "SLEEP", "0.5"), 100ms);
+    CO_ASSERT_TRUE(!slow.has_value());
+    EXPECT_EQ(slow.error(), Error::command_timeout);
+    EXPECT_TRUE(connection.is_connected());
+    // The late reply to DEBUG SLEEP is discarded; the next request gets its own reply.
+    auto ping = co_await connection.exec(Request("ECHO", "after the timeout"), 3s);
+    CO_ASSERT_TRUE(ping.has_value());
+    EXPECT_EQ(ping->as_string(), "after the timeout");
+  });
+}
+
+TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    ConnectionOptions opts = options();
+    opts.client_name = "victim";
+    Connection connection(executor, opts);
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    // A blocking pop keeps the request pending until the server side goes away.
+    std::optional<Result<Reply>> blocked;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      blocked = co_await connection.exec(Request("BLPOP", "never", "0"), 20s);
+    }, asio::detached);
+    asio::steady_timer tick(executor);
+    while (server_->cli({"CLIENT", "LIST"}).find("cmd=blpop") == std::string::npos) {
+      tick.expires_after(5ms);
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    EXPECT_THAT(server_->cli({"CLIENT", "KILL", "USER", "default"}), ::testing::Not(HasSubstr("ERR")));
+    while (!blocked) {
+      tick.expires_after(1ms);
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    CO_ASSERT_TRUE(!blocked->has_value());
+    EXPECT_EQ(blocked->error(), Error::connection_lost);
+    EXPECT_FALSE(connection.is_connected());
+    EXPECT_THAT(connection.last_error(), HasSubstr("closed the connection"));
+    auto after = co_await connection.exec(Request("PING"));
+    EXPECT_EQ(after.error(), Error::not_connected);
+  });
+}
+
+TEST(ConnectionFaults, ServerKilledWithRequestsInFlight) {
+  RedisServer server;
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, parse_url(server.url()));
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    constexpr int kRequests = 50;
+    int failed_with_connection_lost = 0;
+    int done = 0;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    for (int i = 0; i < kRequests; ++i) {
+      asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+        // Long deadlines: if these fail quickly it is because the connection broke, not a timeout.
+        auto reply = co_await connection.exec(Request("BLPOP", "queue", "0"), 30s);
+        if (!reply && reply.error() == Error::connection_lost) ++failed_with_connection_lost;
+        if (++done == kRequests) all_done.cancel();
+      }, asio::detached);
+    }
+    asio::steady_timer tick(executor, 50ms);
+    co_await tick.async_wait(asio::use_awaitable);
+    EXPECT_EQ(connection.pending(), static_cast<std::size_t>(kRequests));
+    server.kill();
+    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    EXPECT_EQ(failed_with_connection_lost, kRequests);
+    EXPECT_EQ(connection.pending(), 0U);
+  }, 20s);
+}
+
+TEST(ConnectionFaults, AclUserAndPasswords) {
+  // redis-server joins command-line words into config lines, so each ACL rule is its own word.
+  RedisServer server({"--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all"});
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    ConnectionOptions good = parse_url(server.url());
+    good.username = "app";
+    good.password = "s3cret";
+    Connection authenticated(executor, good);
+    CO_ASSERT_TRUE((co_await authenticated.connect()).has_value());
+    auto whoami = co_await authenticated.exec(Request("ACL", "WHOAMI"));
+    EXPECT_EQ(whoami->as_string(), "app");
+
+    ConnectionOptions bad = good;
+    bad.password = "wrong";
+    Connection refused(executor, bad);
+    const auto result = co_await refused.connect();
+    CO_ASSERT_TRUE(!result.has_value());
+    EXPECT_EQ(result.error(), Error::authentication_failed);
+    EXPECT_THAT(refused.last_error(), HasSubstr("AUTH refused: WRONGPASS"));
+    EXPECT_FALSE(refused.is_connected());
+  });
+}
+
+TEST(ConnectionFaults, PasswordOnlyAuthAndDatabaseSelection) {
+  RedisServer server({"--requirepass", "hunter2"});
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    ConnectionOptions opts = parse_url("redis://:hunter2@127.0.0.1:" + std::to_string(server.port()) + "/3");
+    Connection connection(executor, opts);
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    CO_ASSERT_TRUE((co_await connection.exec(Request("SET", "in-db-3", "yes"))).has_value());
+    EXPECT_THAT(server.cli({"-n", "3", "GET", "in-db-3"}, "hunter2"), HasSubstr("yes"));
+    EXPECT_THAT(server.cli({"-n", "0", "EXISTS", "in-db-3"}, "hunter2"), HasSubstr("0"));
+
+    ConnectionOptions no_password = opts;
+    no_password.password.clear();
+    no_password.database = 0;
+    no_password.client_name.clear();  // nothing in the handshake: the first command meets NOAUTH
+    Connection unauthenticated(executor, no_password);
+    CO_ASSERT_TRUE((co_await unauthenticated.connect()).has_value());
+    auto denied = co_await unauthenticated.exec(Request("GET", "x"));
+    CO_ASSERT_TRUE(denied.has_value());
+    EXPECT_TRUE(denied->is_error());
+    EXPECT_THAT(denied->text(), HasSubstr("NOAUTH"));
+  });
+}
+
+TEST(ConnectionFaults, ConnectRefusedIsAnErrorNotAHang) {
+  const std::uint16_t port = strata::testing::free_loopback_port();
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, parse_url("redis://127.0.0.1:" + std::to_string(port)));
+    const auto result = co_await connection.connect();
+    CO_ASSERT_TRUE(!result.has_value());
+    EXPECT_EQ(result.error(), asio::error::connection_refused);
+    EXPECT_THAT(connection.last_error(), HasSubstr("cannot connect to 127.0.0.1:"));
+  });
+}
+
+// A peer that accepts TCP but never answers: the handshake must time out, not hang.
+TEST(ConnectionFaults, SilentPeerTimesOutTheHandshake) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    asio::ip::tcp::acceptor acceptor(executor, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(executor);
+    acceptor.async_accept(peer, [](boost::system::error_code) {});
+    ConnectionOptions opts = parse_url("redis://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) +
+                                       "?connect_timeout=200ms");
+    Connection connection(executor, opts);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = co_await connection.connect();
+    CO_ASSERT_TRUE(!result.has_value());
+    EXPECT_EQ(result.error(), Error::connect_timeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_THAT(connection.last_error(), HasSubstr("took longer than 200 ms"));
+  });
+}
+
+// A peer that answers with something that is not RESP: a protocol error, and the connection
+// is dropped rather than misreading later replies.
+TEST(ConnectionFaults, GarbageFromThePeerIsAProtocolError) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    asio::ip::tcp::acceptor acceptor(executor, {asio::ip::make_address("127.0.0.1"), 0});
+    ConnectionOptions opts = parse_url("redis://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()));
+    opts.client_name.clear();
+    Connection connection(executor, opts);
+    // With no handshake to send, connect() is done once the kernel has completed the TCP
+    // handshake; accepting afterwards is fine.
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    asio::ip::tcp::socket peer = co_await acceptor.async_accept(asio::use_awaitable);
+    std::optional<Result<Reply>> reply;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      reply = co_await connection.exec(Request("GET", "k"), 5s);
+    }, asio::detached);
+    const std::string garbage = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    co_await asio::async_write(peer, asio::buffer(garbage), asio::use_awaitable);
+    asio::steady_timer tick(executor);
+    while (!reply) {
+      tick.expires_after(1ms);
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    CO_ASSERT_TRUE(!reply->has_value());
+    EXPECT_EQ(reply->error(), Error::protocol_error);
+    EXPECT_FALSE(connection.is_connected());
+    EXPECT_THAT(connection.last_error(), HasSubstr("not RESP"));
+  });
+}
+
+}  // namespace
+}  // namespace strata::redis

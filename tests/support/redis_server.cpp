@@ -1,0 +1,146 @@
+#include "support/redis_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace strata::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sends PING over a raw socket: true once the server answers +PONG (or -NOAUTH: it is up).
+bool answers_ping(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  bool up = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
+    std::array<char, 64> reply{};
+    const ssize_t n = ::recv(fd, reply.data(), reply.size() - 1, 0);
+    up = n > 0 && (std::strncmp(reply.data(), "+PONG", 5) == 0 || std::strncmp(reply.data(), "-NOAUTH", 7) == 0);
+  }
+  ::close(fd);
+  return up;
+}
+
+}  // namespace
+
+std::uint16_t free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = 0;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot find a free loopback port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra_arguments)
+    : extra_arguments_(std::move(extra_arguments)) {
+  char pattern[] = "/tmp/strata-redis-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  directory_ = pattern;
+  port_ = free_loopback_port();
+  start();
+}
+
+RedisServer::~RedisServer() {
+  stop();
+  std::error_code ignored;
+  std::filesystem::remove_all(directory_, ignored);
+}
+
+std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+void RedisServer::start() {
+  if (running()) return;
+  std::vector<std::string> arguments = {
+      "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no", "--daemonize", "no", "--dir", directory_,
+      "--logfile", directory_ + "/redis.log", "--enable-debug-command", "yes"};
+  arguments.insert(arguments.end(), extra_arguments_.begin(), extra_arguments_.end());
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+    pid_ = -1;
+    throw std::runtime_error("cannot start redis-server (is it installed? run scripts/setup.sh)");
+  }
+  wait_until_ready();
+}
+
+void RedisServer::wait_until_ready() const {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      throw std::runtime_error("redis-server exited during start-up; see " + directory_ + "/redis.log");
+    }
+    if (answers_ping(port_)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition, bounded
+  }
+  throw std::runtime_error("redis-server did not answer PING within 10 s on port " + std::to_string(port_));
+}
+
+void RedisServer::reap(int signal) {
+  if (!running()) return;
+  ::kill(pid_, signal);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  pid_ = -1;
+}
+
+void RedisServer::stop() { reap(SIGTERM); }
+void RedisServer::kill() { reap(SIGKILL); }
+
+std::string RedisServer::cli(const std::vector<std::string>& arguments, const std::string& password) const {
+  std::string command = "redis-cli -p " + std::to_string(port_) + " --no-auth-warning";
+  if (!password.empty()) command += " -a '" + password + "'";
+  for (const auto& argument : arguments) command += " '" + argument + "'";
+  command += " 2>&1";
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run redis-cli");
+  std::array<char, 4096> chunk;
+  while (const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe)) output.append(chunk.data(), n);
+  ::pclose(pipe);
+  return output;
+}
+
+}  // namespace strata::testing
