@@ -1,6 +1,7 @@
 #include <strata/redis/connection.hpp>
 
 #include "redis/request_queue.hpp"
+#include "redis/resilience.hpp"
 #include "redis/resp_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,7 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <random>
 #include <string>
 
 namespace strata::redis {
@@ -26,6 +29,14 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
 
+std::chrono::steady_clock::time_point now() noexcept { return std::chrono::steady_clock::now(); }
+
+// Failures of a request that count against the endpoint. A lost connection is counted once,
+// where it is detected, not once for every request it took down.
+bool counts_against_endpoint(const error_code& error) noexcept {
+  return error == Error::command_timeout;
+}
+
 }  // namespace
 
 class Connection::Impl : public std::enable_shared_from_this<Impl> {
@@ -36,11 +47,16 @@ public:
         socket_(executor_),
         resolver_(executor_),
         write_signal_(executor_),
-        queue_(options_.max_pending) {
+        reconnect_timer_(executor_),
+        queue_(options_.max_pending),
+        backoff_(options_.reconnect_backoff_initial, options_.reconnect_backoff_max, std::random_device{}()),
+        breaker_(options_.breaker_failures, options_.breaker_cooldown) {
     write_signal_.expires_at(asio::steady_timer::time_point::max());
   }
 
+  // The first connection; on failure it keeps trying in the background if reconnect is on.
   asio::awaitable<Result<void>> connect();
+  asio::awaitable<bool> wait_connected(std::chrono::milliseconds timeout);
   asio::awaitable<Result<std::vector<Reply>>> exec_all(Request request,
                                                        std::optional<std::chrono::milliseconds> timeout);
   void close();
@@ -59,7 +75,11 @@ private:
     bool timed_out = false;
   };
 
+  asio::awaitable<Result<void>> connect_once();
   asio::awaitable<Result<void>> handshake(const std::shared_ptr<ConnectAttempt>& attempt);
+  void start_reconnecting();
+  asio::awaitable<void> reconnect_loop(std::shared_ptr<Impl> keep_alive);
+  void wake_connect_waiters();
   // Each loop holds `keep_alive` so the connection outlives its own coroutines.
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
   asio::awaitable<void> write_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
@@ -76,7 +96,12 @@ private:
   tcp::socket socket_;
   tcp::resolver resolver_;
   asio::steady_timer write_signal_;  // never expires; cancel() wakes the writer
+  asio::steady_timer reconnect_timer_;
   RequestQueue queue_;
+  Backoff backoff_;
+  CircuitBreaker breaker_;
+  bool reconnecting_ = false;
+  std::vector<asio::steady_timer*> connect_waiters_;
   std::unique_ptr<RespReader> reader_;
   State state_ = State::disconnected;
   std::uint64_t generation_ = 0;  // one per connection attempt; stale loops see it change
@@ -84,6 +109,45 @@ private:
 };
 
 asio::awaitable<Result<void>> Connection::Impl::connect() {
+  if (state_ == State::closed) co_return make_error_code(Error::cancelled);
+  Result<void> result = co_await connect_once();
+  if (!result) start_reconnecting();
+  co_return result;
+}
+
+asio::awaitable<bool> Connection::Impl::wait_connected(std::chrono::milliseconds timeout) {
+  if (state_ == State::connected) co_return true;
+  auto self = shared_from_this();
+  asio::steady_timer waiter(executor_, timeout);
+  connect_waiters_.push_back(&waiter);
+  co_await waiter.async_wait(kUseTuple);
+  std::erase(connect_waiters_, &waiter);
+  co_return state_ == State::connected;
+}
+
+void Connection::Impl::wake_connect_waiters() {
+  for (asio::steady_timer* waiter : connect_waiters_) waiter->cancel();
+}
+
+void Connection::Impl::start_reconnecting() {
+  if (!options_.reconnect || reconnecting_ || state_ != State::disconnected) return;
+  reconnecting_ = true;
+  asio::co_spawn(executor_, reconnect_loop(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<void> Connection::Impl::reconnect_loop([[maybe_unused]] std::shared_ptr<Impl> keep_alive) {
+  for (std::size_t attempt = 0; state_ == State::disconnected; ++attempt) {
+    const auto delay = std::max(backoff_.delay(attempt), breaker_.remaining_cooldown(now()));
+    reconnect_timer_.expires_after(delay);
+    co_await reconnect_timer_.async_wait(kUseTuple);
+    if (state_ != State::disconnected) break;
+    if (!breaker_.allow(now())) continue;  // still cooling down; the next delay covers it
+    if (co_await connect_once()) break;
+  }
+  reconnecting_ = false;
+}
+
+asio::awaitable<Result<void>> Connection::Impl::connect_once() {
   if (state_ == State::connected) co_return Result<void>{};
   if (state_ == State::connecting) {
     last_error_ = "connect() called while a connect is under way";
@@ -108,6 +172,7 @@ asio::awaitable<Result<void>> Connection::Impl::connect() {
   auto give_up = [&](Error error, std::string detail) -> Result<void> {
     attempt->finished = true;
     watchdog.cancel();
+    breaker_.record_failure(now());
     if (generation_ == generation) state_ = State::disconnected;
     const Error reported = failure_of(*attempt, error);
     last_error_ = reported == Error::connect_timeout
@@ -131,6 +196,7 @@ asio::awaitable<Result<void>> Connection::Impl::connect() {
     if (!attempt->timed_out) {
       attempt->finished = true;
       watchdog.cancel();
+      breaker_.record_failure(now());
       state_ = State::disconnected;
       last_error_ = "cannot connect to " + where + ": " + connect_error.message();
       co_return connect_error;
@@ -148,8 +214,10 @@ asio::awaitable<Result<void>> Connection::Impl::connect() {
   if (generation_ != generation) co_return Error::cancelled;  // closed meanwhile
   state_ = State::connected;
   last_error_.clear();
+  breaker_.record_success();
   asio::co_spawn(executor_, read_loop(self, generation), asio::detached);
   asio::co_spawn(executor_, write_loop(self, generation), asio::detached);
+  wake_connect_waiters();
   co_return Result<void>{};
 }
 
@@ -268,6 +336,8 @@ void Connection::Impl::fail(std::uint64_t generation, Error error, std::string d
   socket_.close(ignored);
   write_signal_.cancel();
   queue_.fail_all(make_error_code(error));
+  breaker_.record_failure(now());
+  start_reconnecting();
 }
 
 void Connection::Impl::close() {
@@ -278,12 +348,24 @@ void Connection::Impl::close() {
   resolver_.cancel();
   socket_.close(ignored);
   write_signal_.cancel();
+  reconnect_timer_.cancel();
+  wake_connect_waiters();
   queue_.fail_all(make_error_code(Error::cancelled));
 }
 
 asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
     Request request, std::optional<std::chrono::milliseconds> timeout) {
-  if (state_ != State::connected) co_return make_error_code(Error::not_connected);
+  if (state_ == State::closed) co_return make_error_code(Error::cancelled);
+  if (breaker_.state(now()) == CircuitBreaker::State::open) {
+    last_error_ = "circuit open after repeated failures; retrying in " +
+                  std::to_string(breaker_.remaining_cooldown(now()).count()) + " ms";
+    co_return make_error_code(Error::circuit_open);
+  }
+  if (state_ != State::connected) {
+    if (!options_.queue_while_disconnected) co_return make_error_code(Error::not_connected);
+  } else if (!breaker_.allow(now())) {
+    co_return make_error_code(Error::circuit_open);  // half-open: another request is the probe
+  }
   auto self = shared_from_this();  // the frame may outlive its caller's interest, not this
   const std::size_t replies_owed = request.commands();
   if (replies_owed == 0) co_return std::vector<Reply>{};
@@ -308,9 +390,15 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
   } abandon{queue_, pending};
 
   if (pending->stage != PendingRequest::Stage::done) co_await deadline.async_wait(kUseTuple);
-  if (pending->stage != PendingRequest::Stage::done) co_return make_error_code(Error::command_timeout);
-  if (pending->error) co_return pending->error;
-  co_return std::move(pending->replies);
+  const error_code outcome = pending->stage != PendingRequest::Stage::done
+                                 ? make_error_code(Error::command_timeout)
+                                 : pending->error;
+  if (!outcome) {
+    breaker_.record_success();
+    co_return std::move(pending->replies);
+  }
+  if (counts_against_endpoint(outcome)) breaker_.record_failure(now());
+  co_return outcome;
 }
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
@@ -319,6 +407,10 @@ Connection::Connection(asio::any_io_executor executor, ConnectionOptions options
 Connection::~Connection() { impl_->close(); }
 
 asio::awaitable<Result<void>> Connection::connect() { return impl_->connect(); }
+
+asio::awaitable<bool> Connection::wait_connected(std::chrono::milliseconds timeout) {
+  return impl_->wait_connected(timeout);
+}
 
 asio::awaitable<Result<std::vector<Reply>>> Connection::exec_all(
     Request request, std::optional<std::chrono::milliseconds> timeout) {

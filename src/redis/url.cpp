@@ -90,6 +90,18 @@ void apply_option(ConnectionOptions& options, std::string_view name, std::string
     options.connect_timeout = parse_duration(value, option);
   } else if (name == "command_timeout") {
     options.command_timeout = parse_duration(value, option);
+  } else if (name == "reconnect_backoff_initial") {
+    options.reconnect_backoff_initial = parse_duration(value, option);
+  } else if (name == "reconnect_backoff_max") {
+    options.reconnect_backoff_max = parse_duration(value, option);
+  } else if (name == "breaker_cooldown") {
+    options.breaker_cooldown = parse_duration(value, option);
+  } else if (name == "breaker_failures") {
+    options.breaker_failures = parse_integer<std::size_t>(value, 0, 1'000'000, "option breaker_failures");
+  } else if (name == "reconnect") {
+    options.reconnect = parse_bool(value, option);
+  } else if (name == "queue_while_disconnected") {
+    options.queue_while_disconnected = parse_bool(value, option);
   } else if (name == "pool_size") {
     options.pool_size = parse_integer<std::size_t>(value, 1, 1024, "option pool_size");
   } else if (name == "max_pending") {
@@ -111,8 +123,10 @@ void apply_option(ConnectionOptions& options, std::string_view name, std::string
     options.tls.server_name = value;
   } else {
     fail("unknown option '" + option +
-         "'; known: connect_timeout, command_timeout, pool_size, max_pending, client_name, "
-         "tls_ca_file, tls_cert_file, tls_key_file, tls_verify, tls_server_name");
+         "'; known: connect_timeout, command_timeout, reconnect, reconnect_backoff_initial, "
+         "reconnect_backoff_max, queue_while_disconnected, breaker_failures, breaker_cooldown, "
+         "pool_size, max_pending, client_name, tls_ca_file, tls_cert_file, tls_key_file, "
+         "tls_verify, tls_server_name");
   }
 }
 
@@ -191,6 +205,11 @@ ConnectionOptions parse_url(std::string_view url) {
       fail("option '" + std::string(pair) + "' has no value; write " + std::string(pair) + "=<value>");
     }
     apply_option(options, pair.substr(0, equals), pair.substr(equals + 1));
+  }
+  if (options.reconnect_backoff_max < options.reconnect_backoff_initial) {
+    fail("reconnect_backoff_max (" + std::to_string(options.reconnect_backoff_max.count()) +
+         "ms) is below reconnect_backoff_initial (" +
+         std::to_string(options.reconnect_backoff_initial.count()) + "ms); raise the maximum");
   }
   return options;
 }

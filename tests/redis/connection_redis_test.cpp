@@ -146,6 +146,7 @@ TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {
   run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
     ConnectionOptions opts = options();
     opts.client_name = "victim";
+    opts.reconnect = false;  // so that the state right after the kill can be checked
     Connection connection(executor, opts);
     CO_ASSERT_TRUE((co_await connection.connect()).has_value());
     // A blocking pop keeps the request pending until the server side goes away.
@@ -169,6 +170,24 @@ TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {
     EXPECT_THAT(connection.last_error(), HasSubstr("closed the connection"));
     auto after = co_await connection.exec(Request("PING"));
     EXPECT_EQ(after.error(), Error::not_connected);
+  });
+}
+
+TEST_F(ConnectionRedisTest, ReconnectsAfterClientKill) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    ConnectionOptions opts = options();
+    opts.client_name = "comeback";
+    Connection connection(executor, opts);
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    EXPECT_THAT(server_->cli({"CLIENT", "KILL", "USER", "default"}), ::testing::Not(HasSubstr("ERR")));
+    // The kill is noticed by the next read; a request in flight then fails at once.
+    auto during = co_await connection.exec(Request("BLPOP", "never", "0"), 5s);
+    EXPECT_FALSE(during.has_value());
+    CO_ASSERT_TRUE(co_await connection.wait_connected(5s));
+    auto after = co_await connection.exec(Request("PING"));
+    CO_ASSERT_TRUE(after.has_value());
+    EXPECT_TRUE(after->is_status("PONG"));
+    EXPECT_THAT(server_->cli({"CLIENT", "LIST"}), HasSubstr("name=comeback"));
   });
 }
 
@@ -196,7 +215,87 @@ TEST(ConnectionFaults, ServerKilledWithRequestsInFlight) {
     co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     EXPECT_EQ(failed_with_connection_lost, kRequests);
     EXPECT_EQ(connection.pending(), 0U);
-  }, 20s);
+
+    // While the server is down: fail fast, no hang.
+    auto while_down = co_await connection.exec(Request("PING"));
+    CO_ASSERT_TRUE(!while_down.has_value());
+    EXPECT_TRUE(while_down.error() == Error::not_connected || while_down.error() == Error::circuit_open)
+        << while_down.error().message();
+
+    // The server comes back on the same port: the client reconnects by itself.
+    server.start();
+    CO_ASSERT_TRUE(co_await connection.wait_connected(10s));
+    auto back = co_await connection.exec(Request("PING"));
+    CO_ASSERT_TRUE(back.has_value());
+    EXPECT_TRUE(back->is_status("PONG"));
+  }, 30s);
+}
+
+TEST(ConnectionFaults, QueueWhileDisconnectedIsBoundedAndDrainsOnReconnect) {
+  RedisServer server;
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    // Breaker off: this test is about queueing, and failed reconnect attempts would open it.
+    ConnectionOptions opts = parse_url(server.url() + "?queue_while_disconnected=true&max_pending=2"
+                                                      "&reconnect_backoff_initial=20ms&reconnect_backoff_max=100ms"
+                                                      "&breaker_failures=0");
+    Connection connection(executor, opts);
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    server.kill();
+    // The kill is noticed on the next exchange.
+    auto noticed = co_await connection.exec(Request("PING"), 200ms);
+    CO_ASSERT_TRUE(!noticed.has_value());
+
+    std::vector<std::optional<Result<Reply>>> waiting(2);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      asio::co_spawn(executor, [&, i]() -> asio::awaitable<void> {
+        waiting[i] = co_await connection.exec(Request("ECHO", std::to_string(i)), 10s);
+      }, asio::detached);
+    }
+    asio::steady_timer tick(executor, 1ms);
+    co_await tick.async_wait(asio::use_awaitable);
+    EXPECT_EQ(connection.pending(), 2U);
+    auto overflow = co_await connection.exec(Request("PING"), 10s);
+    CO_ASSERT_TRUE(!overflow.has_value());
+    EXPECT_EQ(overflow.error(), Error::queue_full);
+
+    server.start();
+    CO_ASSERT_TRUE(co_await connection.wait_connected(10s));
+    while (!waiting[0] || !waiting[1]) {
+      tick.expires_after(1ms);
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    CO_ASSERT_TRUE(waiting[0]->has_value() && waiting[1]->has_value());
+    EXPECT_EQ((*waiting[0])->as_string(), "0");
+    EXPECT_EQ((*waiting[1])->as_string(), "1");
+  }, 30s);
+}
+
+TEST(ConnectionFaults, CircuitBreakerFailsFastThenOneProbeCloses) {
+  RedisServer server;
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    ConnectionOptions opts = parse_url(server.url() + "?breaker_failures=2&breaker_cooldown=300ms");
+    Connection connection(executor, opts);
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    // Two timeouts in a row: the server is hung as far as the client can tell.
+    auto first = co_await connection.exec(Request("DEBUG", "SLEEP", "0.4"), 20ms);
+    auto second = co_await connection.exec(Request("PING"), 20ms);
+    EXPECT_EQ(first.error(), Error::command_timeout);
+    EXPECT_EQ(second.error(), Error::command_timeout);
+    const auto before = std::chrono::steady_clock::now();
+    auto fast = co_await connection.exec(Request("PING"), 5s);
+    CO_ASSERT_TRUE(!fast.has_value());
+    EXPECT_EQ(fast.error(), Error::circuit_open);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 100ms) << "an open circuit must not wait";
+    EXPECT_THAT(connection.last_error(), HasSubstr("circuit open"));
+    // After the cool-down a probe goes through, succeeds, and closes the circuit.
+    asio::steady_timer cooldown(executor, 350ms);
+    co_await cooldown.async_wait(asio::use_awaitable);
+    auto probe = co_await connection.exec(Request("PING"), 2s);
+    CO_ASSERT_TRUE(probe.has_value());
+    EXPECT_TRUE(probe->is_status("PONG"));
+    auto normal = co_await connection.exec(Request("PING"), 2s);
+    CO_ASSERT_TRUE(normal.has_value());
+  }, 30s);
 }
 
 TEST(ConnectionFaults, AclUserAndPasswords) {

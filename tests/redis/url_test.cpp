@@ -46,6 +46,18 @@ TEST(RedisUrl, EveryPart) {
   EXPECT_EQ(options.tls.key_file, "k.pem");
 }
 
+TEST(RedisUrl, ResilienceOptions) {
+  const ConnectionOptions options = parse_url(
+      "redis://h?reconnect=false&reconnect_backoff_initial=10ms&reconnect_backoff_max=1s"
+      "&queue_while_disconnected=true&breaker_failures=0&breaker_cooldown=3s");
+  EXPECT_FALSE(options.reconnect);
+  EXPECT_EQ(options.reconnect_backoff_initial, 10ms);
+  EXPECT_EQ(options.reconnect_backoff_max, 1000ms);
+  EXPECT_TRUE(options.queue_while_disconnected);
+  EXPECT_EQ(options.breaker_failures, 0U);
+  EXPECT_EQ(options.breaker_cooldown, 3000ms);
+}
+
 TEST(RedisUrl, PasswordAloneAndIpv6) {
   const ConnectionOptions password_only = parse_url("redis://:hunter2@10.0.0.5:7000/0");
   EXPECT_TRUE(password_only.username.empty());
@@ -85,6 +97,8 @@ TEST(RedisUrl, MalformedUrlsNameTheirBadPart) {
   expect_rejected("redis://host?timeout=5", "unknown option 'timeout'");
   expect_rejected("redis://host?pool_size", "option 'pool_size' has no value");
   expect_rejected("redis://@host", "empty user information");
+  expect_rejected("redis://host?reconnect_backoff_initial=5s&reconnect_backoff_max=1s",
+                  "reconnect_backoff_max (1000ms) is below reconnect_backoff_initial (5000ms)");
 }
 
 }  // namespace

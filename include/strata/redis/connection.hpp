@@ -20,7 +20,7 @@ namespace strata::redis {
 // One connection to a Redis server, with many requests in flight: every request queued while
 // a write is under way goes out in the next single write, and replies are matched in order.
 // Failures are results, never exceptions. When the connection breaks, every pending request
-// fails at once with Error::connection_lost.
+// fails at once with Error::connection_lost, and the connection reconnects in the background.
 //
 // Not thread-safe: create it on an executor and call it only from coroutines running on that
 // executor (one io_context thread, or a strand).
@@ -32,8 +32,12 @@ public:
   Connection& operator=(const Connection&) = delete;
 
   // TCP connect, TCP_NODELAY, then AUTH / SELECT / CLIENT SETNAME as configured, all within
-  // options.connect_timeout.
+  // options.connect_timeout. If it fails and options.reconnect is on, the connection keeps
+  // trying in the background (backoff, circuit breaker), as it does after losing a connection.
   boost::asio::awaitable<Result<void>> connect();
+
+  // Waits until connected (true) or `timeout` passes (false).
+  boost::asio::awaitable<bool> wait_connected(std::chrono::milliseconds timeout);
 
   // Sends one command and returns its reply (which may be a Redis error reply). The deadline is
   // `timeout`, or options.command_timeout.

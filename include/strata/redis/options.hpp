@@ -30,14 +30,28 @@ struct ConnectionOptions {
   std::chrono::milliseconds command_timeout{1000};  // per request, unless the call says otherwise
   std::size_t pool_size = 4;        // connections per endpoint
   std::size_t max_pending = 65536;  // requests queued or in flight per connection, at most
+  // After a connection breaks (or the first connect fails), reconnect in the background, waiting
+  // between attempts from reconnect_backoff_initial, doubling up to reconnect_backoff_max, jittered.
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_backoff_initial{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+  // While disconnected, a request fails at once with Error::not_connected (false), or waits for
+  // the reconnect in the bounded queue (max_pending), still bounded by its own deadline (true).
+  bool queue_while_disconnected = false;
+  // Circuit breaker: this many consecutive failures (connect failures, timeouts, lost
+  // connections) make requests fail at once with Error::circuit_open for breaker_cooldown;
+  // then one probe decides. 0 disables it.
+  std::size_t breaker_failures = 5;
+  std::chrono::milliseconds breaker_cooldown{2000};
   TlsOptions tls;
 };
 
 // Parses redis://[user[:password]@]host[:port][/db][?option=value&...] and rediss://... (TLS).
 // User and password may be percent-encoded; an IPv6 host goes in brackets. Options:
-// connect_timeout, command_timeout (milliseconds, or with a unit: 250ms, 2s), pool_size,
-// max_pending, client_name, tls_ca_file, tls_cert_file, tls_key_file, tls_verify (true/false),
-// tls_server_name. Throws std::invalid_argument naming the part that is wrong and how to fix it;
+// connect_timeout, command_timeout, reconnect_backoff_initial, reconnect_backoff_max,
+// breaker_cooldown (milliseconds, or with a unit: 250ms, 2s), pool_size, max_pending,
+// breaker_failures, client_name, reconnect, queue_while_disconnected, tls_verify (true/false),
+// tls_ca_file, tls_cert_file, tls_key_file, tls_server_name. Throws std::invalid_argument naming the part that is wrong and how to fix it;
 // the message never contains the password.
 ConnectionOptions parse_url(std::string_view url);
 
