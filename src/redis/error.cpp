@@ -28,6 +28,7 @@ public:
       case Error::cancelled: return "the Redis connection was closed by its owner";
       case Error::resolve_failed: return "the Redis host name did not resolve";
       case Error::tls_failed: return "the TLS handshake with Redis failed";
+      case Error::unexpected_reply: return "Redis answered with an error or an unexpected reply";
     }
     return "unknown Redis error " + std::to_string(value);
   }

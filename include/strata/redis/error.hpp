@@ -23,6 +23,7 @@ enum class Error {
   cancelled,            // the connection was closed by its owner
   resolve_failed,       // the host name did not resolve
   tls_failed,           // the TLS handshake failed (certificate, protocol)
+  unexpected_reply,     // Redis answered with an error or a reply of the wrong shape
 };
 
 const boost::system::error_category& error_category() noexcept;
