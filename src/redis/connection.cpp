@@ -2,16 +2,13 @@
 
 #include "redis/request_queue.hpp"
 #include "redis/resilience.hpp"
-#include "redis/resp_reader.hpp"
+#include "redis/transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <array>
@@ -22,7 +19,6 @@ namespace strata::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -44,8 +40,7 @@ public:
   Impl(asio::any_io_executor executor, ConnectionOptions options)
       : executor_(std::move(executor)),
         options_(std::move(options)),
-        socket_(executor_),
-        resolver_(executor_),
+        transport_(executor_, options_),
         write_signal_(executor_),
         reconnect_timer_(executor_),
         queue_(options_.max_pending),
@@ -69,14 +64,7 @@ public:
 private:
   enum class State { disconnected, connecting, connected, closed };
 
-  // Shared with the connect watchdog, which may fire after connect() returned.
-  struct ConnectAttempt {
-    bool finished = false;
-    bool timed_out = false;
-  };
-
   asio::awaitable<Result<void>> connect_once();
-  asio::awaitable<Result<void>> handshake(const std::shared_ptr<ConnectAttempt>& attempt);
   void start_reconnecting();
   asio::awaitable<void> reconnect_loop(std::shared_ptr<Impl> keep_alive);
   void wake_connect_waiters();
@@ -87,14 +75,10 @@ private:
   bool live(std::uint64_t generation) const noexcept {
     return state_ == State::connected && generation_ == generation;
   }
-  Error failure_of(const ConnectAttempt& attempt, Error otherwise) const noexcept {
-    return attempt.timed_out ? Error::connect_timeout : otherwise;
-  }
 
   asio::any_io_executor executor_;
   ConnectionOptions options_;
-  tcp::socket socket_;
-  tcp::resolver resolver_;
+  Transport transport_;
   asio::steady_timer write_signal_;  // never expires; cancel() wakes the writer
   asio::steady_timer reconnect_timer_;
   RequestQueue queue_;
@@ -102,7 +86,6 @@ private:
   CircuitBreaker breaker_;
   bool reconnecting_ = false;
   std::vector<asio::steady_timer*> connect_waiters_;
-  std::unique_ptr<RespReader> reader_;
   State state_ = State::disconnected;
   std::uint64_t generation_ = 0;  // one per connection attempt; stale loops see it change
   std::string last_error_;
@@ -151,67 +134,20 @@ asio::awaitable<Result<void>> Connection::Impl::connect_once() {
   if (state_ == State::connected) co_return Result<void>{};
   if (state_ == State::connecting) {
     last_error_ = "connect() called while a connect is under way";
-    co_return Error::not_connected;
+    co_return make_error_code(Error::not_connected);
   }
   auto self = shared_from_this();
   state_ = State::connecting;
   const std::uint64_t generation = ++generation_;
-  error_code ignored;
-  socket_.close(ignored);
-  reader_ = std::make_unique<RespReader>();
-
-  auto attempt = std::make_shared<ConnectAttempt>();
-  asio::steady_timer watchdog(executor_, options_.connect_timeout);
-  watchdog.async_wait([self, attempt](error_code ec) {
-    if (ec || attempt->finished) return;
-    attempt->timed_out = true;
-    error_code close_error;
-    self->resolver_.cancel();
-    self->socket_.close(close_error);
-  });
-  auto give_up = [&](Error error, std::string detail) -> Result<void> {
-    attempt->finished = true;
-    watchdog.cancel();
+  std::string detail;
+  Result<void> opened = co_await transport_.open(detail);
+  if (generation_ != generation) co_return make_error_code(Error::cancelled);  // closed meanwhile
+  if (!opened) {
+    state_ = State::disconnected;
+    last_error_ = std::move(detail);
     breaker_.record_failure(now());
-    if (generation_ == generation) state_ = State::disconnected;
-    const Error reported = failure_of(*attempt, error);
-    last_error_ = reported == Error::connect_timeout
-                      ? "connecting to " + options_.host + ":" + std::to_string(options_.port) +
-                            " took longer than " + std::to_string(options_.connect_timeout.count()) + " ms"
-                      : std::move(detail);
-    error_code close_error;
-    socket_.close(close_error);
-    return make_error_code(reported);
-  };
-
-  auto [resolve_error, endpoints] =
-      co_await resolver_.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
-  if (resolve_error) {
-    co_return give_up(Error::resolve_failed,
-                      "cannot resolve '" + options_.host + "': " + resolve_error.message());
+    co_return opened;
   }
-  auto [connect_error, endpoint] = co_await asio::async_connect(socket_, endpoints, kUseTuple);
-  if (connect_error) {
-    const std::string where = options_.host + ":" + std::to_string(options_.port);
-    if (!attempt->timed_out) {
-      attempt->finished = true;
-      watchdog.cancel();
-      breaker_.record_failure(now());
-      state_ = State::disconnected;
-      last_error_ = "cannot connect to " + where + ": " + connect_error.message();
-      co_return connect_error;
-    }
-    co_return give_up(Error::connect_timeout, {});
-  }
-  // Without it, Nagle's algorithm holds small commands back while an ACK is outstanding.
-  socket_.set_option(tcp::no_delay(true), ignored);
-
-  if (Result<void> greeted = co_await handshake(attempt); !greeted) {
-    co_return give_up(static_cast<Error>(greeted.error().value()), last_error_);
-  }
-  attempt->finished = true;
-  watchdog.cancel();
-  if (generation_ != generation) co_return Error::cancelled;  // closed meanwhile
   state_ = State::connected;
   last_error_.clear();
   breaker_.record_success();
@@ -221,87 +157,27 @@ asio::awaitable<Result<void>> Connection::Impl::connect_once() {
   co_return Result<void>{};
 }
 
-// AUTH, SELECT and CLIENT SETNAME in one write, their replies read before anything else may
-// use the connection.
-asio::awaitable<Result<void>> Connection::Impl::handshake(const std::shared_ptr<ConnectAttempt>& attempt) {
-  enum class Step { auth, select, setname };
-  Request greeting;
-  std::vector<Step> steps;
-  if (!options_.password.empty()) {
-    if (options_.username.empty()) {
-      greeting.push({"AUTH", options_.password});
-    } else {
-      greeting.push({"AUTH", options_.username, options_.password});
-    }
-    steps.push_back(Step::auth);
-  }
-  if (options_.database != 0) {
-    greeting.push({"SELECT", std::to_string(options_.database)});
-    steps.push_back(Step::select);
-  }
-  if (!options_.client_name.empty()) {
-    greeting.push({"CLIENT", "SETNAME", options_.client_name});
-    steps.push_back(Step::setname);
-  }
-  if (steps.empty()) co_return Result<void>{};
-
-  auto [write_error, written] = co_await asio::async_write(socket_, asio::buffer(greeting.payload()), kUseTuple);
-  if (write_error) {
-    last_error_ = "handshake write failed: " + write_error.message();
-    co_return make_error_code(failure_of(*attempt, Error::connection_lost));
-  }
-  std::array<char, 4096> buffer;
-  std::vector<Reply> replies;
-  while (replies.size() < steps.size()) {
-    auto [read_error, n] = co_await socket_.async_read_some(asio::buffer(buffer), kUseTuple);
-    if (read_error) {
-      last_error_ = "handshake read failed: " + read_error.message();
-      co_return make_error_code(failure_of(*attempt, Error::connection_lost));
-    }
-    reader_->feed(buffer.data(), n);
-    while (auto reply = reader_->next()) replies.push_back(std::move(*reply));
-    if (reader_->failed()) {
-      last_error_ = "handshake: the server does not speak RESP: " + reader_->error();
-      co_return make_error_code(Error::protocol_error);
-    }
-  }
-  for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (!replies[i].is_error()) continue;
-    switch (steps[i]) {
-      case Step::auth:
-        last_error_ = "AUTH refused: " + replies[i].text();
-        co_return make_error_code(Error::authentication_failed);
-      case Step::select:
-        last_error_ = "SELECT " + std::to_string(options_.database) + " refused: " + replies[i].text();
-        co_return make_error_code(Error::handshake_failed);
-      case Step::setname:
-        last_error_ = "CLIENT SETNAME refused: " + replies[i].text();
-        co_return make_error_code(Error::handshake_failed);
-    }
-  }
-  co_return Result<void>{};
-}
-
 asio::awaitable<void> Connection::Impl::read_loop([[maybe_unused]] std::shared_ptr<Impl> keep_alive,
                                                   std::uint64_t generation) {
   std::vector<char> buffer(kReadChunk);
   while (live(generation)) {
-    auto [error, n] = co_await socket_.async_read_some(asio::buffer(buffer), kUseTuple);
+    auto [error, n] = co_await transport_.read_some(asio::buffer(buffer));
     if (!live(generation)) co_return;
     if (error) {
       fail(generation, Error::connection_lost,
            error == asio::error::eof ? "the server closed the connection" : "read failed: " + error.message());
       co_return;
     }
-    reader_->feed(buffer.data(), n);
-    while (auto reply = reader_->next()) {
+    RespReader& reader = transport_.reader();
+    reader.feed(buffer.data(), n);
+    while (auto reply = reader.next()) {
       if (!queue_.deliver(std::move(*reply))) {
         fail(generation, Error::protocol_error, "the server sent a reply nobody asked for");
         co_return;
       }
     }
-    if (reader_->failed()) {
-      fail(generation, Error::protocol_error, "the server sent bytes that are not RESP: " + reader_->error());
+    if (reader.failed()) {
+      fail(generation, Error::protocol_error, "the server sent bytes that are not RESP: " + reader.error());
       co_return;
     }
   }
@@ -319,7 +195,7 @@ asio::awaitable<void> Connection::Impl::write_loop([[maybe_unused]] std::shared_
     const auto batch = queue_.take_unwritten();
     buffers.clear();
     for (const auto& request : batch) buffers.push_back(asio::buffer(request->payload));
-    auto [error, written] = co_await asio::async_write(socket_, buffers, kUseTuple);
+    auto [error, written] = co_await transport_.write(buffers);
     if (!live(generation)) co_return;
     if (error) {
       fail(generation, Error::connection_lost, "write failed: " + error.message());
@@ -332,8 +208,7 @@ void Connection::Impl::fail(std::uint64_t generation, Error error, std::string d
   if (!live(generation)) return;
   state_ = State::disconnected;
   last_error_ = std::move(detail);
-  error_code ignored;
-  socket_.close(ignored);
+  transport_.close();
   write_signal_.cancel();
   queue_.fail_all(make_error_code(error));
   breaker_.record_failure(now());
@@ -344,9 +219,7 @@ void Connection::Impl::close() {
   if (state_ == State::closed) return;
   state_ = State::closed;
   ++generation_;
-  error_code ignored;
-  resolver_.cancel();
-  socket_.close(ignored);
+  transport_.close();
   write_signal_.cancel();
   reconnect_timer_.cancel();
   wake_connect_waiters();

@@ -120,7 +120,8 @@ TEST_F(ConnectionRedisTest, TenThousandInFlightRequestsAreAnsweredInOrder) {
       }, asio::detached);
     }
     EXPECT_GT(connection.pending(), 1000U) << "requests should be in flight together";
-    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Wait only if something is still out: a cancel() with no waiter wakes nobody.
+    if (done < kRequests) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     for (int i = 0; i < kRequests; ++i) {
       CO_ASSERT_TRUE(seen[static_cast<std::size_t>(i)] == i + 1);
     }
@@ -212,7 +213,8 @@ TEST(ConnectionFaults, ServerKilledWithRequestsInFlight) {
     co_await tick.async_wait(asio::use_awaitable);
     EXPECT_EQ(connection.pending(), static_cast<std::size_t>(kRequests));
     server.kill();
-    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Wait only if something is still out: a cancel() with no waiter wakes nobody.
+    if (done < kRequests) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     EXPECT_EQ(failed_with_connection_lost, kRequests);
     EXPECT_EQ(connection.pending(), 0U);
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -45,7 +46,46 @@ bool answers_ping(std::uint16_t port) {
   return up;
 }
 
+bool accepts_connections(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return up;
+}
+
+void run_or_throw(const std::string& command) {
+  if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) {
+    throw std::runtime_error("test set-up command failed: " + command);
+  }
+}
+
 }  // namespace
+
+TestCertificates::TestCertificates() {
+  char pattern[] = "/tmp/strata-pki-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  directory_ = pattern;
+  const std::string d = directory_;
+  run_or_throw("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=Strata Test CA' -keyout " +
+               d + "/ca.key -out " + d + "/ca.crt");
+  run_or_throw("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=Unrelated CA' -keyout " +
+               d + "/other-ca.key -out " + d + "/other-ca.crt");
+  run_or_throw("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout " + d +
+               "/server.key -out " + d + "/server.csr");
+  std::ofstream(d + "/san.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  run_or_throw("openssl x509 -req -days 2 -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
+               "/ca.key -CAcreateserial -extfile " + d + "/san.ext -out " + d + "/server.crt");
+}
+
+TestCertificates::~TestCertificates() {
+  std::error_code ignored;
+  std::filesystem::remove_all(directory_, ignored);
+}
 
 std::uint16_t free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -63,8 +103,8 @@ std::uint16_t free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra_arguments)
-    : extra_arguments_(std::move(extra_arguments)) {
+RedisServer::RedisServer(std::vector<std::string> extra_arguments, bool tls_only)
+    : extra_arguments_(std::move(extra_arguments)), tls_only_(tls_only) {
   char pattern[] = "/tmp/strata-redis-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   directory_ = pattern;
@@ -83,9 +123,14 @@ std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_str
 void RedisServer::start() {
   if (running()) return;
   std::vector<std::string> arguments = {
-      "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+      "redis-server", "--bind", "127.0.0.1", "--save", "",
       "--appendonly", "no", "--daemonize", "no", "--dir", directory_,
       "--logfile", directory_ + "/redis.log", "--enable-debug-command", "yes"};
+  if (tls_only_) {
+    arguments.insert(arguments.end(), {"--port", "0", "--tls-port", std::to_string(port_)});
+  } else {
+    arguments.insert(arguments.end(), {"--port", std::to_string(port_)});
+  }
   arguments.insert(arguments.end(), extra_arguments_.begin(), extra_arguments_.end());
   std::vector<char*> argv;
   for (auto& argument : arguments) argv.push_back(argument.data());
@@ -104,7 +149,7 @@ void RedisServer::wait_until_ready() const {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       throw std::runtime_error("redis-server exited during start-up; see " + directory_ + "/redis.log");
     }
-    if (answers_ping(port_)) return;
+    if (tls_only_ ? accepts_connections(port_) : answers_ping(port_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition, bounded
   }
   throw std::runtime_error("redis-server did not answer PING within 10 s on port " + std::to_string(port_));

@@ -13,7 +13,9 @@ namespace strata::testing {
 // destruction. Waits for readiness by polling PING, bounded by a deadline, never by sleeping.
 class RedisServer {
 public:
-  explicit RedisServer(std::vector<std::string> extra_arguments = {});
+  // With `tls_only`, the server listens with TLS only (the caller passes the --tls-* arguments)
+  // and readiness means accepting TCP connections.
+  explicit RedisServer(std::vector<std::string> extra_arguments = {}, bool tls_only = false);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -34,6 +36,7 @@ private:
   void reap(int signal);
 
   std::vector<std::string> extra_arguments_;
+  bool tls_only_ = false;
   std::string directory_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
@@ -41,5 +44,23 @@ private:
 
 // A loopback port nothing listens on right now.
 std::uint16_t free_loopback_port();
+
+// A throw-away PKI made with the openssl command line: a CA and a server certificate for
+// localhost / 127.0.0.1 signed by it, plus a second, unrelated CA. Removed on destruction.
+class TestCertificates {
+public:
+  TestCertificates();
+  ~TestCertificates();
+  TestCertificates(const TestCertificates&) = delete;
+  TestCertificates& operator=(const TestCertificates&) = delete;
+
+  [[nodiscard]] std::string ca_file() const { return directory_ + "/ca.crt"; }
+  [[nodiscard]] std::string other_ca_file() const { return directory_ + "/other-ca.crt"; }
+  [[nodiscard]] std::string server_cert_file() const { return directory_ + "/server.crt"; }
+  [[nodiscard]] std::string server_key_file() const { return directory_ + "/server.key"; }
+
+private:
+  std::string directory_;
+};
 
 }  // namespace strata::testing

@@ -1,0 +1,207 @@
+#include "redis/transport.hpp"
+
+#include <strata/redis/command.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace strata::redis {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+ssl::context make_tls_context(const TlsOptions& tls) {
+  ssl::context context(ssl::context::tls_client);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  auto load = [](const std::string& what, const std::string& path, auto&& loader) {
+    error_code error;
+    loader(error);
+    if (error) {
+      throw std::invalid_argument("Redis TLS option " + what + " = '" + path +
+                                  "' cannot be used: " + error.message() +
+                                  "; give a readable PEM file");
+    }
+  };
+  if (tls.ca_file.empty()) {
+    error_code ignored;
+    context.set_default_verify_paths(ignored);
+  } else {
+    load("tls_ca_file", tls.ca_file, [&](error_code& e) { context.load_verify_file(tls.ca_file, e); });
+  }
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (tls.cert_file.empty() || tls.key_file.empty()) {
+      throw std::invalid_argument(
+          "Redis TLS options tls_cert_file and tls_key_file go together: give both for a client "
+          "certificate, or neither");
+    }
+    load("tls_cert_file", tls.cert_file, [&](error_code& e) { context.use_certificate_chain_file(tls.cert_file, e); });
+    load("tls_key_file", tls.key_file,
+         [&](error_code& e) { context.use_private_key_file(tls.key_file, ssl::context::pem, e); });
+  }
+  context.set_verify_mode(tls.verify_peer ? ssl::verify_peer : ssl::verify_none);
+  return context;
+}
+
+}  // namespace
+
+Transport::Transport(asio::any_io_executor executor, const ConnectionOptions& options)
+    : executor_(std::move(executor)), options_(options), resolver_(executor_), plain_(executor_) {
+  if (options_.tls.enabled) tls_context_.emplace(make_tls_context(options_.tls));
+}
+
+void Transport::close() noexcept {
+  error_code ignored;
+  resolver_.cancel();
+  tcp().close(ignored);
+}
+
+asio::awaitable<Result<void>> Transport::open(std::string& detail) {
+  close();
+  reader_ = std::make_unique<RespReader>();
+  if (tls_context_) {
+    tls_ = std::make_unique<ssl::stream<tcp::socket>>(executor_, *tls_context_);
+  }
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+
+  // The watchdog closes the socket at the deadline, which fails whatever step is under way.
+  // It shares `timed_out` through a shared_ptr because it may fire after open() returned.
+  auto timed_out = std::make_shared<bool>(false);
+  auto finished = std::make_shared<bool>(false);
+  asio::steady_timer watchdog(executor_, options_.connect_timeout);
+  watchdog.async_wait([this, timed_out, finished](error_code ec) {
+    if (ec || *finished) return;
+    *timed_out = true;
+    close();
+  });
+  auto done = [&](Result<void> result) {
+    *finished = true;
+    watchdog.cancel();
+    if (!result && *timed_out) {
+      detail = "connecting to " + where + " took longer than " +
+               std::to_string(options_.connect_timeout.count()) + " ms";
+      return Result<void>(make_error_code(Error::connect_timeout));
+    }
+    if (!result) close();
+    return result;
+  };
+
+  auto [resolve_error, endpoints] =
+      co_await resolver_.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
+  if (resolve_error) {
+    detail = "cannot resolve '" + options_.host + "': " + resolve_error.message();
+    co_return done(make_error_code(Error::resolve_failed));
+  }
+  auto [connect_error, endpoint] = co_await asio::async_connect(tcp(), endpoints, kUseTuple);
+  if (connect_error) {
+    detail = "cannot connect to " + where + ": " + connect_error.message();
+    co_return done(connect_error);
+  }
+  error_code ignored;
+  // Without it, Nagle's algorithm holds small commands back while an ACK is outstanding.
+  tcp().set_option(tcp::no_delay(true), ignored);
+
+  if (tls_) {
+    const std::string& name = options_.tls.server_name.empty() ? options_.host : options_.tls.server_name;
+    // SSL_set_tlsext_host_name() without the C-style cast its macro expands to.
+    SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(name.c_str()));
+    if (options_.tls.verify_peer) tls_->set_verify_callback(ssl::host_name_verification(name));
+    auto [tls_error] = co_await tls_->async_handshake(ssl::stream_base::client, kUseTuple);
+    if (tls_error) {
+      detail = "TLS handshake with " + where + " (as '" + name + "') failed: " + tls_error.message();
+      co_return done(make_error_code(Error::tls_failed));
+    }
+  }
+  co_return done(co_await greet(detail, *timed_out));
+}
+
+// AUTH, SELECT and CLIENT SETNAME in one write, their replies read before anything else may use
+// the stream.
+asio::awaitable<Result<void>> Transport::greet(std::string& detail, const bool& timed_out) {
+  enum class Step { auth, select, setname };
+  Request greeting;
+  std::vector<Step> steps;
+  if (!options_.password.empty()) {
+    if (options_.username.empty()) {
+      greeting.push({"AUTH", options_.password});
+    } else {
+      greeting.push({"AUTH", options_.username, options_.password});
+    }
+    steps.push_back(Step::auth);
+  }
+  if (options_.database != 0) {
+    greeting.push({"SELECT", std::to_string(options_.database)});
+    steps.push_back(Step::select);
+  }
+  if (!options_.client_name.empty()) {
+    greeting.push({"CLIENT", "SETNAME", options_.client_name});
+    steps.push_back(Step::setname);
+  }
+  if (steps.empty()) co_return Result<void>{};
+
+  const std::vector<asio::const_buffer> payload{asio::buffer(greeting.payload())};
+  auto [write_error, written] = co_await write(payload);
+  if (write_error) {
+    detail = "handshake write failed: " + write_error.message();
+    co_return make_error_code(timed_out ? Error::connect_timeout : Error::connection_lost);
+  }
+  std::array<char, 4096> buffer;
+  std::vector<Reply> replies;
+  while (replies.size() < steps.size()) {
+    auto [read_error, n] = co_await read_some(asio::buffer(buffer));
+    if (read_error) {
+      detail = "handshake read failed: " + read_error.message();
+      co_return make_error_code(timed_out ? Error::connect_timeout : Error::connection_lost);
+    }
+    reader_->feed(buffer.data(), n);
+    while (auto reply = reader_->next()) replies.push_back(std::move(*reply));
+    if (reader_->failed()) {
+      detail = "handshake: the server does not speak RESP: " + reader_->error();
+      co_return make_error_code(Error::protocol_error);
+    }
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (!replies[i].is_error()) continue;
+    switch (steps[i]) {
+      case Step::auth:
+        detail = "AUTH refused: " + replies[i].text();
+        co_return make_error_code(Error::authentication_failed);
+      case Step::select:
+        detail = "SELECT " + std::to_string(options_.database) + " refused: " + replies[i].text();
+        co_return make_error_code(Error::handshake_failed);
+      case Step::setname:
+        detail = "CLIENT SETNAME refused: " + replies[i].text();
+        co_return make_error_code(Error::handshake_failed);
+    }
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> Transport::write(
+    const std::vector<asio::const_buffer>& buffers) {
+  if (tls_) co_return co_await asio::async_write(*tls_, buffers, kUseTuple);
+  co_return co_await asio::async_write(plain_, buffers, kUseTuple);
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> Transport::read_some(asio::mutable_buffer buffer) {
+  if (tls_) co_return co_await tls_->async_read_some(buffer, kUseTuple);
+  co_return co_await plain_.async_read_some(buffer, kUseTuple);
+}
+
+}  // namespace strata::redis
