@@ -42,6 +42,7 @@ public:
         options_(std::move(options)),
         transport_(executor_, options_),
         write_signal_(executor_),
+        deadline_timer_(executor_),
         reconnect_timer_(executor_),
         queue_(options_.max_pending),
         backoff_(options_.reconnect_backoff_initial, options_.reconnect_backoff_max, std::random_device{}()),
@@ -72,6 +73,9 @@ private:
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
   asio::awaitable<void> write_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
   void fail(std::uint64_t generation, Error error, std::string detail);
+  void flush();
+  void arm_deadline(std::chrono::steady_clock::time_point when);
+  void expire_overdue();
   bool live(std::uint64_t generation) const noexcept {
     return state_ == State::connected && generation_ == generation;
   }
@@ -80,7 +84,13 @@ private:
   ConnectionOptions options_;
   Transport transport_;
   asio::steady_timer write_signal_;  // never expires; cancel() wakes the writer
+  // One timer for every request's deadline, armed for the earliest one only when that moves
+  // earlier: re-arming a timer per request costs a system call per request.
+  asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_armed_ = std::chrono::steady_clock::time_point::max();
   asio::steady_timer reconnect_timer_;
+  bool writing_ = false;  // the writer coroutine owns the socket's write side
+  std::string overflow_;  // what a direct write could not send; the writer sends it first
   RequestQueue queue_;
   Backoff backoff_;
   CircuitBreaker breaker_;
@@ -151,6 +161,8 @@ asio::awaitable<Result<void>> Connection::Impl::connect_once() {
   state_ = State::connected;
   last_error_.clear();
   breaker_.record_success();
+  overflow_.clear();
+  writing_ = true;  // until the new writer has looked at what queued up while disconnected
   asio::co_spawn(executor_, read_loop(self, generation), asio::detached);
   asio::co_spawn(executor_, write_loop(self, generation), asio::detached);
   wake_connect_waiters();
@@ -169,12 +181,14 @@ asio::awaitable<void> Connection::Impl::read_loop([[maybe_unused]] std::shared_p
       co_return;
     }
     RespReader& reader = transport_.reader();
-    reader.feed(buffer.data(), n);
-    while (auto reply = reader.next()) {
-      if (!queue_.deliver(std::move(*reply))) {
-        fail(generation, Error::protocol_error, "the server sent a reply nobody asked for");
-        co_return;
-      }
+    bool unexpected = false;
+    reader.parse(buffer.data(), n, [&](Reply&& reply) {
+      unexpected = !queue_.deliver(std::move(reply));
+      return !unexpected;
+    });
+    if (unexpected) {
+      fail(generation, Error::protocol_error, "the server sent a reply nobody asked for");
+      co_return;
     }
     if (reader.failed()) {
       fail(generation, Error::protocol_error, "the server sent bytes that are not RESP: " + reader.error());
@@ -187,14 +201,23 @@ asio::awaitable<void> Connection::Impl::write_loop([[maybe_unused]] std::shared_
                                                    std::uint64_t generation) {
   std::vector<asio::const_buffer> buffers;
   while (live(generation)) {
-    if (!queue_.has_unwritten()) {
+    if (overflow_.empty() && !queue_.has_unwritten()) {
+      writing_ = false;  // callers may write directly again
       co_await write_signal_.async_wait(kUseTuple);  // cancelled when there is work, or to stop
       continue;
     }
+    writing_ = true;
     // The batch keeps its requests (and so their bytes) alive until the write is done.
-    const auto batch = queue_.take_unwritten();
+    std::vector<std::shared_ptr<PendingRequest>> batch;
+    std::string remainder;
     buffers.clear();
-    for (const auto& request : batch) buffers.push_back(asio::buffer(request->payload));
+    if (!overflow_.empty()) {
+      remainder.swap(overflow_);
+      buffers.push_back(asio::buffer(remainder));
+    } else {
+      batch = queue_.take_unwritten();
+      for (const auto& request : batch) buffers.push_back(asio::buffer(request->payload));
+    }
     auto [error, written] = co_await transport_.write(buffers);
     if (!live(generation)) co_return;
     if (error) {
@@ -204,11 +227,76 @@ asio::awaitable<void> Connection::Impl::write_loop([[maybe_unused]] std::shared_
   }
 }
 
+// Sends what is queued. A lone request on an idle connection is written directly by its caller
+// (no trip through the event loop: the lowest latency). When replies are still owed, the
+// writer coroutine is woken instead: by the time it runs, every caller that is ready has queued
+// its request, and they all go out in one write (the highest throughput).
+void Connection::Impl::flush() {
+  if (state_ != State::connected || !queue_.has_unwritten()) return;
+  if (writing_ || transport_.is_tls() || queue_.written() > 0) {
+    write_signal_.cancel();
+    return;
+  }
+  const auto batch = queue_.take_unwritten();
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(batch.size());
+  std::size_t total = 0;
+  for (const auto& request : batch) {
+    buffers.push_back(asio::buffer(request->payload));
+    total += request->payload.size();
+  }
+  error_code error;
+  std::size_t written = transport_.write_now(buffers, error);
+  if (error) {
+    fail(generation_, Error::connection_lost, "write failed: " + error.message());
+    return;
+  }
+  if (written == total) return;
+  // The socket took part of it: the writer sends the rest, before anything queued later.
+  for (const auto& buffer : buffers) {
+    const auto* bytes = static_cast<const char*>(buffer.data());
+    if (written >= buffer.size()) {
+      written -= buffer.size();
+      continue;
+    }
+    overflow_.append(bytes + written, buffer.size() - written);
+    written = 0;
+  }
+  writing_ = true;
+  write_signal_.cancel();
+}
+
+void Connection::Impl::arm_deadline(std::chrono::steady_clock::time_point when) {
+  if (when >= deadline_armed_) return;
+  deadline_armed_ = when;
+  deadline_timer_.expires_at(when);  // cancels the previous wait, whose handler then does nothing
+  deadline_timer_.async_wait([weak = weak_from_this()](error_code error) {
+    if (error) return;
+    if (auto self = weak.lock()) {
+      self->deadline_armed_ = std::chrono::steady_clock::time_point::max();
+      self->expire_overdue();
+    }
+  });
+}
+
+void Connection::Impl::expire_overdue() {
+  std::chrono::steady_clock::time_point next;
+  for (const auto& request : queue_.overdue(now(), next)) {
+    request->timed_out = true;
+    auto wake = std::move(request->on_done);
+    queue_.abandon(request);
+    if (wake) wake();
+  }
+  if (next != std::chrono::steady_clock::time_point::max()) arm_deadline(next);
+}
+
 void Connection::Impl::fail(std::uint64_t generation, Error error, std::string detail) {
   if (!live(generation)) return;
   state_ = State::disconnected;
   last_error_ = std::move(detail);
   transport_.close();
+  overflow_.clear();
+  writing_ = false;
   write_signal_.cancel();
   queue_.fail_all(make_error_code(error));
   breaker_.record_failure(now());
@@ -221,6 +309,7 @@ void Connection::Impl::close() {
   ++generation_;
   transport_.close();
   write_signal_.cancel();
+  deadline_timer_.cancel();
   reconnect_timer_.cancel();
   wake_connect_waiters();
   queue_.fail_all(make_error_code(Error::cancelled));
@@ -243,15 +332,16 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
   const std::size_t replies_owed = request.commands();
   if (replies_owed == 0) co_return std::vector<Reply>{};
   auto pending = std::make_shared<PendingRequest>(request.release_payload(), replies_owed);
+  pending->deadline = now() + timeout.value_or(options_.command_timeout);
   if (!queue_.push(pending)) {
     last_error_ = std::to_string(options_.max_pending) + " requests pending already (max_pending)";
     co_return make_error_code(Error::queue_full);
   }
-  write_signal_.cancel();
 
-  asio::steady_timer deadline(executor_, timeout.value_or(options_.command_timeout));
-  pending->on_done = [&deadline] { deadline.cancel(); };
-  // However this frame ends (deadline, or destroyed with its io_context), stop being woken and
+  // Never expires: it only sleeps until the reply, a failure or the deadline check wakes it.
+  asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+  pending->on_done = [&wake] { wake.cancel(); };
+  // However this frame ends (normally, or destroyed with its io_context), stop being woken and
   // leave the request abandoned so its late reply is dropped.
   struct Abandon {
     RequestQueue& queue;
@@ -262,10 +352,19 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
     }
   } abandon{queue_, pending};
 
-  if (pending->stage != PendingRequest::Stage::done) co_await deadline.async_wait(kUseTuple);
-  const error_code outcome = pending->stage != PendingRequest::Stage::done
-                                 ? make_error_code(Error::command_timeout)
-                                 : pending->error;
+  arm_deadline(pending->deadline);
+  flush();
+  if (pending->stage != PendingRequest::Stage::done && !pending->timed_out) {
+    co_await wake.async_wait(kUseTuple);
+  }
+  error_code outcome;
+  if (pending->timed_out) {
+    outcome = make_error_code(Error::command_timeout);
+  } else if (pending->stage != PendingRequest::Stage::done) {
+    outcome = make_error_code(Error::cancelled);  // woken by nothing we know of: never hang
+  } else {
+    outcome = pending->error;
+  }
   if (!outcome) {
     breaker_.record_success();
     co_return std::move(pending->replies);

@@ -57,4 +57,19 @@ void RequestQueue::fail_all(boost::system::error_code error) {
   }
 }
 
+std::vector<std::shared_ptr<PendingRequest>> RequestQueue::overdue(
+    std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point& next) const {
+  std::vector<std::shared_ptr<PendingRequest>> late;
+  next = std::chrono::steady_clock::time_point::max();
+  for (const auto& request : requests_) {
+    if (request->abandoned) continue;
+    if (request->deadline <= now) {
+      late.push_back(request);
+    } else {
+      next = std::min(next, request->deadline);
+    }
+  }
+  return late;
+}
+
 }  // namespace strata::redis

@@ -3,6 +3,7 @@
 #include <strata/redis/error.hpp>
 #include <strata/redis/reply.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -28,8 +29,10 @@ struct PendingRequest {
 
   std::string payload;
   std::size_t expected_replies;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   Stage stage = Stage::queued;
   bool abandoned = false;  // its caller stopped waiting; replies still owed are discarded
+  bool timed_out = false;  // it was abandoned because its deadline passed
   std::vector<Reply> replies;
   boost::system::error_code error;
   std::function<void()> on_done;  // wakes the waiting caller
@@ -62,6 +65,11 @@ public:
 
   // Ends every request with `error` (the connection is gone) and empties the queue.
   void fail_all(boost::system::error_code error);
+
+  // Requests still awaited whose deadline is at or before `now`, oldest first; `next` receives
+  // the earliest deadline among the others (time_point::max() if none).
+  std::vector<std::shared_ptr<PendingRequest>> overdue(std::chrono::steady_clock::time_point now,
+                                                       std::chrono::steady_clock::time_point& next) const;
 
   [[nodiscard]] std::size_t size() const noexcept { return requests_.size(); }
   [[nodiscard]] std::size_t written() const noexcept { return written_; }

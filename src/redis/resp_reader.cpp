@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <new>
 
 namespace strata::redis {
@@ -63,6 +64,18 @@ RespReader::~RespReader() = default;
 void RespReader::feed(const char* data, std::size_t size) {
   if (failed()) return;
   if (redisReaderFeed(reader_.get(), data, size) != REDIS_OK) error_ = reader_->errstr;
+}
+
+void RespReader::parse(const char* data, std::size_t size, const std::function<bool(Reply&&)>& deliver) {
+  // hiredis moves the unread rest of its buffer to the front each time 1 KiB has been consumed,
+  // which is quadratic in the size of one feed; small slices keep every move small.
+  constexpr std::size_t kSlice = 4096;
+  for (std::size_t offset = 0; offset < size && !failed(); offset += kSlice) {
+    feed(data + offset, std::min(kSlice, size - offset));
+    while (auto reply = next()) {
+      if (!deliver(std::move(*reply))) return;
+    }
+  }
 }
 
 std::optional<Reply> RespReader::next() {

@@ -3,6 +3,7 @@
 #include <strata/redis/reply.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,10 @@ public:
   RespReader& operator=(const RespReader&) = delete;
 
   void feed(const char* data, std::size_t size);
+
+  // Feeds `data` and hands every complete reply to `deliver`, stopping early when it returns
+  // false. The way to parse a large read (see the .cpp for why).
+  void parse(const char* data, std::size_t size, const std::function<bool(Reply&&)>& deliver);
 
   // The next complete reply, nullopt when more bytes are needed. On malformed input, returns
   // nullopt and error() describes the problem; the reader is then unusable.

@@ -227,14 +227,16 @@ private:
         co_return;
       }
       RespReader& reader = transport_.reader();
-      reader.feed(buffer.data(), n);
-      while (auto reply = reader.next()) {
-        if (!dispatch(*reply)) {
-          fail(generation, "unexpected reply on a subscribed connection: " + reply->describe());
-          co_return;
-        }
-        if (!live(generation)) co_return;  // a handler closed us
+      std::string unexpected;
+      reader.parse(buffer.data(), n, [&](Reply&& reply) {
+        if (!dispatch(reply)) unexpected = reply.describe();
+        return unexpected.empty() && live(generation);  // a handler may have closed us
+      });
+      if (!unexpected.empty()) {
+        fail(generation, "unexpected reply on a subscribed connection: " + unexpected);
+        co_return;
       }
+      if (!live(generation)) co_return;
       if (reader.failed()) {
         fail(generation, "the server sent bytes that are not RESP: " + reader.error());
         co_return;

@@ -115,6 +115,7 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
   error_code ignored;
   // Without it, Nagle's algorithm holds small commands back while an ACK is outstanding.
   tcp().set_option(tcp::no_delay(true), ignored);
+  tcp().non_blocking(true, ignored);  // write_now() must never block
 
   if (tls_) {
     const std::string& name = options_.tls.server_name.empty() ? options_.host : options_.tls.server_name;
@@ -202,6 +203,14 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Transport::write(
 asio::awaitable<std::tuple<error_code, std::size_t>> Transport::read_some(asio::mutable_buffer buffer) {
   if (tls_) co_return co_await tls_->async_read_some(buffer, kUseTuple);
   co_return co_await plain_.async_read_some(buffer, kUseTuple);
+}
+
+std::size_t Transport::write_now(const std::vector<asio::const_buffer>& buffers, error_code& error) {
+  error = {};
+  if (tls_) return 0;  // TLS records are written by the asynchronous path only
+  const std::size_t written = plain_.write_some(buffers, error);
+  if (error == asio::error::would_block || error == asio::error::try_again) error = {};
+  return written;
 }
 
 }  // namespace strata::redis

@@ -35,8 +35,12 @@ public:
       const std::vector<boost::asio::const_buffer>& buffers);
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
       boost::asio::mutable_buffer buffer);
+  // Writes what the socket takes right now without waiting (plain TCP only; 0 with TLS) and
+  // returns how many bytes that was. Saves a trip through the event loop for small requests.
+  std::size_t write_now(const std::vector<boost::asio::const_buffer>& buffers, boost::system::error_code& error);
 
   void close() noexcept;
+  [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
   RespReader& reader() noexcept { return *reader_; }
 
 private:
