@@ -28,21 +28,14 @@ void Request::append(const char* const* arguments, const std::size_t* lengths, s
 }
 
 Request& Request::push(std::initializer_list<std::string_view> command) {
-  std::vector<const char*> arguments;
-  std::vector<std::size_t> lengths;
-  arguments.reserve(command.size());
-  lengths.reserve(command.size());
-  for (const std::string_view argument : command) {
-    arguments.push_back(argument.data() != nullptr ? argument.data() : "");
-    lengths.push_back(argument.size());
-  }
-  append(arguments.data(), lengths.data(), arguments.size());
-  return *this;
+  return push(std::vector<std::string_view>(command));
 }
 
 Request& Request::push(const std::vector<std::string_view>& command) {
   std::vector<const char*> arguments;
   std::vector<std::size_t> lengths;
+  arguments.reserve(command.size());
+  lengths.reserve(command.size());
   for (const std::string_view argument : command) {
     arguments.push_back(argument.data() != nullptr ? argument.data() : "");
     lengths.push_back(argument.size());

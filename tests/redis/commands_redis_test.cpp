@@ -3,6 +3,7 @@
 #include <strata/redis/pool.hpp>
 
 #include "support/async_test.hpp"
+#include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,16 +28,7 @@ using strata::testing::RedisServer;
 using strata::testing::run_async;
 using ::testing::HasSubstr;
 
-class CommandsRedisTest : public ::testing::Test {
-protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-  void SetUp() override { ASSERT_THAT(server_->cli({"FLUSHALL"}), HasSubstr("OK")); }
-  static ConnectionOptions options() { return parse_url(server_->url()); }
-  static std::unique_ptr<RedisServer> server_;
-};
-
-std::unique_ptr<RedisServer> CommandsRedisTest::server_;
+using CommandsRedisTest = strata::testing::SharedRedisServerTest;
 
 TEST(Script, KnowsItsSha1) {
   // echo -n "return 1" | sha1sum

@@ -2,6 +2,7 @@
 #include <strata/redis/connection.hpp>
 
 #include "support/async_test.hpp"
+#include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,18 +28,7 @@ using strata::testing::RedisServer;
 using strata::testing::run_async;
 using ::testing::HasSubstr;
 
-class ConnectionRedisTest : public ::testing::Test {
-protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-  void SetUp() override { ASSERT_THAT(server_->cli({"FLUSHALL"}), HasSubstr("OK")); }
-
-  static ConnectionOptions options() { return parse_url(server_->url()); }
-
-  static std::unique_ptr<RedisServer> server_;
-};
-
-std::unique_ptr<RedisServer> ConnectionRedisTest::server_;
+using ConnectionRedisTest = strata::testing::SharedRedisServerTest;
 
 TEST_F(ConnectionRedisTest, BasicCommands) {
   run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {

@@ -25,19 +25,29 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Sends PING over a raw socket: true once the server answers +PONG (or -NOAUTH: it is up).
-bool answers_ping(std::uint16_t port) {
+// A TCP connection to 127.0.0.1:port with a 200 ms receive timeout, or -1.
+int connect_loopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout{0, 200'000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends PING over a raw socket: true once the server answers +PONG (or -NOAUTH: it is up).
+bool answers_ping(std::uint16_t port) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return false;
   bool up = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
+  if (::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
     std::array<char, 64> reply{};
     const ssize_t n = ::recv(fd, reply.data(), reply.size() - 1, 0);
     up = n > 0 && (std::strncmp(reply.data(), "+PONG", 5) == 0 || std::strncmp(reply.data(), "-NOAUTH", 7) == 0);
@@ -47,15 +57,10 @@ bool answers_ping(std::uint16_t port) {
 }
 
 bool accepts_connections(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_loopback(port);
   if (fd < 0) return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
-  return up;
+  return true;
 }
 
 void run_or_throw(const std::string& command) {
