@@ -1,5 +1,6 @@
 #include <strata/redis/connection.hpp>
 
+#include "redis/reconnector.hpp"
 #include "redis/request_queue.hpp"
 #include "redis/resilience.hpp"
 #include "redis/transport.hpp"
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <random>
 #include <string>
 
 namespace strata::redis {
@@ -43,10 +43,15 @@ public:
         transport_(executor_, options_),
         write_signal_(executor_),
         deadline_timer_(executor_),
-        reconnect_timer_(executor_),
         queue_(options_.max_pending),
-        backoff_(options_.reconnect_backoff_initial, options_.reconnect_backoff_max, std::random_device{}()),
-        breaker_(options_.breaker_failures, options_.breaker_cooldown) {
+        breaker_(options_.breaker_failures, options_.breaker_cooldown),
+        reconnector_(executor_, options_,
+                     Reconnector::Hooks{
+                         [this] { return state_ == State::disconnected; },
+                         [this] { return breaker_.remaining_cooldown(now()); },
+                         [this] { return breaker_.allow(now()); },
+                         [this]() -> asio::awaitable<bool> { co_return (co_await connect_once()).has_value(); },
+                     }) {
     write_signal_.expires_at(asio::steady_timer::time_point::max());
   }
 
@@ -66,8 +71,7 @@ private:
   enum class State { disconnected, connecting, connected, closed };
 
   asio::awaitable<Result<void>> connect_once();
-  void start_reconnecting();
-  asio::awaitable<void> reconnect_loop(std::shared_ptr<Impl> keep_alive);
+  void start_reconnecting() { reconnector_.start(shared_from_this()); }
   void wake_connect_waiters();
   // Each loop holds `keep_alive` so the connection outlives its own coroutines.
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
@@ -88,13 +92,11 @@ private:
   // earlier: re-arming a timer per request costs a system call per request.
   asio::steady_timer deadline_timer_;
   std::chrono::steady_clock::time_point deadline_armed_ = std::chrono::steady_clock::time_point::max();
-  asio::steady_timer reconnect_timer_;
   bool writing_ = false;  // the writer coroutine owns the socket's write side
   std::string overflow_;  // what a direct write could not send; the writer sends it first
   RequestQueue queue_;
-  Backoff backoff_;
   CircuitBreaker breaker_;
-  bool reconnecting_ = false;
+  Reconnector reconnector_;
   std::vector<asio::steady_timer*> connect_waiters_;
   State state_ = State::disconnected;
   std::uint64_t generation_ = 0;  // one per connection attempt; stale loops see it change
@@ -120,24 +122,6 @@ asio::awaitable<bool> Connection::Impl::wait_connected(std::chrono::milliseconds
 
 void Connection::Impl::wake_connect_waiters() {
   for (asio::steady_timer* waiter : connect_waiters_) waiter->cancel();
-}
-
-void Connection::Impl::start_reconnecting() {
-  if (!options_.reconnect || reconnecting_ || state_ != State::disconnected) return;
-  reconnecting_ = true;
-  asio::co_spawn(executor_, reconnect_loop(shared_from_this()), asio::detached);
-}
-
-asio::awaitable<void> Connection::Impl::reconnect_loop([[maybe_unused]] std::shared_ptr<Impl> keep_alive) {
-  for (std::size_t attempt = 0; state_ == State::disconnected; ++attempt) {
-    const auto delay = std::max(backoff_.delay(attempt), breaker_.remaining_cooldown(now()));
-    reconnect_timer_.expires_after(delay);
-    co_await reconnect_timer_.async_wait(kUseTuple);
-    if (state_ != State::disconnected) break;
-    if (!breaker_.allow(now())) continue;  // still cooling down; the next delay covers it
-    if (co_await connect_once()) break;
-  }
-  reconnecting_ = false;
 }
 
 asio::awaitable<Result<void>> Connection::Impl::connect_once() {
@@ -310,7 +294,7 @@ void Connection::Impl::close() {
   transport_.close();
   write_signal_.cancel();
   deadline_timer_.cancel();
-  reconnect_timer_.cancel();
+  reconnector_.cancel();
   wake_connect_waiters();
   queue_.fail_all(make_error_code(Error::cancelled));
 }

@@ -2,7 +2,7 @@
 
 #include <strata/redis/command.hpp>
 
-#include "redis/resilience.hpp"
+#include "redis/reconnector.hpp"
 #include "redis/transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <deque>
-#include <random>
 #include <set>
 
 namespace strata::redis {
@@ -45,8 +44,13 @@ public:
         on_message_(std::move(on_message)),
         on_event_(std::move(on_event)),
         write_signal_(executor_),
-        reconnect_timer_(executor_),
-        backoff_(options_.reconnect_backoff_initial, options_.reconnect_backoff_max, std::random_device{}()) {
+        reconnector_(executor_, options_,
+                     Reconnector::Hooks{
+                         [this] { return state_ == State::disconnected; },
+                         {},
+                         {},
+                         [this]() -> asio::awaitable<bool> { co_return (co_await open()).has_value(); },
+                     }) {
     write_signal_.expires_at(asio::steady_timer::time_point::max());
   }
 
@@ -92,7 +96,7 @@ public:
     ++generation_;
     transport_.close();
     write_signal_.cancel();
-    reconnect_timer_.cancel();
+    reconnector_.cancel();
     fail_confirmations(make_error_code(Error::cancelled));
   }
 
@@ -149,21 +153,7 @@ private:
     co_return Result<void>{};
   }
 
-  void start_reconnecting() {
-    if (!options_.reconnect || reconnecting_ || state_ != State::disconnected) return;
-    reconnecting_ = true;
-    asio::co_spawn(executor_, reconnect_loop(shared_from_this()), asio::detached);
-  }
-
-  asio::awaitable<void> reconnect_loop([[maybe_unused]] std::shared_ptr<Impl> keep_alive) {
-    for (std::size_t attempt = 0; state_ == State::disconnected; ++attempt) {
-      reconnect_timer_.expires_after(backoff_.delay(attempt));
-      co_await reconnect_timer_.async_wait(kUseTuple);
-      if (state_ != State::disconnected) break;
-      if (co_await open()) break;
-    }
-    reconnecting_ = false;
-  }
+  void start_reconnecting() { reconnector_.start(shared_from_this()); }
 
   void fail(std::uint64_t generation, std::string detail) {
     if (!live(generation)) return;
@@ -269,15 +259,13 @@ private:
   MessageHandler on_message_;
   EventHandler on_event_;
   asio::steady_timer write_signal_;
-  asio::steady_timer reconnect_timer_;
-  Backoff backoff_;
+  Reconnector reconnector_;
   std::set<std::string> channels_;
   std::set<std::string> patterns_;
   std::deque<std::shared_ptr<Confirmation>> confirmations_;
   std::deque<std::string> outbox_;
   State state_ = State::disconnected;
   std::uint64_t generation_ = 0;
-  bool reconnecting_ = false;
   bool ever_connected_ = false;
   std::string last_error_;
 };
