@@ -138,6 +138,8 @@ private:
   struct LockedShard;
 
   LockedShard& shard_for(std::uint64_t hash) const noexcept;
+  // The write behind set() and set_for(), given the time they already read.
+  bool store(std::string_view key, Bytes value, time_point expires_at, time_point now);
 
   std::shared_ptr<const Clock> clock_;
   std::size_t capacity_bytes_ = 0;
