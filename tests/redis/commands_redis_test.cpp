@@ -145,17 +145,11 @@ TEST_F(CommandsRedisTest, PoolSpreadsRequestsOverItsConnections) {
         if (++done == kRequests) all_done.cancel();
       }, asio::detached);
     }
-    asio::steady_timer tick(executor);
-    auto total_pending = [&] {
+    co_await strata::testing::poll_until([&] {
       std::size_t pending = 0;
       for (std::size_t i = 0; i < pool.size(); ++i) pending += pool.connection(i).pending();
-      return pending;
-    };
-    for (int spins = 0; total_pending() < kRequests; ++spins) {
-      if (spins % 1000 == 999) std::fprintf(stderr, "pending %zu done %d connected %zu\n", total_pending(), done, pool.connected());
-      tick.expires_after(1ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
+      return pending >= kRequests;
+    });
     for (std::size_t i = 0; i < pool.size(); ++i) EXPECT_EQ(pool.connection(i).pending(), 100U);
 
     Connection producer(executor, options());

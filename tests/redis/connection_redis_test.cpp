@@ -24,6 +24,7 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using strata::testing::poll_until;
 using strata::testing::RedisServer;
 using strata::testing::run_async;
 using ::testing::HasSubstr;
@@ -145,16 +146,9 @@ TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {
     asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
       blocked = co_await connection.exec(Request("BLPOP", "never", "0"), 20s);
     }, asio::detached);
-    asio::steady_timer tick(executor);
-    while (server_->cli({"CLIENT", "LIST"}).find("cmd=blpop") == std::string::npos) {
-      tick.expires_after(5ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
+    co_await poll_until([] { return server_->cli({"CLIENT", "LIST"}).find("cmd=blpop") != std::string::npos; }, 5ms);
     EXPECT_THAT(server_->cli({"CLIENT", "KILL", "USER", "default"}), ::testing::Not(HasSubstr("ERR")));
-    while (!blocked) {
-      tick.expires_after(1ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
+    co_await poll_until([&] { return blocked.has_value(); });
     CO_ASSERT_TRUE(!blocked->has_value());
     EXPECT_EQ(blocked->error(), Error::connection_lost);
     EXPECT_FALSE(connection.is_connected());
@@ -199,8 +193,8 @@ TEST(ConnectionFaults, ServerKilledWithRequestsInFlight) {
         if (++done == kRequests) all_done.cancel();
       }, asio::detached);
     }
-    asio::steady_timer tick(executor, 50ms);
-    co_await tick.async_wait(asio::use_awaitable);
+    // Until every request is in (or, wrongly, one has already finished).
+    co_await poll_until([&] { return connection.pending() == kRequests || done > 0; });
     EXPECT_EQ(connection.pending(), static_cast<std::size_t>(kRequests));
     server.kill();
     // Wait only if something is still out: a cancel() with no waiter wakes nobody.
@@ -243,8 +237,8 @@ TEST(ConnectionFaults, QueueWhileDisconnectedIsBoundedAndDrainsOnReconnect) {
         waiting[i] = co_await connection.exec(Request("ECHO", std::to_string(i)), 10s);
       }, asio::detached);
     }
-    asio::steady_timer tick(executor, 1ms);
-    co_await tick.async_wait(asio::use_awaitable);
+    // Until both wait in the queue (or, wrongly, one was already answered).
+    co_await poll_until([&] { return connection.pending() == 2 || waiting[0] || waiting[1]; });
     EXPECT_EQ(connection.pending(), 2U);
     auto overflow = co_await connection.exec(Request("PING"), 10s);
     CO_ASSERT_TRUE(!overflow.has_value());
@@ -252,10 +246,7 @@ TEST(ConnectionFaults, QueueWhileDisconnectedIsBoundedAndDrainsOnReconnect) {
 
     server.start();
     CO_ASSERT_TRUE(co_await connection.wait_connected(10s));
-    while (!waiting[0] || !waiting[1]) {
-      tick.expires_after(1ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
+    co_await poll_until([&] { return waiting[0].has_value() && waiting[1].has_value(); });
     CO_ASSERT_TRUE(waiting[0]->has_value() && waiting[1]->has_value());
     EXPECT_EQ((*waiting[0])->as_string(), "0");
     EXPECT_EQ((*waiting[1])->as_string(), "1");
@@ -383,11 +374,7 @@ TEST(ConnectionFaults, GarbageFromThePeerIsAProtocolError) {
     }, asio::detached);
     const std::string garbage = "HTTP/1.1 400 Bad Request\r\n\r\n";
     co_await asio::async_write(peer, asio::buffer(garbage), asio::use_awaitable);
-    asio::steady_timer tick(executor);
-    while (!reply) {
-      tick.expires_after(1ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
+    co_await poll_until([&] { return reply.has_value(); });
     CO_ASSERT_TRUE(!reply->has_value());
     EXPECT_EQ(reply->error(), Error::protocol_error);
     EXPECT_FALSE(connection.is_connected());
