@@ -3,7 +3,7 @@
 
 # Boost 1.81 exactly (Debian's libboost1.81-dev): the default 1.74 lacks Boost.URL and has an
 # older Asio, so refuse anything else rather than build against the wrong headers.
-find_package(Boost 1.81.0 EXACT CONFIG REQUIRED)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json)
 if(NOT Boost_VERSION VERSION_EQUAL 1.81.0)
   message(FATAL_ERROR "Strata needs Boost 1.81.0 (found ${Boost_VERSION}); run scripts/setup.sh")
 endif()
@@ -15,6 +15,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 
 # xxHash: header-only use (XXH_INLINE_ALL) so the hot path inlines XXH3.
 find_path(STRATA_XXHASH_INCLUDE_DIR xxhash.h REQUIRED)

@@ -28,6 +28,9 @@ public:
   [[nodiscard]] std::string_view view() const noexcept { return {data_, size_}; }
   [[nodiscard]] std::string to_string() const { return std::string(view()); }
 
+  // The object that keeps the bytes alive (what the three-argument constructor was given).
+  [[nodiscard]] const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+
   // True when both refer to the very same bytes in memory (not merely equal contents).
   [[nodiscard]] bool shares_buffer_with(const Bytes& other) const noexcept {
     return data_ == other.data_ && size_ == other.size_;

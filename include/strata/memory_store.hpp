@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -114,6 +115,10 @@ public:
 
   // Removes `key`; true if a live or expired entry was there.
   bool erase(std::string_view key);
+  // Removes every entry whose key satisfies `matches` (called under a shard's lock: it must not
+  // touch the store), visiting each shard in turn; returns how many. O(entries): for rare,
+  // administrative removals such as pattern invalidation.
+  std::size_t erase_if(const std::function<bool(std::string_view key)>& matches);
   // Removes every entry. Statistics and frequency history are kept.
   void clear();
 

@@ -167,6 +167,12 @@ bool MemoryStore::erase(std::string_view key) {
   return locked.shard.erase(key, hash);
 }
 
+std::size_t MemoryStore::erase_if(const std::function<bool(std::string_view key)>& matches) {
+  std::size_t erased = 0;
+  for_each_locked(shards_, [&](memory::Shard& shard) { erased += shard.erase_if(matches); });
+  return erased;
+}
+
 void MemoryStore::clear() {
   for_each_locked(shards_, [](memory::Shard& shard) { shard.clear(); });
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace strata::memory {
 namespace {
@@ -129,6 +130,16 @@ bool Shard::erase(std::string_view key, std::uint64_t hash) {
   if (node == nullptr) return false;
   remove(node, Removal::erased);
   return true;
+}
+
+std::size_t Shard::erase_if(const std::function<bool(std::string_view)>& matches) {
+  drain_reads();
+  std::vector<Node*> doomed;
+  index_.for_each([&](Node* node) {
+    if (matches(node->key())) doomed.push_back(node);
+  });
+  for (Node* node : doomed) remove(node, Removal::erased);
+  return doomed.size();
 }
 
 void Shard::clear() noexcept {

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +75,8 @@ public:
   bool set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
            TimePoint now);
   bool erase(std::string_view key, std::uint64_t hash);
+  // Removes every entry whose key satisfies `matches`; returns how many.
+  std::size_t erase_if(const std::function<bool(std::string_view)>& matches);
   void clear() noexcept;
   std::size_t sweep_expired(TimePoint now, std::size_t max_entries);
 

@@ -103,6 +103,25 @@ TEST_F(MemoryStoreTest, EraseAndClear) {
   EXPECT_EQ(store.stats().erases, 1U);
 }
 
+TEST_F(MemoryStoreTest, EraseIfRemovesExactlyTheMatchingKeysInEveryShard) {
+  MemoryStore store(options(1 << 22, 4));
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(store.set("library:" + std::to_string(i), Bytes::copy_of("x")));
+    ASSERT_TRUE(store.set("jobs:" + std::to_string(i), Bytes::copy_of("y")));
+  }
+  const auto erased = store.erase_if(
+      [](std::string_view key) { return key.substr(0, 8) == "library:"; });
+  EXPECT_EQ(erased, 200U);
+  EXPECT_EQ(store.size(), 200U);
+  EXPECT_FALSE(store.get("library:7").has_value());
+  EXPECT_TRUE(store.get("jobs:7").has_value());
+  std::size_t remaining_bytes = 0;
+  for (int i = 0; i < 200; ++i) {
+    remaining_bytes += MemoryStore::charge_of(("jobs:" + std::to_string(i)).size(), 1);
+  }
+  EXPECT_EQ(store.bytes_used(), remaining_bytes);
+}
+
 TEST_F(MemoryStoreTest, ClearForgetsExpiringEntriesToo) {
   MemoryStore store(options());
   for (int i = 0; i < 50; ++i) store.set_for("ttl" + std::to_string(i), Bytes::copy_of("v"), 1s);

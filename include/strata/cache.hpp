@@ -1,0 +1,228 @@
+#pragma once
+
+// libstrata's cache: cache-aside over an in-process tier (L1) and, when configured, Redis (L2),
+// with tags, namespaces, single-flight loads, fail-safe, eager refresh, cross-process L1
+// coherence and statistics. See docs/cache.md for the design.
+
+#include <strata/cache/codec.hpp>
+#include <strata/cache/key.hpp>
+#include <strata/cache/options.hpp>
+#include <strata/cache/stats.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace strata {
+
+// Where a value came from.
+enum class Source : std::uint8_t {
+  l1,      // the in-process tier
+  l2,      // Redis
+  loader,  // the loader ran (in this call or in a concurrent one it waited for)
+  stale,   // a stale value served because the loader failed or was too slow (fail-safe)
+};
+[[nodiscard]] std::string_view to_string(Source source) noexcept;
+
+template <typename T>
+struct Fetched {
+  T value;
+  Source source = Source::loader;
+  // Time since the value was loaded from the source of truth.
+  Clock::duration age{};
+};
+
+// What a write or an invalidation achieved. The local (L1) part always succeeds; `ok` is false
+// when Redis could not be updated, in which case `error` says why and other processes may still
+// serve the old value until its TTL ends (or until their L1 is cleared on reconnect).
+struct Outcome {
+  bool ok = true;
+  std::uint64_t affected = 0;  // entries found and changed or removed, where known
+  std::string error;
+  explicit operator bool() const noexcept { return ok; }
+};
+
+// Thrown to a get_or_set() caller when the load exceeded its hard timeout and there was no stale
+// value to serve instead.
+class LoadTimeout : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+using ErasedValue = std::shared_ptr<const void>;
+
+struct ErasedCodec {
+  std::string_view name;
+  const void* type;  // one address per C++ type
+  std::string (*encode)(const void* value);
+  ErasedValue (*decode)(std::string_view bytes);  // null when the bytes are not accepted
+};
+
+template <typename T>
+const ErasedCodec& erased_codec() {
+  static constexpr char type_marker = 0;
+  static const ErasedCodec codec{
+      Codec<T>::name, &type_marker,
+      [](const void* value) { return Codec<T>::encode(*static_cast<const T*>(value)); },
+      [](std::string_view bytes) -> ErasedValue {
+        auto decoded = Codec<T>::decode(bytes);
+        if (!decoded) return nullptr;
+        return std::make_shared<const T>(std::move(*decoded));
+      }};
+  return codec;
+}
+
+using ErasedLoader = std::function<boost::asio::awaitable<ErasedValue>(LoadContext&)>;
+
+struct ErasedFetch {
+  ErasedValue value;
+  Source source = Source::loader;
+  Clock::duration age{};
+};
+
+template <typename T>
+struct is_awaitable : std::false_type {};
+template <typename T, typename Executor>
+struct is_awaitable<boost::asio::awaitable<T, Executor>> : std::true_type {};
+
+template <typename T, typename Loader>
+ErasedLoader erase_loader(Loader loader) {
+  return [loader = std::move(loader)](LoadContext& context) mutable -> boost::asio::awaitable<ErasedValue> {
+    if constexpr (std::is_invocable_v<Loader&, LoadContext&>) {
+      using Returned = std::invoke_result_t<Loader&, LoadContext&>;
+      if constexpr (is_awaitable<Returned>::value) {
+        co_return std::make_shared<const T>(co_await loader(context));
+      } else {
+        co_return std::make_shared<const T>(loader(context));
+      }
+    } else {
+      using Returned = std::invoke_result_t<Loader&>;
+      if constexpr (is_awaitable<Returned>::value) {
+        co_return std::make_shared<const T>(co_await loader());
+      } else {
+        co_return std::make_shared<const T>(loader());
+      }
+    }
+  };
+}
+
+}  // namespace detail
+
+// The cache. Thread-safe: call it from any thread or executor. Its background work (loads that
+// outlive their callers, refreshes, Redis, the bus) runs on the executor given at construction.
+// Operations never throw for backend trouble: Redis errors, timeouts, an open circuit or corrupt
+// entries become misses and count in stats().errors. Loader exceptions reach the caller unless a
+// stale value can be served instead. Configuration mistakes throw std::invalid_argument.
+class Cache {
+public:
+  Cache(boost::asio::any_io_executor executor, CacheOptions options = {});
+  ~Cache();
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  // Connects to Redis when configured (no-op otherwise). True when L2 is reachable or not
+  // configured. Without it, L2 connects on first use; on failure it keeps retrying in the
+  // background and the cache serves from L1 and loaders meanwhile.
+  boost::asio::awaitable<bool> start();
+
+  // A fresh value, or nullopt (miss, undecodable, Redis down).
+  template <typename T = std::string>
+  boost::asio::awaitable<std::optional<T>> get(const Key& key, EntryOptions options = {}) {
+    auto found = co_await get_erased(key, detail::erased_codec<T>(), std::move(options));
+    if (!found) co_return std::nullopt;
+    co_return *std::static_pointer_cast<const T>(found->value);
+  }
+
+  template <typename T>
+  boost::asio::awaitable<Outcome> set(const Key& key, T value, EntryOptions options = {}) {
+    auto erased = std::make_shared<const T>(std::move(value));
+    co_return co_await set_erased(key, detail::erased_codec<T>(), std::move(erased), std::move(options));
+  }
+  boost::asio::awaitable<Outcome> set(const Key& key, const char* value, EntryOptions options = {}) {
+    return set<std::string>(key, std::string(value), std::move(options));
+  }
+
+  // The cached value, or the loader's (stored for next time), loaded once per process however
+  // many callers miss at once. The loader is T(), awaitable<T>(), T(LoadContext&) or
+  // awaitable<T>(LoadContext&).
+  template <typename T, typename Loader>
+  boost::asio::awaitable<T> get_or_set(const Key& key, Loader loader, EntryOptions options = {}) {
+    auto fetched = co_await fetch<T>(key, std::move(loader), std::move(options));
+    co_return std::move(fetched.value);
+  }
+  // get_or_set() that also says where the value came from and how old it is.
+  template <typename T, typename Loader>
+  boost::asio::awaitable<Fetched<T>> fetch(const Key& key, Loader loader, EntryOptions options = {}) {
+    auto found = co_await fetch_erased(key, detail::erased_codec<T>(),
+                                       detail::erase_loader<T>(std::move(loader)), std::move(options));
+    co_return Fetched<T>{*std::static_pointer_cast<const T>(found.value), found.source, found.age};
+  }
+
+  boost::asio::awaitable<Outcome> remove(const Key& key);
+  // Ends the entry's fresh life now but keeps it for fail-safe until its stale window ends.
+  boost::asio::awaitable<Outcome> expire(const Key& key);
+  // Makes the entry fresh for `ttl` from now (its stale window follows). affected = 0 if absent.
+  boost::asio::awaitable<Outcome> extend_ttl(const Key& key, Clock::duration ttl);
+
+  boost::asio::awaitable<Outcome> invalidate_tag(std::string tag);
+  boost::asio::awaitable<Outcome> invalidate_tags(std::vector<std::string> tags);
+  // Every entry of the namespace, in O(1) on Redis (a generation counter).
+  boost::asio::awaitable<Outcome> invalidate_namespace(std::string name_space);
+  // Entries whose logical key ("namespace:part:...") matches the glob: SCAN + UNLINK in batches.
+  boost::asio::awaitable<Outcome> invalidate_pattern(std::string glob);
+  // Every entry stored with EntryOptions::user == user_id.
+  boost::asio::awaitable<Outcome> invalidate_user(std::string user_id);
+  // Every entry under this cache's prefix (nothing else in Redis).
+  boost::asio::awaitable<Outcome> clear();
+
+  [[nodiscard]] CacheStats stats() const;
+  void reset_stats();
+
+  // Memoizes `function` (returning R or awaitable<R>): the key is namespace `name` with the
+  // arguments as parts, the seeds' @cached decorator.
+  template <typename R, typename Function>
+  auto memoize(std::string name, Function function, EntryOptions options = {}) {
+    return [this, name = std::move(name), function = std::move(function),
+            options = std::move(options)](auto... arguments) -> boost::asio::awaitable<R> {
+      Key key = Key::of(name, arguments...);
+      co_return co_await get_or_set<R>(
+          key, [function, arguments...]() { return function(arguments...); }, options);
+    };
+  }
+
+  [[nodiscard]] const CacheOptions& options() const noexcept;
+  [[nodiscard]] bool redis_enabled() const noexcept;
+  // Round trip to Redis; nullopt when unavailable or not configured.
+  boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_redis();
+
+  class Impl;
+
+private:
+  boost::asio::awaitable<std::optional<detail::ErasedFetch>> get_erased(const Key& key,
+                                                                       const detail::ErasedCodec& codec,
+                                                                       EntryOptions options);
+  boost::asio::awaitable<Outcome> set_erased(const Key& key, const detail::ErasedCodec& codec,
+                                             detail::ErasedValue value, EntryOptions options);
+  boost::asio::awaitable<detail::ErasedFetch> fetch_erased(const Key& key,
+                                                           const detail::ErasedCodec& codec,
+                                                           detail::ErasedLoader loader,
+                                                           EntryOptions options);
+
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace strata

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <strata/bytes.hpp>
+
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace strata {
+
+namespace detail {
+std::string json_serialize(const boost::json::value& value);
+// nullopt when `bytes` is not one complete JSON document.
+std::optional<boost::json::value> json_parse(std::string_view bytes);
+}  // namespace detail
+
+// How values of type T become bytes and back. The default is JSON through Boost.JSON: any type
+// with tag_invoke overloads for value_from / value_to (or that Boost.JSON handles already:
+// numbers, strings, containers, maps, described structs) works as is. A type with another wire
+// format specializes Codec<T> with the same three members. decode() returns nullopt for bytes
+// it does not accept; the cache then treats the entry as a miss and deletes it.
+template <typename T>
+struct Codec {
+  static constexpr std::string_view name = "json";
+  static std::string encode(const T& value) {
+    return detail::json_serialize(boost::json::value_from(value));
+  }
+  static std::optional<T> decode(std::string_view bytes) {
+    auto document = detail::json_parse(bytes);
+    if (!document) return std::nullopt;
+    try {  // a user's value_to overload may throw instead of reporting through the result
+      auto converted = boost::json::try_value_to<T>(*document);
+      if (converted.has_error()) return std::nullopt;
+      return std::move(*converted);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+};
+
+// Strings and Bytes are stored as they are.
+template <>
+struct Codec<std::string> {
+  static constexpr std::string_view name = "raw";
+  static std::string encode(const std::string& value) { return value; }
+  static std::optional<std::string> decode(std::string_view bytes) { return std::string(bytes); }
+};
+
+template <>
+struct Codec<Bytes> {
+  static constexpr std::string_view name = "raw";
+  static std::string encode(const Bytes& value) { return value.to_string(); }
+  static std::optional<Bytes> decode(std::string_view bytes) { return Bytes::copy_of(bytes); }
+};
+
+}  // namespace strata

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <concepts>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace strata {
+
+// A cache key: a namespace ("jobs", "library", "session") and the parts that name one entry in
+// it ({"42"} or {"page", "2", "title", "asc"}). Parts are arbitrary bytes: the stored key escapes
+// them, so that two different part lists never produce the same key. Namespaces are what
+// Cache::invalidate_namespace() drops at once.
+class Key {
+public:
+  Key(std::string name_space, std::vector<std::string> parts);
+
+  // Key::of("jobs", job_id) or Key::of("library", "page", page, sort_by): strings as they are,
+  // numbers in decimal, booleans as true/false.
+  template <typename... Parts>
+  static Key of(std::string name_space, const Parts&... parts) {
+    return Key(std::move(name_space), std::vector<std::string>{to_part(parts)...});
+  }
+
+  [[nodiscard]] const std::string& name_space() const noexcept { return name_space_; }
+  [[nodiscard]] const std::vector<std::string>& parts() const noexcept { return parts_; }
+
+  // "namespace:part:part", each piece escaped (what invalidate_pattern() globs are matched
+  // against, and how keys appear in logs).
+  [[nodiscard]] std::string to_string() const;
+
+  friend bool operator==(const Key&, const Key&) = default;
+
+  static std::string to_part(std::string_view text) { return std::string(text); }
+  static std::string to_part(const char* text) { return std::string(text); }
+  static std::string to_part(const std::string& text) { return text; }
+  static std::string to_part(bool value) { return value ? "true" : "false"; }
+  template <std::integral Integer>
+    requires(!std::same_as<Integer, bool> && !std::same_as<Integer, char>)
+  static std::string to_part(Integer value) {
+    return std::to_string(value);
+  }
+
+private:
+  std::string name_space_;
+  std::vector<std::string> parts_;
+};
+
+}  // namespace strata

@@ -1,0 +1,119 @@
+#pragma once
+
+#include <strata/clock.hpp>
+#include <strata/memory_store.hpp>
+#include <strata/redis/options.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace strata {
+
+// How long entries live and how loads behave, for every entry that does not say otherwise.
+struct EntryDefaults {
+  // Fresh lifetime: served without question before it ends.
+  Clock::duration ttl = std::chrono::minutes(5);
+  // Each entry's ttl is shortened by a random amount up to this, so that entries written
+  // together do not expire together.
+  Clock::duration ttl_jitter = Clock::duration::zero();
+  // After the fresh lifetime, how long a value is kept to be served when reloading fails or is
+  // too slow (fail-safe). Zero: entries vanish when they stop being fresh.
+  Clock::duration stale_ttl = Clock::duration::zero();
+  // A hit later than this fraction of the fresh lifetime (e.g. 0.8) reloads the entry in the
+  // background, so that hot entries never expire in front of a reader. 0 disables it.
+  double eager_refresh = 0.0;
+  // With a stale value at hand, a reader waits this long for the loader before it gets the
+  // stale value; the load goes on in the background. Zero: wait for the loader.
+  std::chrono::milliseconds soft_timeout{0};
+  // A load is abandoned after this long: waiters get the stale value if there is one, or
+  // Cache::LoadTimeout. Must not exceed CacheOptions::max_fill_duration.
+  std::chrono::milliseconds hard_timeout{30000};
+  // Serve the stale value when the loader throws (fail-safe). The error is counted.
+  bool fail_safe = true;
+  // Upper bound on how long a value stays in L1 (it never outlives its L2 copy either).
+  Clock::duration l1_ttl = std::chrono::minutes(5);
+  bool use_l1 = true;
+  bool use_l2 = true;
+  // Run the loader once across every process sharing Redis (a lease in Redis), not only once
+  // per process. Falls back to per-process single flight when Redis is unavailable.
+  bool distributed_lock = false;
+};
+
+// Per-call overrides: every field that is set replaces the cache's default; tags and user add
+// to the entry.
+struct EntryOptions {
+  std::optional<Clock::duration> ttl;
+  std::optional<Clock::duration> ttl_jitter;
+  std::optional<Clock::duration> stale_ttl;
+  std::optional<double> eager_refresh;
+  std::optional<std::chrono::milliseconds> soft_timeout;
+  std::optional<std::chrono::milliseconds> hard_timeout;
+  std::optional<bool> fail_safe;
+  std::optional<Clock::duration> l1_ttl;
+  std::optional<bool> use_l1;
+  std::optional<bool> use_l2;
+  std::optional<bool> distributed_lock;
+  // Invalidating any of these tags invalidates the entry.
+  std::vector<std::string> tags;
+  // The user the entry belongs to: adds the tag "user:<id>", which invalidate_user() drops.
+  std::optional<std::string> user;
+};
+
+// Given to a loader that wants to decide, once it has the data, how it is cached.
+struct LoadContext {
+  // Replace the fresh / stale lifetimes for this value.
+  std::optional<Clock::duration> ttl;
+  std::optional<Clock::duration> stale_ttl;
+  // Tags learned from the data (e.g. from an origin's Cache-Tag header).
+  std::vector<std::string> tags;
+  // Set to false to return the value without caching it (e.g. a job still running).
+  bool cacheable = true;
+  // True when a stale value exists and will be served if this load fails.
+  bool has_stale_value = false;
+};
+
+struct CacheOptions {
+  // First piece of every key; several applications can share a Redis under different prefixes,
+  // and clear() only touches this one.
+  std::string prefix = "strata";
+
+  // L2: a redis:// or rediss:// URL (see redis::parse_url). Empty: the REDIS_URL environment
+  // variable when read_redis_url_from_environment, otherwise no L2 (L1 only).
+  std::string redis_url;
+  bool read_redis_url_from_environment = true;
+  // Alternatively, the connection options themselves (take precedence over the URL).
+  std::optional<redis::ConnectionOptions> redis;
+
+  // L1. Its clock is replaced by `clock` below.
+  MemoryStoreOptions l1;
+
+  EntryDefaults defaults;
+
+  // Values of at least this many bytes are stored zstd-compressed when that saves 10% or more.
+  // 0 turns compression off.
+  std::size_t compression_threshold = 1024;
+  int compression_level = 3;
+
+  // Non-empty: entries in Redis carry an HMAC-SHA256 over key and content under this secret,
+  // and entries failing it are misses. Every process sharing the prefix needs the same secret.
+  std::string integrity_secret;
+
+  // Longest any load may take (hard_timeout is checked against it). Invalidation marks that
+  // stop a slow fill from storing data older than an invalidation live this long.
+  std::chrono::milliseconds max_fill_duration{120000};
+
+  // Keep L1 coherent across processes through a Redis pub/sub channel (<prefix>#bus).
+  bool bus = true;
+
+  // Time source for lifetimes; null: strata::steady_clock(). Tests inject a ManualClock.
+  std::shared_ptr<const Clock> clock;
+
+  // Seed for TTL jitter.
+  std::uint64_t seed = 0x5eed;
+};
+
+}  // namespace strata

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace strata {
+
+// A latency distribution: power-of-two buckets from 128 ns up, cumulative like Prometheus'.
+struct LatencyHistogram {
+  static constexpr std::size_t kBuckets = 28;  // upper bounds 128 ns * 2^i, the last one +Inf
+  std::array<std::uint64_t, kBuckets> counts{};  // per bucket, not cumulative
+  std::uint64_t count = 0;
+  std::uint64_t sum_ns = 0;
+
+  // Upper bound of bucket i, in nanoseconds (the last bucket is unbounded).
+  [[nodiscard]] static std::uint64_t upper_bound_ns(std::size_t bucket) noexcept {
+    return std::uint64_t{128} << bucket;
+  }
+  // Upper bound of the bucket holding quantile q (0 < q <= 1); zero when empty.
+  [[nodiscard]] std::chrono::nanoseconds quantile(double q) const noexcept;
+  [[nodiscard]] std::chrono::nanoseconds mean() const noexcept {
+    return std::chrono::nanoseconds(count == 0 ? 0 : sum_ns / count);
+  }
+};
+
+// A snapshot of a Cache's counters since it started or since reset_stats().
+struct CacheStats {
+  std::uint64_t l1_hits = 0;
+  std::uint64_t l2_hits = 0;
+  std::uint64_t misses = 0;           // lookups that found nothing servable
+  std::uint64_t sets = 0;             // values written (explicitly or after a load)
+  std::uint64_t deletes = 0;          // remove() and expire() calls
+  std::uint64_t invalidations = 0;    // tag, user, namespace, pattern and clear calls
+  std::uint64_t errors = 0;           // L2 failures, undecodable entries, failed loads
+  std::uint64_t stale_served = 0;     // fail-safe answers
+  std::uint64_t loader_calls = 0;
+  std::uint64_t loader_errors = 0;    // loader threw
+  std::uint64_t loader_timeouts = 0;  // soft or hard timeout reached
+  std::uint64_t coalesced_waits = 0;  // callers that waited for another caller's load
+  std::uint64_t eager_refreshes = 0;
+  std::uint64_t l2_errors = 0;        // Redis failed, timed out, or its circuit was open
+  std::uint64_t l2_writes_dropped = 0;
+  std::uint64_t corrupt_entries = 0;  // undecodable or failing integrity; deleted
+  std::uint64_t fills_discarded = 0;  // loads not stored: an invalidation happened meanwhile
+  std::uint64_t l1_clears = 0;        // L1 dropped because invalidations may have been missed
+  std::uint64_t bus_messages = 0;     // invalidations received from other processes
+  std::uint64_t bus_gaps = 0;         // lost bus messages detected
+  double uptime_seconds = 0.0;
+  bool redis_enabled = false;
+  bool redis_available = false;
+  std::size_t l1_entries = 0;
+  std::size_t l1_bytes = 0;
+  LatencyHistogram l1_latency;
+  LatencyHistogram l2_latency;
+  LatencyHistogram loader_latency;
+
+  [[nodiscard]] std::uint64_t hits() const noexcept { return l1_hits + l2_hits; }
+  [[nodiscard]] std::uint64_t total_requests() const noexcept { return hits() + misses; }
+  [[nodiscard]] double hit_rate() const noexcept {
+    const auto total = total_requests();
+    return total == 0 ? 0.0 : static_cast<double>(hits()) / static_cast<double>(total);
+  }
+};
+
+// JSON with the seeds' field names (hits, misses, sets, deletes, errors, total_requests,
+// hit_rate, uptime_seconds, ...) plus every other counter and latency quantiles.
+[[nodiscard]] std::string to_json(const CacheStats& stats);
+// Prometheus text exposition format, every metric named <metric_prefix>_...
+[[nodiscard]] std::string to_prometheus(const CacheStats& stats,
+                                        std::string_view metric_prefix = "strata_cache");
+
+}  // namespace strata

@@ -1,0 +1,1033 @@
+#include <strata/cache.hpp>
+
+#include "cache/envelope.hpp"
+#include "cache/flight.hpp"
+#include "cache/keyspace.hpp"
+#include "cache/marks.hpp"
+#include "cache/metrics.hpp"
+#include "cache/redis_tier.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+namespace strata {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::string_view to_string(Source source) noexcept {
+  switch (source) {
+    case Source::l1: return "l1";
+    case Source::l2: return "l2";
+    case Source::loader: return "loader";
+    case Source::stale: return "stale";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using cache::Metrics;
+
+// One value as the cache holds it in L1: decoded, with what readers need to judge it.
+struct StoredEntry {
+  detail::ErasedValue value;
+  const void* type = nullptr;
+  std::string payload;  // the codec's bytes: L1's charge, and a fallback for another type
+  std::string codec;
+  std::int64_t created_ms = 0;
+  std::int64_t fresh_until_ms = 0;
+  std::int64_t stale_until_ms = 0;
+  std::uint64_t fill_epoch = 0;
+  std::uint64_t sequence = 0;  // local invalidation sequence when its data was read
+  std::vector<std::string> tags;
+};
+using EntryPtr = std::shared_ptr<const StoredEntry>;
+
+struct LoadResult {
+  detail::ErasedValue value;
+  EntryPtr entry;  // what was stored, if anything
+  Source source = Source::loader;
+  std::exception_ptr error;
+  bool timed_out = false;
+};
+using LoadFlight = cache::Flight<LoadResult>;
+
+struct LoaderResult {
+  detail::ErasedValue value;
+  std::exception_ptr error;
+};
+
+// EntryDefaults with the per-call overrides applied, plus the entry's tags.
+struct Policy : EntryDefaults {
+  std::vector<std::string> tags;
+};
+
+Policy resolve(const EntryDefaults& defaults, EntryOptions options) {
+  Policy policy;
+  static_cast<EntryDefaults&>(policy) = defaults;
+  if (options.ttl) policy.ttl = *options.ttl;
+  if (options.ttl_jitter) policy.ttl_jitter = *options.ttl_jitter;
+  if (options.stale_ttl) policy.stale_ttl = *options.stale_ttl;
+  if (options.eager_refresh) policy.eager_refresh = *options.eager_refresh;
+  if (options.soft_timeout) policy.soft_timeout = *options.soft_timeout;
+  if (options.hard_timeout) policy.hard_timeout = *options.hard_timeout;
+  if (options.fail_safe) policy.fail_safe = *options.fail_safe;
+  if (options.l1_ttl) policy.l1_ttl = *options.l1_ttl;
+  if (options.use_l1) policy.use_l1 = *options.use_l1;
+  if (options.use_l2) policy.use_l2 = *options.use_l2;
+  if (options.distributed_lock) policy.distributed_lock = *options.distributed_lock;
+  policy.tags = std::move(options.tags);
+  if (options.user) policy.tags.push_back("user:" + *options.user);
+  std::sort(policy.tags.begin(), policy.tags.end());
+  policy.tags.erase(std::unique(policy.tags.begin(), policy.tags.end()), policy.tags.end());
+  return policy;
+}
+
+void validate(const EntryDefaults& policy, const CacheOptions& options, std::string_view where) {
+  auto fail = [&](const std::string& what) {
+    throw std::invalid_argument(std::string(where) + ": " + what);
+  };
+  if (policy.ttl <= Clock::duration::zero()) fail("ttl must be positive");
+  if (policy.ttl_jitter < Clock::duration::zero() || policy.ttl_jitter >= policy.ttl) {
+    fail("ttl_jitter must be in [0, ttl)");
+  }
+  if (policy.stale_ttl < Clock::duration::zero()) fail("stale_ttl must not be negative");
+  if (policy.eager_refresh < 0.0 || policy.eager_refresh >= 1.0) {
+    fail("eager_refresh must be 0 (off) or a fraction of the ttl in (0, 1), e.g. 0.8");
+  }
+  if (policy.hard_timeout <= 0ms || policy.hard_timeout > options.max_fill_duration) {
+    fail("hard_timeout must be positive and at most max_fill_duration (" +
+         std::to_string(options.max_fill_duration.count()) + " ms)");
+  }
+  if (policy.soft_timeout < 0ms || policy.soft_timeout > policy.hard_timeout) {
+    fail("soft_timeout must be in [0, hard_timeout]");
+  }
+  if (policy.l1_ttl <= Clock::duration::zero()) fail("l1_ttl must be positive");
+}
+
+std::int64_t to_ms(Clock::duration duration) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+}
+
+std::string random_token() {
+  std::random_device device;
+  std::array<std::uint32_t, 4> words{device(), device(), device(), device()};
+  std::string out;
+  for (auto word : words) {
+    char buffer[9];
+    std::snprintf(buffer, sizeof buffer, "%08x", word);
+    out += buffer;
+  }
+  return out;
+}
+
+// The bus message: "1|<instance>|<sequence>|<kind>|<epoch>|<argument>".
+struct BusMessage {
+  std::string instance;
+  std::uint64_t sequence = 0;
+  char kind = 0;  // K key, T tag, N namespace generation, P pattern, C clear
+  std::uint64_t epoch = 0;
+  std::string argument;
+};
+
+std::optional<BusMessage> parse_bus_message(std::string_view text) {
+  std::array<std::string_view, 5> fields;
+  for (auto& field : fields) {
+    const auto bar = text.find('|');
+    if (bar == std::string_view::npos) return std::nullopt;
+    field = text.substr(0, bar);
+    text.remove_prefix(bar + 1);
+  }
+  if (fields[0] != "1" || fields[3].size() != 1) return std::nullopt;
+  BusMessage message;
+  message.instance = std::string(fields[1]);
+  message.kind = fields[3][0];
+  message.argument = std::string(text);
+  try {
+    message.sequence = std::stoull(std::string(fields[2]));
+    message.epoch = std::stoull(std::string(fields[4]));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return message;
+}
+
+}  // namespace
+
+class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
+public:
+  Impl(asio::any_io_executor executor, CacheOptions options);
+  void attach_redis();
+
+  asio::any_io_executor executor_;
+  CacheOptions options_;
+  std::shared_ptr<const Clock> clock_;
+  std::int64_t unix_offset_ms_ = 0;
+  cache::Keyspace keyspace_;
+  cache::EnvelopeCodec envelopes_;
+  Metrics metrics_;
+  std::unique_ptr<MemoryStore> l1_;
+  std::shared_ptr<cache::RedisTier> l2_;
+  cache::InvalidationMarks marks_;
+  std::atomic<Clock::duration::rep> started_at_;  // clock ticks, reset by reset_stats()
+  const std::string instance_ = random_token();
+
+  std::mutex flights_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<LoadFlight>> flights_;
+  std::mutex generations_mutex_;
+  std::unordered_map<std::string, std::uint64_t> generations_;
+  std::atomic<std::uint64_t> bus_sequence_{0};
+  std::mutex bus_mutex_;
+  std::unordered_map<std::string, std::uint64_t> last_heard_;
+  std::mutex random_mutex_;
+  std::mt19937_64 random_;
+  std::atomic<std::uint64_t> lock_tokens_{0};
+  std::once_flag started_once_;
+  std::array<std::atomic<bool>, 8> logged_{};
+
+  // --- time ---
+  [[nodiscard]] std::int64_t now_ms() const {
+    return to_ms(clock_->now().time_since_epoch()) + unix_offset_ms_;
+  }
+
+  // --- keys ---
+  asio::awaitable<std::string> entry_key(const Key& key, bool use_l2);
+  void learn_generation(const std::string& name_space, std::uint64_t generation);
+
+  // --- reading ---
+  struct Lookup {
+    EntryPtr fresh;
+    Source fresh_source = Source::l1;
+    EntryPtr stale;
+    detail::ErasedValue fresh_value;
+    detail::ErasedValue stale_value;
+    std::optional<std::uint64_t> epoch;  // read with the L2 miss, for a fill's stale-set guard
+  };
+  asio::awaitable<Lookup> lookup(const std::string& full, const detail::ErasedCodec& codec,
+                                 const Policy& policy, bool want_epoch);
+  detail::ErasedValue typed_value(const StoredEntry& entry, const detail::ErasedCodec& codec) const;
+  void put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy);
+  EntryPtr entry_from(cache::Envelope envelope, detail::ErasedValue value,
+                      const detail::ErasedCodec& codec, std::uint64_t sequence) const;
+  asio::awaitable<void> drop_corrupt(const std::string& full, std::string_view why);
+
+  // --- loading ---
+  std::shared_ptr<LoadFlight> start_load(const std::string& full, const detail::ErasedCodec& codec,
+                                         detail::ErasedLoader loader, const Policy& policy,
+                                         std::uint64_t sequence, std::optional<std::uint64_t> epoch,
+                                         bool has_stale, bool* leader);
+  asio::awaitable<void> run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
+                                 std::string full, const detail::ErasedCodec* codec,
+                                 detail::ErasedLoader loader, Policy policy, std::uint64_t sequence,
+                                 std::optional<std::uint64_t> epoch, bool has_stale);
+  asio::awaitable<LoadResult> wait_for_lease_holder(const std::string& full,
+                                                    const detail::ErasedCodec& codec,
+                                                    const Policy& policy, bool* acquired,
+                                                    std::string* token);
+  asio::awaitable<EntryPtr> store_loaded(const std::string& full, const detail::ErasedCodec& codec,
+                                         detail::ErasedValue value, const LoadContext& context,
+                                         const Policy& policy, std::uint64_t sequence,
+                                         std::optional<std::uint64_t> epoch);
+  std::string encode_entry(const StoredEntry& entry, const std::string& full) const;
+  Clock::duration jittered(const Policy& policy);
+
+  // --- invalidation and the bus ---
+  asio::awaitable<void> publish(char kind, std::uint64_t epoch, const std::string& argument);
+  void on_bus_message(const std::string& payload);
+  void on_recovered();
+  void drop_l1(std::string_view reason);
+
+  void log_once(std::size_t slot, std::string_view what) {
+    if (!logged_[slot % logged_.size()].exchange(true)) {
+      spdlog::warn("strata cache: {} (further occurrences are counted in stats, not logged)", what);
+    }
+  }
+};
+
+Cache::Impl::Impl(asio::any_io_executor executor, CacheOptions options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : steady_clock()),
+      keyspace_(options_.prefix),
+      envelopes_(cache::EnvelopeOptions{options_.compression_threshold, 0.10,
+                                        options_.compression_level, options_.integrity_secret}),
+      marks_(options_.max_fill_duration + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              options_.defaults.l1_ttl)),
+      started_at_(clock_->now().time_since_epoch().count()),
+      random_(options_.seed) {
+  validate(options_.defaults, options_, "CacheOptions::defaults");
+  if (options_.max_fill_duration <= 0ms) {
+    throw std::invalid_argument("CacheOptions::max_fill_duration must be positive");
+  }
+  const auto system_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  unix_offset_ms_ = system_now - to_ms(clock_->now().time_since_epoch());
+  MemoryStoreOptions l1_options = options_.l1;
+  l1_options.clock = clock_;
+  l1_ = std::make_unique<MemoryStore>(l1_options);
+}
+
+void Cache::Impl::attach_redis() {
+  std::optional<redis::ConnectionOptions> connection = options_.redis;
+  if (!connection) {
+    std::string url = options_.redis_url;
+    if (url.empty() && options_.read_redis_url_from_environment) {
+      if (const char* from_environment = std::getenv("REDIS_URL")) url = from_environment;
+    }
+    if (!url.empty()) {
+      try {
+        connection = redis::parse_url(url);
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument(std::string("Redis URL for the cache (") +
+                                    (options_.redis_url.empty() ? "REDIS_URL" : "CacheOptions::redis_url") +
+                                    "): " + error.what());
+      }
+    }
+  }
+  if (!connection) return;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  cache::RedisTier::Callbacks callbacks{
+      [weak](const std::string& payload) {
+        if (auto self = weak.lock()) self->on_bus_message(payload);
+      },
+      [weak] {
+        if (auto self = weak.lock()) self->on_recovered();
+      }};
+  l2_ = std::make_shared<cache::RedisTier>(executor_, *connection, keyspace_, metrics_, options_.bus,
+                                           std::move(callbacks), options_.max_fill_duration + 10s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2) {
+  std::optional<std::uint64_t> generation;
+  {
+    std::lock_guard lock(generations_mutex_);
+    if (auto it = generations_.find(key.name_space()); it != generations_.end()) generation = it->second;
+  }
+  if (!generation && l2_ && use_l2) {
+    generation = co_await l2_->generation(key.name_space());
+    if (generation) learn_generation(key.name_space(), *generation);
+  }
+  co_return keyspace_.entry(key, generation.value_or(0));
+}
+
+void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t generation) {
+  std::lock_guard lock(generations_mutex_);
+  auto& known = generations_[name_space];
+  known = std::max(known, generation);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+detail::ErasedValue Cache::Impl::typed_value(const StoredEntry& entry,
+                                             const detail::ErasedCodec& codec) const {
+  if (entry.type == codec.type) return entry.value;
+  return codec.decode(entry.payload);  // read as another type than it was written
+}
+
+void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy) {
+  if (!policy.use_l1) return;
+  const auto remaining = std::chrono::milliseconds(entry->stale_until_ms - now_ms());
+  if (remaining <= 0ms) return;
+  const auto lifetime = std::min<Clock::duration>(remaining, policy.l1_ttl);
+  l1_->set_for(full, Bytes(entry, entry->payload.data(), entry->payload.size()), lifetime);
+  // An invalidation between this entry's read and now: its eraser may have run before the set
+  // above, so check again after it (the mark is always recorded before the erase).
+  if (marks_.invalidated_since(entry->sequence, full, entry->tags)) l1_->erase(full);
+}
+
+EntryPtr Cache::Impl::entry_from(cache::Envelope envelope, detail::ErasedValue value,
+                                 const detail::ErasedCodec& codec, std::uint64_t sequence) const {
+  auto entry = std::make_shared<StoredEntry>();
+  entry->value = std::move(value);
+  entry->type = codec.type;
+  entry->payload = std::move(envelope.payload);
+  entry->codec = std::move(envelope.codec);
+  entry->created_ms = envelope.created_ms;
+  entry->fresh_until_ms = envelope.fresh_until_ms;
+  entry->stale_until_ms = envelope.stale_until_ms;
+  entry->fill_epoch = envelope.fill_epoch;
+  entry->sequence = sequence;
+  entry->tags = std::move(envelope.tags);
+  return entry;
+}
+
+asio::awaitable<void> Cache::Impl::drop_corrupt(const std::string& full, std::string_view why) {
+  Metrics::bump(metrics_.corrupt_entries);
+  Metrics::bump(metrics_.errors);
+  log_once(0, fmt::format("deleted an undecodable entry under \"{}\": {}", full, why));
+  if (l2_) (void)co_await l2_->unlink(full);
+  l1_->erase(full);
+}
+
+asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full,
+                                                         const detail::ErasedCodec& codec,
+                                                         const Policy& policy, bool want_epoch) {
+  Lookup out;
+  const std::int64_t now = now_ms();
+  if (policy.use_l1) {
+    const auto started = std::chrono::steady_clock::now();
+    if (auto bytes = l1_->get(full)) {
+      auto entry = std::static_pointer_cast<const StoredEntry>(bytes->owner());
+      if (marks_.tags_invalidated_since(entry->sequence, entry->tags)) {
+        l1_->erase(full);
+      } else if (auto value = typed_value(*entry, codec)) {
+        if (now < entry->fresh_until_ms) {
+          out.fresh = std::move(entry);
+          out.fresh_value = std::move(value);
+          out.fresh_source = Source::l1;
+        } else if (now < entry->stale_until_ms) {
+          out.stale = std::move(entry);
+          out.stale_value = std::move(value);
+        }
+      }
+    }
+    metrics_.l1_latency.record(std::chrono::steady_clock::now() - started);
+    if (out.fresh) co_return out;
+  }
+  if (!l2_ || !policy.use_l2) co_return out;
+
+  const std::uint64_t sequence = marks_.sequence();
+  const auto started = std::chrono::steady_clock::now();
+  auto read = co_await l2_->read(full, want_epoch);
+  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+  if (!read.ok) co_return out;
+  if (want_epoch) out.epoch = read.epoch;
+  if (read.wrong_type) {
+    co_await drop_corrupt(full, "not a string value");
+    co_return out;
+  }
+  if (!read.value) co_return out;
+  auto decoded = envelopes_.decode(*read.value, full);
+  if (!decoded.ok) {
+    if (decoded.error == cache::EnvelopeError::integrity) {
+      log_once(1, fmt::format("entry under \"{}\" failed its integrity check: someone without the "
+                              "secret wrote it; deleted",
+                              full));
+    }
+    co_await drop_corrupt(full, cache::describe(decoded.error));
+    co_return out;
+  }
+  auto& envelope = decoded.envelope;
+  if (now >= envelope.stale_until_ms || marks_.epoch_invalidates(envelope.fill_epoch, envelope.tags)) {
+    co_return out;
+  }
+  auto value = codec.decode(envelope.payload);
+  if (!value) {
+    co_await drop_corrupt(full, fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")",
+                                            codec.name, envelope.codec));
+    co_return out;
+  }
+  const bool fresh = now < envelope.fresh_until_ms;
+  auto entry = entry_from(std::move(envelope), value, codec, sequence);
+  put_l1(full, entry, policy);
+  if (fresh) {
+    out.fresh = std::move(entry);
+    out.fresh_value = std::move(value);
+    out.fresh_source = Source::l2;
+  } else if (!out.stale || out.stale->created_ms < entry->created_ms) {
+    out.stale = std::move(entry);
+    out.stale_value = std::move(value);
+  }
+  co_return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+Clock::duration Cache::Impl::jittered(const Policy& policy) {
+  if (policy.ttl_jitter <= Clock::duration::zero()) return policy.ttl;
+  std::lock_guard lock(random_mutex_);
+  std::uniform_int_distribution<Clock::duration::rep> jitter(0, policy.ttl_jitter.count());
+  return policy.ttl - Clock::duration(jitter(random_));
+}
+
+std::string Cache::Impl::encode_entry(const StoredEntry& entry, const std::string& full) const {
+  cache::Envelope envelope;
+  envelope.codec = entry.codec;
+  envelope.created_ms = entry.created_ms;
+  envelope.fresh_until_ms = entry.fresh_until_ms;
+  envelope.stale_until_ms = entry.stale_until_ms;
+  envelope.fill_epoch = entry.fill_epoch;
+  envelope.tags = entry.tags;
+  envelope.payload = entry.payload;
+  return envelopes_.encode(envelope, full);
+}
+
+asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
+                                                    const detail::ErasedCodec& codec,
+                                                    detail::ErasedValue value,
+                                                    const LoadContext& context, const Policy& policy,
+                                                    std::uint64_t sequence,
+                                                    std::optional<std::uint64_t> epoch) {
+  auto entry = std::make_shared<StoredEntry>();
+  entry->tags = policy.tags;
+  entry->tags.insert(entry->tags.end(), context.tags.begin(), context.tags.end());
+  std::sort(entry->tags.begin(), entry->tags.end());
+  entry->tags.erase(std::unique(entry->tags.begin(), entry->tags.end()), entry->tags.end());
+  if (marks_.invalidated_since(sequence, full, entry->tags)) {
+    Metrics::bump(metrics_.fills_discarded);
+    co_return nullptr;
+  }
+  const auto ttl = context.ttl ? *context.ttl : jittered(policy);
+  const auto stale = context.stale_ttl ? *context.stale_ttl : policy.stale_ttl;
+  if (ttl <= Clock::duration::zero()) co_return nullptr;
+  entry->payload = codec.encode(value.get());
+  entry->value = std::move(value);
+  entry->type = codec.type;
+  entry->codec = std::string(codec.name);
+  entry->created_ms = now_ms();
+  entry->fresh_until_ms = entry->created_ms + to_ms(ttl);
+  entry->stale_until_ms = entry->fresh_until_ms + to_ms(stale);
+  entry->sequence = sequence;
+  if (l2_ && policy.use_l2) {
+    entry->fill_epoch = epoch.value_or(l2_->observed_epoch());
+    auto outcome = co_await l2_->store(full, encode_entry(*entry, full),
+                                       std::chrono::milliseconds(entry->stale_until_ms - entry->created_ms),
+                                       entry->fill_epoch, entry->tags);
+    if (outcome == cache::RedisTier::StoreOutcome::refused) {
+      Metrics::bump(metrics_.fills_discarded);
+      co_return nullptr;
+    }
+  }
+  if (marks_.invalidated_since(sequence, full, entry->tags)) {
+    Metrics::bump(metrics_.fills_discarded);
+    co_return nullptr;
+  }
+  Metrics::bump(metrics_.sets);
+  put_l1(full, entry, policy);
+  co_return entry;
+}
+
+std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
+                                                    const detail::ErasedCodec& codec,
+                                                    detail::ErasedLoader loader, const Policy& policy,
+                                                    std::uint64_t sequence,
+                                                    std::optional<std::uint64_t> epoch,
+                                                    bool has_stale, bool* leader) {
+  // One flight per key and C++ type: waiters cast the shared result to their own type.
+  std::string flight_key = full;
+  flight_key.push_back('\0');
+  flight_key += std::to_string(reinterpret_cast<std::uintptr_t>(codec.type));
+  std::shared_ptr<LoadFlight> flight;
+  {
+    std::lock_guard lock(flights_mutex_);
+    auto& slot = flights_[flight_key];
+    if (slot) {
+      *leader = false;
+      return slot;
+    }
+    slot = flight = std::make_shared<LoadFlight>();
+  }
+  *leader = true;
+  asio::co_spawn(executor_,
+                 run_load(flight, std::move(flight_key), full, &codec, std::move(loader), policy,
+                          sequence, epoch, has_stale),
+                 asio::detached);
+  return flight;
+}
+
+asio::awaitable<LoadResult> Cache::Impl::wait_for_lease_holder(const std::string& full,
+                                                               const detail::ErasedCodec& codec,
+                                                               const Policy& policy, bool* acquired,
+                                                               std::string* token) {
+  LoadResult result;
+  *token = instance_ + ":" + std::to_string(++lock_tokens_);
+  const auto lease = policy.hard_timeout + 5s;
+  const auto deadline = std::chrono::steady_clock::now() + policy.hard_timeout;
+  auto pause = 2ms;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto locked = co_await l2_->try_lock(keyspace_.lock(full), *token, lease);
+    if (!locked) co_return result;  // Redis unavailable: this process's single flight will do
+    if (*locked) {
+      *acquired = true;
+      co_return result;
+    }
+    timer.expires_after(pause);
+    (void)co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    pause = std::min(pause * 2, 50ms);
+    auto read = co_await l2_->read(full, false);
+    if (!read.ok || !read.value) continue;
+    auto decoded = envelopes_.decode(*read.value, full);
+    if (!decoded.ok || now_ms() >= decoded.envelope.fresh_until_ms) continue;
+    auto value = codec.decode(decoded.envelope.payload);
+    if (!value) continue;
+    result.entry = entry_from(std::move(decoded.envelope), value, codec, marks_.sequence());
+    result.value = std::move(value);
+    result.source = Source::l2;
+    put_l1(full, result.entry, policy);
+    co_return result;
+  }
+  co_return result;  // the holder took too long: load here
+}
+
+asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
+                                            std::string full, const detail::ErasedCodec* codec,
+                                            detail::ErasedLoader loader, Policy policy,
+                                            std::uint64_t sequence, std::optional<std::uint64_t> epoch,
+                                            bool has_stale) {
+  auto self = shared_from_this();
+  LoadResult result;
+  try {
+    const bool remote = l2_ && policy.use_l2;
+    if (remote && !epoch) epoch = co_await l2_->epoch();
+    bool lease_acquired = false;
+    std::string token;
+    if (remote && policy.distributed_lock) {
+      result = co_await wait_for_lease_holder(full, *codec, policy, &lease_acquired, &token);
+    }
+    if (!result.value) {
+      auto context = std::make_shared<LoadContext>();
+      context->has_stale_value = has_stale;
+      auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
+      Metrics::bump(metrics_.loader_calls);
+      const auto started = std::chrono::steady_clock::now();
+      asio::co_spawn(
+          executor_,
+          [](detail::ErasedLoader loader, std::shared_ptr<LoadContext> context,
+             std::shared_ptr<cache::Flight<LoaderResult>> outcome) -> asio::awaitable<void> {
+            LoaderResult loaded;
+            try {
+              loaded.value = co_await loader(*context);
+            } catch (...) {
+              loaded.error = std::current_exception();
+            }
+            outcome->finish(std::move(loaded));
+          }(std::move(loader), context, outcome),
+          asio::detached);
+      const bool finished = co_await outcome->wait(policy.hard_timeout);
+      metrics_.loader_latency.record(std::chrono::steady_clock::now() - started);
+      if (!finished) {
+        Metrics::bump(metrics_.loader_timeouts);
+        Metrics::bump(metrics_.errors);
+        result.timed_out = true;
+      } else if (outcome->result().error) {
+        Metrics::bump(metrics_.loader_errors);
+        Metrics::bump(metrics_.errors);
+        result.error = outcome->result().error;
+      } else if (!outcome->result().value) {
+        result.error = std::make_exception_ptr(std::logic_error("cache loader returned no value"));
+      } else {
+        result.value = outcome->result().value;
+        if (context->cacheable) {
+          result.entry = co_await store_loaded(full, *codec, result.value, *context, policy, sequence, epoch);
+        }
+      }
+    }
+    if (lease_acquired) co_await l2_->unlock(keyspace_.lock(full), token);
+  } catch (...) {
+    // Only the cache's own machinery can get here (encoding, allocation): never leave waiters.
+    result.error = std::current_exception();
+  }
+  {
+    std::lock_guard lock(flights_mutex_);
+    if (auto it = flights_.find(flight_key); it != flights_.end() && it->second == flight) {
+      flights_.erase(it);
+    }
+  }
+  flight->finish(std::move(result));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bus
+
+asio::awaitable<void> Cache::Impl::publish(char kind, std::uint64_t epoch, const std::string& argument) {
+  if (!l2_ || !options_.bus) co_return;
+  const auto sequence = ++bus_sequence_;
+  std::string message = fmt::format("1|{}|{}|{}|{}|{}", instance_, sequence, kind, epoch, argument);
+  (void)co_await l2_->publish(std::move(message));
+}
+
+void Cache::Impl::drop_l1(std::string_view reason) {
+  l1_->clear();
+  {
+    std::lock_guard lock(generations_mutex_);
+    generations_.clear();
+  }
+  Metrics::bump(metrics_.l1_clears);
+  spdlog::info("strata cache: L1 cleared ({})", reason);
+}
+
+void Cache::Impl::on_recovered() {
+  drop_l1("Redis is reachable again; invalidations may have been missed");
+}
+
+void Cache::Impl::on_bus_message(const std::string& payload) {
+  auto message = parse_bus_message(payload);
+  if (!message) {
+    log_once(2, "ignored a malformed message on the invalidation bus");
+    return;
+  }
+  if (message->instance == instance_) return;
+  Metrics::bump(metrics_.bus_messages);
+  bool gap = false;
+  {
+    std::lock_guard lock(bus_mutex_);
+    auto [it, first] = last_heard_.try_emplace(message->instance, message->sequence);
+    if (!first) {
+      gap = message->sequence != it->second + 1;
+      it->second = std::max(it->second, message->sequence);
+    }
+  }
+  if (gap) {
+    Metrics::bump(metrics_.bus_gaps);
+    drop_l1("a message on the invalidation bus was lost");
+  }
+  if (l2_) l2_->observe_epoch(message->epoch);
+  const auto now = clock_->now();
+  switch (message->kind) {
+    case 'K':
+      marks_.mark_key(message->argument, message->epoch, now);
+      l1_->erase(message->argument);
+      break;
+    case 'T': marks_.mark_tag(message->argument, message->epoch, now); break;
+    case 'N': learn_generation(message->argument, message->epoch); break;
+    case 'P':
+      l1_->erase_if([&](std::string_view key) { return cache::glob_match(message->argument, key); });
+      break;
+    case 'C':
+      marks_.mark_everything(message->epoch, now);
+      l1_->clear();
+      break;
+    default: log_once(2, "ignored a message of unknown kind on the invalidation bus");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache
+
+Cache::Cache(asio::any_io_executor executor, CacheOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {
+  impl_->attach_redis();
+}
+
+Cache::~Cache() {
+  if (impl_->l2_) impl_->l2_->close();
+}
+
+const CacheOptions& Cache::options() const noexcept { return impl_->options_; }
+bool Cache::redis_enabled() const noexcept { return impl_->l2_ != nullptr; }
+
+asio::awaitable<bool> Cache::start() {
+  if (!impl_->l2_) co_return true;
+  co_return co_await impl_->l2_->start();
+}
+
+asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key& key,
+                                                                     const detail::ErasedCodec& codec,
+                                                                     EntryOptions options) {
+  auto impl = impl_;
+  const Policy policy = resolve(impl->options_.defaults, std::move(options));
+  const std::string full = co_await impl->entry_key(key, policy.use_l2);
+  auto found = co_await impl->lookup(full, codec, policy, false);
+  if (!found.fresh) {
+    Metrics::bump(impl->metrics_.misses);
+    co_return std::nullopt;
+  }
+  Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
+  co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
+                                std::chrono::milliseconds(impl->now_ms() - found.fresh->created_ms)};
+}
+
+asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
+                                                         detail::ErasedLoader loader,
+                                                         EntryOptions options) {
+  auto impl = impl_;
+  const Policy policy = resolve(impl->options_.defaults, std::move(options));
+  validate(policy, impl->options_, "EntryOptions");
+  const std::string full = co_await impl->entry_key(key, policy.use_l2);
+  const std::uint64_t sequence = impl->marks_.sequence();
+  auto found = co_await impl->lookup(full, codec, policy, true);
+  const std::int64_t now = impl->now_ms();
+
+  if (found.fresh) {
+    Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
+    const auto& entry = *found.fresh;
+    if (policy.eager_refresh > 0.0) {
+      const auto lifetime = static_cast<double>(entry.fresh_until_ms - entry.created_ms);
+      if (static_cast<double>(now - entry.created_ms) >= policy.eager_refresh * lifetime) {
+        bool leader = false;
+        (void)impl->start_load(full, codec, std::move(loader), policy, impl->marks_.sequence(),
+                               std::nullopt, true, &leader);
+        if (leader) Metrics::bump(impl->metrics_.eager_refreshes);
+      }
+    }
+    co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
+                                  std::chrono::milliseconds(now - entry.created_ms)};
+  }
+
+  Metrics::bump(impl->metrics_.misses);
+  const bool has_stale = found.stale != nullptr && policy.fail_safe;
+  bool leader = false;
+  auto flight = impl->start_load(full, codec, std::move(loader), policy, sequence, found.epoch,
+                                 has_stale, &leader);
+  if (!leader) Metrics::bump(impl->metrics_.coalesced_waits);
+  std::optional<std::chrono::nanoseconds> patience;
+  if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;
+  const bool finished = co_await flight->wait(patience);
+  if (finished && flight->result().value) {
+    const auto& result = flight->result();
+    const auto created = result.entry ? result.entry->created_ms : impl->now_ms();
+    co_return detail::ErasedFetch{result.value, result.source,
+                                  std::chrono::milliseconds(impl->now_ms() - created)};
+  }
+  if (has_stale) {
+    if (!finished) Metrics::bump(impl->metrics_.loader_timeouts);
+    Metrics::bump(impl->metrics_.stale_served);
+    co_return detail::ErasedFetch{found.stale_value, Source::stale,
+                                  std::chrono::milliseconds(impl->now_ms() - found.stale->created_ms)};
+  }
+  if (flight->result().error) std::rethrow_exception(flight->result().error);
+  throw LoadTimeout("loading cache key \"" + key.to_string() + "\" took longer than its hard_timeout (" +
+                    std::to_string(policy.hard_timeout.count()) + " ms) and no stale value was available");
+}
+
+asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedCodec& codec,
+                                           detail::ErasedValue value, EntryOptions options) {
+  auto impl = impl_;
+  const Policy policy = resolve(impl->options_.defaults, std::move(options));
+  validate(policy, impl->options_, "EntryOptions");
+  const std::string full = co_await impl->entry_key(key, policy.use_l2);
+  // An explicit write supersedes every fill of this key that began before it.
+  const auto sequence = impl->marks_.mark_key(full, 0, impl->clock_->now());
+  auto entry = std::make_shared<StoredEntry>();
+  entry->payload = codec.encode(value.get());
+  entry->value = std::move(value);
+  entry->type = codec.type;
+  entry->codec = std::string(codec.name);
+  entry->created_ms = impl->now_ms();
+  entry->fresh_until_ms = entry->created_ms + to_ms(impl->jittered(policy));
+  entry->stale_until_ms = entry->fresh_until_ms + to_ms(policy.stale_ttl);
+  entry->sequence = sequence;
+  entry->tags = policy.tags;
+  Outcome outcome;
+  outcome.affected = 1;
+  if (impl->l2_ && policy.use_l2) {
+    entry->fill_epoch = impl->l2_->observed_epoch();
+    auto stored = co_await impl->l2_->store(
+        full, impl->encode_entry(*entry, full),
+        std::chrono::milliseconds(entry->stale_until_ms - entry->created_ms), std::nullopt, entry->tags);
+    if (stored != cache::RedisTier::StoreOutcome::stored) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable: the value is cached in this process only";
+    }
+  }
+  impl->put_l1(full, entry, policy);
+  Metrics::bump(impl->metrics_.sets);
+  co_await impl->publish('K', 0, full);
+  co_return outcome;
+}
+
+asio::awaitable<Outcome> Cache::remove(const Key& key) {
+  auto impl = impl_;
+  const std::string full = co_await impl->entry_key(key, true);
+  impl->marks_.mark_key(full, 0, impl->clock_->now());
+  Outcome outcome;
+  outcome.affected = impl->l1_->erase(full) ? 1 : 0;
+  Metrics::bump(impl->metrics_.deletes);
+  if (impl->l2_) {
+    auto epoch = co_await impl->l2_->remove(full);
+    if (!epoch) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable: removed from this process's L1 only";
+    } else {
+      impl->marks_.mark_key(full, *epoch, impl->clock_->now());
+      co_await impl->publish('K', *epoch, full);
+    }
+  }
+  co_return outcome;
+}
+
+namespace {
+
+// expire() and extend_ttl(): rewrite an entry's lifetimes in both tiers.
+asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, const Key& key,
+                                         std::function<void(StoredEntry&, std::int64_t now)> change) {
+  const std::string full = co_await impl->entry_key(key, true);
+  Policy policy = resolve(impl->options_.defaults, {});
+  // The codec does not matter here: the entry is rewritten byte for byte.
+  const detail::ErasedCodec& codec = detail::erased_codec<std::string>();
+  auto found = co_await impl->lookup(full, codec, policy, false);
+  EntryPtr current = found.fresh ? found.fresh : found.stale;
+  Outcome outcome;
+  if (!current) co_return outcome;
+  auto changed = std::make_shared<StoredEntry>(*current);
+  const std::int64_t now = impl->now_ms();
+  change(*changed, now);
+  changed->sequence = impl->marks_.mark_key(full, 0, impl->clock_->now());
+  outcome.affected = 1;
+  if (impl->l2_) {
+    const auto lifetime = std::chrono::milliseconds(changed->stale_until_ms - now);
+    std::optional<bool> rewritten;
+    if (lifetime > 0ms) {
+      rewritten = co_await impl->l2_->rewrite(full, impl->encode_entry(*changed, full), lifetime);
+    } else {
+      rewritten = (co_await impl->l2_->remove(full)).has_value();
+    }
+    if (!rewritten) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable: changed in this process's L1 only";
+    }
+  }
+  impl->l1_->erase(full);
+  impl->put_l1(full, changed, policy);
+  co_await impl->publish('K', 0, full);
+  co_return outcome;
+}
+
+}  // namespace
+
+asio::awaitable<Outcome> Cache::expire(const Key& key) {
+  Metrics::bump(impl_->metrics_.deletes);
+  return change_lifetime(impl_, key, [](StoredEntry& entry, std::int64_t now) {
+    entry.fresh_until_ms = std::min(entry.fresh_until_ms, now);
+    entry.stale_until_ms = std::max(entry.stale_until_ms, entry.fresh_until_ms);
+  });
+}
+
+asio::awaitable<Outcome> Cache::extend_ttl(const Key& key, Clock::duration ttl) {
+  if (ttl <= Clock::duration::zero()) {
+    throw std::invalid_argument("extend_ttl: ttl must be positive (use expire() or remove() to end an entry)");
+  }
+  return change_lifetime(impl_, key, [ttl](StoredEntry& entry, std::int64_t now) {
+    const auto stale_window = entry.stale_until_ms - entry.fresh_until_ms;
+    entry.fresh_until_ms = now + to_ms(ttl);
+    entry.stale_until_ms = entry.fresh_until_ms + stale_window;
+  });
+}
+
+asio::awaitable<Outcome> Cache::invalidate_tag(std::string tag) {
+  std::vector<std::string> tags{std::move(tag)};
+  co_return co_await invalidate_tags(std::move(tags));
+}
+
+asio::awaitable<Outcome> Cache::invalidate_tags(std::vector<std::string> tags) {
+  auto impl = impl_;
+  Outcome outcome;
+  for (const auto& tag : tags) {
+    impl->marks_.mark_tag(tag, 0, impl->clock_->now());
+    Metrics::bump(impl->metrics_.invalidations);
+    if (!impl->l2_) continue;
+    auto result = co_await impl->l2_->invalidate_tag(tag, 500);
+    if (result.epoch != 0) {
+      impl->marks_.mark_tag(tag, result.epoch, impl->clock_->now());
+      co_await impl->publish('T', result.epoch, tag);
+    }
+    outcome.affected += result.removed;
+    if (!result.ok) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable: tag \"" + tag + "\" invalidated in this process only";
+    }
+  }
+  co_return outcome;
+}
+
+asio::awaitable<Outcome> Cache::invalidate_user(std::string user_id) {
+  co_return co_await invalidate_tag("user:" + user_id);
+}
+
+asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
+  auto impl = impl_;
+  Metrics::bump(impl->metrics_.invalidations);
+  Outcome outcome;
+  if (impl->l2_) {
+    auto generation = co_await impl->l2_->bump_generation(name_space);
+    if (generation) {
+      impl->learn_generation(name_space, *generation);
+      co_await impl->publish('N', *generation, name_space);
+      co_return outcome;
+    }
+    outcome.ok = false;
+    outcome.error = "Redis unavailable: namespace \"" + name_space + "\" invalidated in this process only";
+  }
+  std::lock_guard lock(impl->generations_mutex_);
+  ++impl->generations_[name_space];
+  co_return outcome;
+}
+
+asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
+  auto impl = impl_;
+  const auto plan = cache::Keyspace::plan_pattern(glob);
+  std::uint64_t generation = 0;
+  if (plan.first_is_literal) {
+    const std::string probe = co_await impl->entry_key(Key(plan.name_space, {}), true);
+    generation = std::stoull(probe.substr(probe.rfind(":g") + 2));
+  }
+  const std::string pattern = impl->keyspace_.entry_pattern(plan, generation);
+  Metrics::bump(impl->metrics_.invalidations);
+  Outcome outcome;
+  outcome.affected = impl->l1_->erase_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
+  if (impl->l2_) {
+    auto result = co_await impl->l2_->unlink_matching(pattern, 1000);
+    outcome.affected = std::max<std::uint64_t>(outcome.affected, result.removed);
+    if (!result.ok) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable or failed during SCAN: pattern only partly invalidated";
+    }
+    co_await impl->publish('P', 0, pattern);
+  }
+  co_return outcome;
+}
+
+asio::awaitable<Outcome> Cache::clear() {
+  auto impl = impl_;
+  impl->marks_.mark_everything(0, impl->clock_->now());
+  impl->l1_->clear();
+  Metrics::bump(impl->metrics_.invalidations);
+  Outcome outcome;
+  if (impl->l2_) {
+    auto result = co_await impl->l2_->clear(1000);
+    outcome.affected = result.removed;
+    if (result.epoch != 0) {
+      impl->marks_.mark_everything(result.epoch, impl->clock_->now());
+      co_await impl->publish('C', result.epoch, "");
+    }
+    if (!result.ok) {
+      outcome.ok = false;
+      outcome.error = "Redis unavailable: cleared this process's L1 only";
+    }
+  }
+  co_return outcome;
+}
+
+CacheStats Cache::stats() const {
+  CacheStats out;
+  impl_->metrics_.fill(out);
+  out.uptime_seconds = std::chrono::duration<double>(impl_->clock_->now().time_since_epoch() -
+                                                     Clock::duration(impl_->started_at_.load()))
+                           .count();
+  out.redis_enabled = impl_->l2_ != nullptr;
+  out.redis_available = impl_->l2_ && impl_->l2_->available();
+  out.l1_entries = impl_->l1_->size();
+  out.l1_bytes = impl_->l1_->bytes_used();
+  return out;
+}
+
+void Cache::reset_stats() {
+  impl_->metrics_.reset();
+  impl_->started_at_.store(impl_->clock_->now().time_since_epoch().count());
+}
+
+asio::awaitable<std::optional<std::chrono::nanoseconds>> Cache::ping_redis() {
+  if (!impl_->l2_) co_return std::nullopt;
+  co_return co_await impl_->l2_->ping();
+}
+
+}  // namespace strata

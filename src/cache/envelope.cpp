@@ -1,0 +1,240 @@
+#include "cache/envelope.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <zstd.h>
+
+#include <array>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace strata::cache {
+namespace {
+
+constexpr std::string_view kMagic = "\xB7STC";
+constexpr std::uint8_t kFlagCompressed = 1;
+constexpr std::uint8_t kFlagHmac = 2;
+constexpr std::size_t kHmacBytes = 32;
+
+void put_u8(std::string& out, std::uint8_t value) { out.push_back(static_cast<char>(value)); }
+template <typename Unsigned>
+void put_le(std::string& out, Unsigned value) {
+  for (std::size_t i = 0; i < sizeof(Unsigned); ++i) {
+    out.push_back(static_cast<char>(static_cast<std::uint8_t>(value >> (8 * i))));
+  }
+}
+
+// Reads fields front to back; any read past the end marks the input truncated.
+class Reader {
+public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool take(std::size_t count, std::string_view& out) {
+    if (bytes_.size() - position_ < count) return fail();
+    out = bytes_.substr(position_, count);
+    position_ += count;
+    return true;
+  }
+  template <typename Unsigned>
+  bool read_le(Unsigned& value) {
+    std::string_view raw;
+    if (!take(sizeof(Unsigned), raw)) return false;
+    value = 0;
+    for (std::size_t i = 0; i < sizeof(Unsigned); ++i) {
+      value |= static_cast<Unsigned>(static_cast<std::uint8_t>(raw[i])) << (8 * i);
+    }
+    return true;
+  }
+  [[nodiscard]] std::size_t position() const noexcept { return position_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - position_; }
+  [[nodiscard]] bool truncated() const noexcept { return truncated_; }
+
+private:
+  bool fail() {
+    truncated_ = true;
+    return false;
+  }
+  std::string_view bytes_;
+  std::size_t position_ = 0;
+  bool truncated_ = false;
+};
+
+std::array<unsigned char, kHmacBytes> hmac_of(const std::string& secret, std::string_view key,
+                                              std::string_view body) {
+  std::string message;
+  message.reserve(8 + key.size() + body.size());
+  put_le<std::uint64_t>(message, key.size());
+  message.append(key);
+  message.append(body);
+  std::array<unsigned char, kHmacBytes> digest{};
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest.data(),
+           &length) == nullptr ||
+      length != kHmacBytes) {
+    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");
+  }
+  return digest;
+}
+
+}  // namespace
+
+std::string_view describe(EnvelopeError error) noexcept {
+  switch (error) {
+    case EnvelopeError::foreign: return "not a Strata envelope (foreign value)";
+    case EnvelopeError::newer_version: return "envelope from a newer Strata version";
+    case EnvelopeError::truncated: return "truncated envelope";
+    case EnvelopeError::corrupt: return "corrupt envelope";
+    case EnvelopeError::decompression: return "compressed payload does not inflate";
+    case EnvelopeError::integrity: return "integrity check (HMAC) failed";
+  }
+  return "unknown envelope error";
+}
+
+EnvelopeCodec::EnvelopeCodec(EnvelopeOptions options) : options_(std::move(options)) {
+  if (options_.min_compression_saving < 0.0 || options_.min_compression_saving >= 1.0) {
+    throw std::invalid_argument("min_compression_saving must be in [0, 1), got " +
+                                std::to_string(options_.min_compression_saving));
+  }
+  if (options_.compression_level < 1 || options_.compression_level > ZSTD_maxCLevel()) {
+    throw std::invalid_argument("compression_level must be in [1, " +
+                                std::to_string(ZSTD_maxCLevel()) + "], got " +
+                                std::to_string(options_.compression_level));
+  }
+}
+
+std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view key) const {
+  if (envelope.codec.size() > std::numeric_limits<std::uint8_t>::max()) {
+    throw std::invalid_argument("codec name longer than 255 bytes: " + envelope.codec.substr(0, 40));
+  }
+  if (envelope.tags.size() > std::numeric_limits<std::uint16_t>::max()) {
+    throw std::invalid_argument("an entry may carry at most 65535 tags");
+  }
+  if (envelope.payload.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("value larger than 4 GiB cannot be cached");
+  }
+
+  std::string compressed;
+  bool compress = false;
+  const std::string& payload = envelope.payload;
+  if (options_.compression_threshold != 0 && payload.size() >= options_.compression_threshold) {
+    compressed.resize(ZSTD_compressBound(payload.size()));
+    const std::size_t size = ZSTD_compress(compressed.data(), compressed.size(), payload.data(),
+                                           payload.size(), options_.compression_level);
+    const auto limit = static_cast<double>(payload.size()) * (1.0 - options_.min_compression_saving);
+    if (!ZSTD_isError(size) && static_cast<double>(size) <= limit) {
+      compressed.resize(size);
+      compress = true;
+    }
+  }
+  const std::string_view stored = compress ? std::string_view(compressed) : std::string_view(payload);
+
+  std::string out;
+  std::size_t tag_bytes = 0;
+  for (const auto& tag : envelope.tags) tag_bytes += 2 + tag.size();
+  out.reserve(64 + envelope.codec.size() + tag_bytes + stored.size() + kHmacBytes);
+  out.append(kMagic);
+  put_u8(out, kVersion);
+  const bool sign = !options_.integrity_secret.empty();
+  put_u8(out, static_cast<std::uint8_t>((compress ? kFlagCompressed : 0) | (sign ? kFlagHmac : 0)));
+  put_u8(out, static_cast<std::uint8_t>(envelope.codec.size()));
+  out.append(envelope.codec);
+  put_le<std::uint64_t>(out, static_cast<std::uint64_t>(envelope.created_ms));
+  put_le<std::uint64_t>(out, static_cast<std::uint64_t>(envelope.fresh_until_ms));
+  put_le<std::uint64_t>(out, static_cast<std::uint64_t>(envelope.stale_until_ms));
+  put_le<std::uint64_t>(out, envelope.fill_epoch);
+  put_le<std::uint16_t>(out, static_cast<std::uint16_t>(envelope.tags.size()));
+  for (const auto& tag : envelope.tags) {
+    if (tag.size() > std::numeric_limits<std::uint16_t>::max()) {
+      throw std::invalid_argument("tag longer than 65535 bytes: " + tag.substr(0, 40) + "...");
+    }
+    put_le<std::uint16_t>(out, static_cast<std::uint16_t>(tag.size()));
+    out.append(tag);
+  }
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(stored.size()));
+  out.append(stored);
+  if (compress) put_le<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
+  if (sign) {
+    const auto digest = hmac_of(options_.integrity_secret, key, out);
+    out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  }
+  return out;
+}
+
+EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
+  Decoded result;
+  auto fail = [&](EnvelopeError error) {
+    result.ok = false;
+    result.error = error;
+    return result;
+  };
+  if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
+    return fail(EnvelopeError::foreign);
+  }
+  Reader reader(bytes.substr(kMagic.size()));
+  std::uint8_t version = 0, flags = 0, codec_size = 0;
+  if (!reader.read_le(version)) return fail(EnvelopeError::truncated);
+  if (version > kVersion) return fail(EnvelopeError::newer_version);
+  if (version != kVersion) return fail(EnvelopeError::corrupt);
+  if (!reader.read_le(flags) || !reader.read_le(codec_size)) return fail(EnvelopeError::truncated);
+  if ((flags & ~(kFlagCompressed | kFlagHmac)) != 0) return fail(EnvelopeError::corrupt);
+  const bool signed_entry = (flags & kFlagHmac) != 0;
+  if (!options_.integrity_secret.empty() && !signed_entry) return fail(EnvelopeError::integrity);
+
+  Envelope& envelope = result.envelope;
+  std::string_view field;
+  if (!reader.take(codec_size, field)) return fail(EnvelopeError::truncated);
+  envelope.codec.assign(field);
+  std::uint64_t created = 0, fresh = 0, stale = 0;
+  std::uint16_t tag_count = 0;
+  if (!reader.read_le(created) || !reader.read_le(fresh) || !reader.read_le(stale) ||
+      !reader.read_le(envelope.fill_epoch) || !reader.read_le(tag_count)) {
+    return fail(EnvelopeError::truncated);
+  }
+  envelope.created_ms = static_cast<std::int64_t>(created);
+  envelope.fresh_until_ms = static_cast<std::int64_t>(fresh);
+  envelope.stale_until_ms = static_cast<std::int64_t>(stale);
+  if (envelope.fresh_until_ms > envelope.stale_until_ms) return fail(EnvelopeError::corrupt);
+  envelope.tags.reserve(tag_count);
+  for (std::uint16_t i = 0; i < tag_count; ++i) {
+    std::uint16_t size = 0;
+    if (!reader.read_le(size) || !reader.take(size, field)) return fail(EnvelopeError::truncated);
+    envelope.tags.emplace_back(field);
+  }
+  std::uint32_t stored_size = 0;
+  std::string_view stored;
+  if (!reader.read_le(stored_size) || !reader.take(stored_size, stored)) {
+    return fail(EnvelopeError::truncated);
+  }
+  std::uint32_t original_size = 0;
+  const bool compressed = (flags & kFlagCompressed) != 0;
+  if (compressed && !reader.read_le(original_size)) return fail(EnvelopeError::truncated);
+  const std::size_t body_end = kMagic.size() + reader.position();
+  if (signed_entry) {
+    std::string_view mac;
+    if (!reader.take(kHmacBytes, mac)) return fail(EnvelopeError::truncated);
+    if (!options_.integrity_secret.empty()) {
+      const auto expected = hmac_of(options_.integrity_secret, key, bytes.substr(0, body_end));
+      if (CRYPTO_memcmp(expected.data(), mac.data(), kHmacBytes) != 0) {
+        return fail(EnvelopeError::integrity);
+      }
+    }
+  }
+  if (reader.remaining() != 0) return fail(EnvelopeError::corrupt);
+
+  if (compressed) {
+    if (original_size > options_.max_payload_bytes) return fail(EnvelopeError::corrupt);
+    envelope.payload.resize(original_size);
+    const std::size_t size =
+        ZSTD_decompress(envelope.payload.data(), envelope.payload.size(), stored.data(), stored.size());
+    if (ZSTD_isError(size) || size != original_size) return fail(EnvelopeError::decompression);
+    result.was_compressed = true;
+  } else {
+    envelope.payload.assign(stored);
+  }
+  result.ok = true;
+  return result;
+}
+
+}  // namespace strata::cache

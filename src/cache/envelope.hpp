@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::cache {
+
+// What the cache stores under an entry key, in L2 (and in what it publishes): the value's
+// bytes with the metadata every reader needs to judge it. Times are Unix milliseconds, so that
+// processes agree on them.
+struct Envelope {
+  std::string codec;                // "raw", "json", or a custom codec's name
+  std::int64_t created_ms = 0;
+  std::int64_t fresh_until_ms = 0;  // fresh before, stale (fail-safe only) after
+  std::int64_t stale_until_ms = 0;  // never served at or after
+  std::uint64_t fill_epoch = 0;     // invalidation epoch when the data was read from the source
+  std::vector<std::string> tags;
+  std::string payload;              // the codec's bytes, uncompressed
+};
+
+enum class EnvelopeError {
+  foreign,        // not written by Strata (no magic)
+  newer_version,  // written by a newer Strata
+  truncated,      // shorter than its own lengths say
+  corrupt,        // lengths or flags that make no sense, trailing bytes
+  decompression,  // zstd refused the payload
+  integrity,      // HMAC missing or wrong (only with a secret configured)
+};
+[[nodiscard]] std::string_view describe(EnvelopeError error) noexcept;
+
+struct EnvelopeOptions {
+  // Compress payloads of at least this many bytes (0: never) when zstd saves at least
+  // min_compression_saving of them.
+  std::size_t compression_threshold = 1024;
+  double min_compression_saving = 0.10;
+  int compression_level = 3;
+  // Non-empty: every envelope carries HMAC-SHA256(secret, key || envelope), and one without a
+  // valid HMAC is rejected, so write access to Redis alone cannot make the cache serve data.
+  std::string integrity_secret;
+  // Largest payload decode() will inflate (guards against decompression bombs).
+  std::size_t max_payload_bytes = 512 * 1024 * 1024;
+};
+
+// Versioned binary format:
+//   magic "\xB7STC" | version u8 | flags u8 (1 = zstd, 2 = HMAC) | codec len u8 + bytes
+//   | created, fresh_until, stale_until i64 | fill_epoch u64 | tag count u16, (len u16 + bytes)*
+//   | payload len u32 + bytes [| original len u32 when compressed] | HMAC 32 bytes when flagged
+// All integers little-endian.
+class EnvelopeCodec {
+public:
+  static constexpr std::uint8_t kVersion = 1;
+
+  explicit EnvelopeCodec(EnvelopeOptions options);
+
+  // The stored bytes for `envelope` under `key` (the key enters the HMAC, so an entry copied
+  // to another key fails verification).
+  [[nodiscard]] std::string encode(const Envelope& envelope, std::string_view key) const;
+
+  struct Decoded {
+    Envelope envelope;
+    bool ok = false;
+    EnvelopeError error = EnvelopeError::foreign;
+    bool was_compressed = false;
+  };
+  [[nodiscard]] Decoded decode(std::string_view bytes, std::string_view key) const;
+
+  [[nodiscard]] const EnvelopeOptions& options() const noexcept { return options_; }
+
+private:
+  EnvelopeOptions options_;
+};
+
+}  // namespace strata::cache

@@ -1,0 +1,128 @@
+#pragma once
+
+#include "cache/keyspace.hpp"
+#include "cache/metrics.hpp"
+
+#include <strata/redis/commands.hpp>
+#include <strata/redis/options.hpp>
+#include <strata/redis/pool.hpp>
+#include <strata/redis/subscriber.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace strata::cache {
+
+// L2: every Redis operation the cache performs, each one round trip or a bounded series of
+// short ones, never KEYS or an unbounded command. Failures come back as values (and count in
+// l2_errors); nothing throws. Callable from any executor: work hops onto the tier's strand,
+// where the pool and the bus subscriber live.
+class RedisTier : public std::enable_shared_from_this<RedisTier> {
+public:
+  struct Callbacks {
+    std::function<void(const std::string& payload)> on_bus_message;
+    // Redis answered again after failing, or the bus re-subscribed: invalidations may have been
+    // missed meanwhile.
+    std::function<void()> on_recovered;
+  };
+
+  RedisTier(boost::asio::any_io_executor executor, redis::ConnectionOptions options,
+            const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
+            std::chrono::milliseconds mark_lifetime);
+  ~RedisTier();
+
+  // Connects the pool and the bus; true when Redis answered. Never throws; on failure the
+  // connections keep retrying in the background.
+  boost::asio::awaitable<bool> start();
+  void close();
+
+  [[nodiscard]] bool available() const noexcept { return available_.load(std::memory_order_acquire); }
+  // Highest invalidation epoch seen in any reply or bus message.
+  [[nodiscard]] std::uint64_t observed_epoch() const noexcept {
+    return observed_epoch_.load(std::memory_order_acquire);
+  }
+  void observe_epoch(std::uint64_t epoch) noexcept;
+
+  struct Read {
+    bool ok = false;                   // Redis answered
+    std::optional<std::string> value;  // nullopt: no entry
+    bool wrong_type = false;           // a non-string value lives under the key
+    std::uint64_t epoch = 0;           // the invalidation epoch read with it (when asked)
+  };
+  boost::asio::awaitable<Read> read(std::string key, bool with_epoch);
+  boost::asio::awaitable<std::optional<std::uint64_t>> epoch();
+
+  enum class StoreOutcome { stored, refused, failed };
+  // fill_epoch nullopt: an explicit write, which also stops older fills of the key from storing.
+  boost::asio::awaitable<StoreOutcome> store(std::string key, std::string bytes,
+                                             std::chrono::milliseconds lifetime,
+                                             std::optional<std::uint64_t> fill_epoch,
+                                             std::vector<std::string> tags);
+  // Rewrites an existing entry's bytes and lifetime (expire, extend_ttl); false if absent.
+  boost::asio::awaitable<std::optional<bool>> rewrite(std::string key, std::string bytes,
+                                                      std::chrono::milliseconds lifetime);
+  // Removes the entry and marks the key; the epoch, or nullopt when Redis failed.
+  boost::asio::awaitable<std::optional<std::uint64_t>> remove(std::string key);
+  boost::asio::awaitable<bool> unlink(std::string key);
+
+  boost::asio::awaitable<std::optional<std::uint64_t>> generation(std::string name_space);
+  boost::asio::awaitable<std::optional<std::uint64_t>> bump_generation(std::string name_space);
+
+  struct Invalidation {
+    bool ok = false;
+    std::uint64_t epoch = 0;
+    std::uint64_t removed = 0;  // entries deleted
+  };
+  // Marks the tag, then deletes its members in batches of `batch` (each a short command).
+  boost::asio::awaitable<Invalidation> invalidate_tag(std::string tag, std::size_t batch);
+  // SCAN + UNLINK in batches.
+  boost::asio::awaitable<Invalidation> unlink_matching(std::string pattern, std::size_t batch);
+  // Marks everything (stops older fills), then unlinks every entry and tag set of the prefix.
+  boost::asio::awaitable<Invalidation> clear(std::size_t batch);
+
+  boost::asio::awaitable<bool> publish(std::string payload);
+
+  // Fill lease: true when acquired; nullopt when Redis failed.
+  boost::asio::awaitable<std::optional<bool>> try_lock(std::string key, std::string token,
+                                                       std::chrono::milliseconds lease);
+  boost::asio::awaitable<void> unlock(std::string key, std::string token);
+  boost::asio::awaitable<std::optional<bool>> exists(std::string key);
+
+  // Round trip to Redis (health checks, tests).
+  boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping();
+
+private:
+  template <typename T>
+  boost::asio::awaitable<T> on_strand(boost::asio::awaitable<T> work);
+  template <typename T>
+  bool check(const redis::Result<T>& result);
+  boost::asio::awaitable<std::optional<redis::Reply>> call(redis::Request request);
+  boost::asio::awaitable<std::optional<redis::Reply>> script(const redis::Script& script,
+                                                             std::vector<std::string> keys,
+                                                             std::vector<std::string> arguments);
+  boost::asio::awaitable<std::uint64_t> drain_set(std::string set, std::size_t batch, bool* ok);
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  const Keyspace& keyspace_;
+  Metrics& metrics_;
+  Callbacks callbacks_;
+  const std::chrono::milliseconds mark_lifetime_;
+  std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<redis::Subscriber> subscriber_;
+  std::atomic<bool> available_{false};
+  std::atomic<bool> ever_available_{false};
+  std::atomic<std::uint64_t> observed_epoch_{0};
+  std::uint64_t unique_ = 0;  // names for tag sets being drained (strand only)
+};
+
+}  // namespace strata::cache

@@ -1,0 +1,181 @@
+#include <strata/cache/stats.hpp>
+
+#include "cache/metrics.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace strata {
+
+std::chrono::nanoseconds LatencyHistogram::quantile(double q) const noexcept {
+  if (count == 0) return std::chrono::nanoseconds(0);
+  const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count)));
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    seen += counts[i];
+    if (seen >= rank && seen > 0) return std::chrono::nanoseconds(upper_bound_ns(i));
+  }
+  return std::chrono::nanoseconds(upper_bound_ns(kBuckets - 1));
+}
+
+namespace {
+
+boost::json::object latency_json(const LatencyHistogram& histogram) {
+  auto micros = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
+  boost::json::object out;
+  out["count"] = histogram.count;
+  out["mean_us"] = micros(histogram.mean());
+  out["p50_us"] = micros(histogram.quantile(0.50));
+  out["p90_us"] = micros(histogram.quantile(0.90));
+  out["p99_us"] = micros(histogram.quantile(0.99));
+  return out;
+}
+
+void prometheus_histogram(std::string& out, std::string_view name, std::string_view help,
+                          const LatencyHistogram& histogram) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i + 1 < LatencyHistogram::kBuckets; ++i) {
+    cumulative += histogram.counts[i];
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{:g}\"}} {}\n", name,
+                   static_cast<double>(LatencyHistogram::upper_bound_ns(i)) / 1e9, cumulative);
+  }
+  fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {:g}\n{}_count {}\n",
+                 name, histogram.count, name, static_cast<double>(histogram.sum_ns) / 1e9, name,
+                 histogram.count);
+}
+
+}  // namespace
+
+std::string to_json(const CacheStats& stats) {
+  boost::json::object out;
+  out["hits"] = stats.hits();
+  out["l1_hits"] = stats.l1_hits;
+  out["l2_hits"] = stats.l2_hits;
+  out["misses"] = stats.misses;
+  out["sets"] = stats.sets;
+  out["deletes"] = stats.deletes;
+  out["invalidations"] = stats.invalidations;
+  out["errors"] = stats.errors;
+  out["total_requests"] = stats.total_requests();
+  out["hit_rate"] = stats.hit_rate();
+  out["uptime_seconds"] = stats.uptime_seconds;
+  out["stale_served"] = stats.stale_served;
+  out["loader_calls"] = stats.loader_calls;
+  out["loader_errors"] = stats.loader_errors;
+  out["loader_timeouts"] = stats.loader_timeouts;
+  out["coalesced_waits"] = stats.coalesced_waits;
+  out["eager_refreshes"] = stats.eager_refreshes;
+  out["l2_errors"] = stats.l2_errors;
+  out["l2_writes_dropped"] = stats.l2_writes_dropped;
+  out["corrupt_entries"] = stats.corrupt_entries;
+  out["fills_discarded"] = stats.fills_discarded;
+  out["l1_clears"] = stats.l1_clears;
+  out["bus_messages"] = stats.bus_messages;
+  out["bus_gaps"] = stats.bus_gaps;
+  out["redis_enabled"] = stats.redis_enabled;
+  out["redis_available"] = stats.redis_available;
+  out["l1_entries"] = stats.l1_entries;
+  out["l1_bytes"] = stats.l1_bytes;
+  boost::json::object latency;
+  latency["l1"] = latency_json(stats.l1_latency);
+  latency["l2"] = latency_json(stats.l2_latency);
+  latency["loader"] = latency_json(stats.loader_latency);
+  out["latency"] = std::move(latency);
+  return boost::json::serialize(out);
+}
+
+std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
+  std::string out;
+  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0}_{1}_total {2}\n# TYPE {0}_{1}_total counter\n{0}_{1}_total {3}\n",
+                   prefix, name, help, value);
+  };
+  auto gauge = [&](std::string_view name, std::string_view help, double value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0}_{1} {2}\n# TYPE {0}_{1} gauge\n{0}_{1} {3:g}\n",
+                   prefix, name, help, value);
+  };
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP {0}_hits_total Lookups answered from a tier.\n# TYPE {0}_hits_total counter\n"
+                 "{0}_hits_total{{tier=\"l1\"}} {1}\n{0}_hits_total{{tier=\"l2\"}} {2}\n",
+                 prefix, stats.l1_hits, stats.l2_hits);
+  counter("misses", "Lookups that found nothing servable.", stats.misses);
+  counter("sets", "Values written.", stats.sets);
+  counter("deletes", "Entries removed or expired by key.", stats.deletes);
+  counter("invalidations", "Tag, user, namespace, pattern and clear invalidations.", stats.invalidations);
+  counter("errors", "Backend failures, undecodable entries and failed loads.", stats.errors);
+  counter("stale_served", "Stale values served by fail-safe.", stats.stale_served);
+  counter("loader_calls", "Loader invocations.", stats.loader_calls);
+  counter("loader_errors", "Loader invocations that threw.", stats.loader_errors);
+  counter("loader_timeouts", "Loads that reached a soft or hard timeout.", stats.loader_timeouts);
+  counter("coalesced_waits", "Callers that waited for another caller's load.", stats.coalesced_waits);
+  counter("eager_refreshes", "Background refreshes started by a late hit.", stats.eager_refreshes);
+  counter("l2_errors", "Redis failures, timeouts and open-circuit rejections.", stats.l2_errors);
+  counter("l2_writes_dropped", "Writes to Redis given up.", stats.l2_writes_dropped);
+  counter("corrupt_entries", "Stored values that failed to decode or verify.", stats.corrupt_entries);
+  counter("fills_discarded", "Loaded values not stored because of a concurrent invalidation.",
+          stats.fills_discarded);
+  counter("l1_clears", "L1 cleared because invalidations may have been missed.", stats.l1_clears);
+  counter("bus_messages", "Invalidation messages received from other processes.", stats.bus_messages);
+  counter("bus_gaps", "Lost invalidation messages detected.", stats.bus_gaps);
+  gauge("hit_rate", "Hits over total requests.", stats.hit_rate());
+  gauge("uptime_seconds", "Seconds since the cache started or stats were reset.", stats.uptime_seconds);
+  gauge("redis_available", "1 when Redis answered the last request.", stats.redis_available ? 1 : 0);
+  gauge("l1_entries", "Entries in L1.", static_cast<double>(stats.l1_entries));
+  gauge("l1_bytes", "Bytes charged in L1.", static_cast<double>(stats.l1_bytes));
+  prometheus_histogram(out, fmt::format("{}_l1_latency_seconds", prefix), "L1 lookup latency.",
+                       stats.l1_latency);
+  prometheus_histogram(out, fmt::format("{}_l2_latency_seconds", prefix), "Redis lookup latency.",
+                       stats.l2_latency);
+  prometheus_histogram(out, fmt::format("{}_loader_latency_seconds", prefix), "Loader latency.",
+                       stats.loader_latency);
+  return out;
+}
+
+namespace cache {
+
+void Metrics::fill(CacheStats& out) const noexcept {
+  auto get = [](const Counter& counter) { return counter.load(std::memory_order_relaxed); };
+  out.l1_hits = get(l1_hits);
+  out.l2_hits = get(l2_hits);
+  out.misses = get(misses);
+  out.sets = get(sets);
+  out.deletes = get(deletes);
+  out.invalidations = get(invalidations);
+  out.errors = get(errors);
+  out.stale_served = get(stale_served);
+  out.loader_calls = get(loader_calls);
+  out.loader_errors = get(loader_errors);
+  out.loader_timeouts = get(loader_timeouts);
+  out.coalesced_waits = get(coalesced_waits);
+  out.eager_refreshes = get(eager_refreshes);
+  out.l2_errors = get(l2_errors);
+  out.l2_writes_dropped = get(l2_writes_dropped);
+  out.corrupt_entries = get(corrupt_entries);
+  out.fills_discarded = get(fills_discarded);
+  out.l1_clears = get(l1_clears);
+  out.bus_messages = get(bus_messages);
+  out.bus_gaps = get(bus_gaps);
+  out.l1_latency = l1_latency.snapshot();
+  out.l2_latency = l2_latency.snapshot();
+  out.loader_latency = loader_latency.snapshot();
+}
+
+void Metrics::reset() noexcept {
+  for (Counter* counter :
+       {&l1_hits, &l2_hits, &misses, &sets, &deletes, &invalidations, &errors, &stale_served,
+        &loader_calls, &loader_errors, &loader_timeouts, &coalesced_waits, &eager_refreshes,
+        &l2_errors, &l2_writes_dropped, &corrupt_entries, &fills_discarded, &l1_clears,
+        &bus_messages, &bus_gaps}) {
+    counter->store(0, std::memory_order_relaxed);
+  }
+  l1_latency.reset();
+  l2_latency.reset();
+  loader_latency.reset();
+}
+
+}  // namespace cache
+}  // namespace strata

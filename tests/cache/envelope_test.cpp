@@ -1,0 +1,123 @@
+#include "cache/envelope.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace strata::cache {
+namespace {
+
+Envelope sample(std::string payload) {
+  Envelope envelope;
+  envelope.codec = "json";
+  envelope.created_ms = 1'700'000'000'000;
+  envelope.fresh_until_ms = envelope.created_ms + 30'000;
+  envelope.stale_until_ms = envelope.created_ms + 90'000;
+  envelope.fill_epoch = 41;
+  envelope.tags = {"job:7", "user:alice"};
+  envelope.payload = std::move(payload);
+  return envelope;
+}
+
+void expect_same(const Envelope& a, const Envelope& b) {
+  EXPECT_EQ(a.codec, b.codec);
+  EXPECT_EQ(a.created_ms, b.created_ms);
+  EXPECT_EQ(a.fresh_until_ms, b.fresh_until_ms);
+  EXPECT_EQ(a.stale_until_ms, b.stale_until_ms);
+  EXPECT_EQ(a.fill_epoch, b.fill_epoch);
+  EXPECT_EQ(a.tags, b.tags);
+  EXPECT_EQ(a.payload, b.payload);
+}
+
+TEST(EnvelopeTest, RoundTripsEveryFieldBinarySafely) {
+  const EnvelopeCodec codec({});
+  const auto envelope = sample(std::string("a\0b\xff", 4));
+  const auto decoded = codec.decode(codec.encode(envelope, "k"), "k");
+  ASSERT_TRUE(decoded.ok) << describe(decoded.error);
+  expect_same(decoded.envelope, envelope);
+  EXPECT_FALSE(decoded.was_compressed);
+}
+
+TEST(EnvelopeTest, CompressesAtTheThresholdOnlyWhenItSavesEnough) {
+  const EnvelopeCodec codec({});
+  const auto compressible = sample(std::string(4096, 'a'));
+  const auto bytes = codec.encode(compressible, "k");
+  EXPECT_LT(bytes.size(), 1024U);
+  const auto decoded = codec.decode(bytes, "k");
+  ASSERT_TRUE(decoded.ok);
+  EXPECT_TRUE(decoded.was_compressed);
+  expect_same(decoded.envelope, compressible);
+
+  const auto small = sample(std::string(1023, 'a'));  // below the 1 KiB default
+  EXPECT_FALSE(codec.decode(codec.encode(small, "k"), "k").was_compressed);
+
+  std::string noise(4096, '\0');
+  std::uint64_t state = 88172645463325252ULL;
+  for (auto& c : noise) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    c = static_cast<char>(state);
+  }
+  const auto incompressible = codec.decode(codec.encode(sample(noise), "k"), "k");
+  ASSERT_TRUE(incompressible.ok);
+  EXPECT_FALSE(incompressible.was_compressed);  // zstd cannot save 10% of random bytes
+  EXPECT_EQ(incompressible.envelope.payload, noise);
+}
+
+TEST(EnvelopeTest, ForeignTruncatedCorruptAndNewerValuesAreRejected) {
+  const EnvelopeCodec codec({});
+  const auto bytes = codec.encode(sample("{\"progress\":40}"), "k");
+  EXPECT_EQ(codec.decode("{\"progress\":40}", "k").error, EnvelopeError::foreign);
+  EXPECT_EQ(codec.decode("", "k").error, EnvelopeError::foreign);
+  for (std::size_t cut = 4; cut < bytes.size(); ++cut) {
+    const auto decoded = codec.decode(bytes.substr(0, cut), "k");
+    EXPECT_FALSE(decoded.ok) << "accepted a prefix of " << cut << " bytes";
+    EXPECT_EQ(decoded.error, EnvelopeError::truncated) << cut;
+  }
+  EXPECT_EQ(codec.decode(bytes + "x", "k").error, EnvelopeError::corrupt);
+  auto newer = bytes;
+  newer[4] = static_cast<char>(EnvelopeCodec::kVersion + 1);
+  EXPECT_EQ(codec.decode(newer, "k").error, EnvelopeError::newer_version);
+  auto bad_flags = bytes;
+  bad_flags[5] = static_cast<char>(0x80);
+  EXPECT_EQ(codec.decode(bad_flags, "k").error, EnvelopeError::corrupt);
+
+  auto compressed = codec.encode(sample(std::string(4096, 'z')), "k");
+  compressed[compressed.size() - 10] ^= 0x5A;  // inside the zstd frame
+  const auto damaged = codec.decode(compressed, "k");
+  EXPECT_FALSE(damaged.ok);
+}
+
+TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
+  EnvelopeOptions signed_options;
+  signed_options.integrity_secret = "s3cret";
+  const EnvelopeCodec signer(signed_options);
+  const auto bytes = signer.encode(sample("{\"role\":\"user\"}"), "app:ns:g0:1");
+  ASSERT_TRUE(signer.decode(bytes, "app:ns:g0:1").ok);
+
+  // The same bytes copied under another key fail: the key is signed too.
+  EXPECT_EQ(signer.decode(bytes, "app:ns:g0:2").error, EnvelopeError::integrity);
+  // An attacker with Redis write access but no secret: unsigned, or signed with another secret.
+  EXPECT_EQ(signer.decode(EnvelopeCodec({}).encode(sample("{\"role\":\"admin\"}"), "app:ns:g0:1"),
+                          "app:ns:g0:1")
+                .error,
+            EnvelopeError::integrity);
+  EnvelopeOptions other;
+  other.integrity_secret = "guess";
+  EXPECT_EQ(signer.decode(EnvelopeCodec(other).encode(sample("{}"), "app:ns:g0:1"), "app:ns:g0:1").error,
+            EnvelopeError::integrity);
+  // One flipped payload byte.
+  auto tampered = bytes;
+  tampered[tampered.size() - 40] ^= 1;
+  EXPECT_FALSE(signer.decode(tampered, "app:ns:g0:1").ok);
+}
+
+TEST(EnvelopeTest, InvalidOptionsFailFast) {
+  EnvelopeOptions options;
+  options.compression_level = 99;
+  EXPECT_THAT([&] { EnvelopeCodec codec(options); },
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("compression_level")));
+}
+
+}  // namespace
+}  // namespace strata::cache
