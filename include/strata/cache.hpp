@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -196,11 +197,14 @@ public:
   // arguments as parts, the seeds' @cached decorator.
   template <typename R, typename Function>
   auto memoize(std::string name, Function function, EntryOptions options = {}) {
+    // Not a coroutine lambda: the key and the loader are built here and owned by memoized_call.
     return [this, name = std::move(name), function = std::move(function),
-            options = std::move(options)](auto... arguments) -> boost::asio::awaitable<R> {
-      Key key = Key::of(name, arguments...);
-      co_return co_await get_or_set<R>(
-          key, [function, arguments...]() { return function(arguments...); }, options);
+            options = std::move(options)](const auto&... arguments) {
+      auto loader = [function = function, captured = std::make_tuple(arguments...)]() {
+        return std::apply(function, captured);
+      };
+      return memoized_call<R>(Key::of(name, arguments...), detail::erase_loader<R>(std::move(loader)),
+                              options);
     };
   }
 
@@ -221,6 +225,12 @@ private:
                                                            const detail::ErasedCodec& codec,
                                                            detail::ErasedLoader loader,
                                                            EntryOptions options);
+
+  template <typename R>
+  boost::asio::awaitable<R> memoized_call(Key key, detail::ErasedLoader loader, EntryOptions options) {
+    auto found = co_await fetch_erased(key, detail::erased_codec<R>(), std::move(loader), std::move(options));
+    co_return *std::static_pointer_cast<const R>(found.value);
+  }
 
   std::shared_ptr<Impl> impl_;
 };

@@ -69,6 +69,15 @@ struct LoaderResult {
   std::exception_ptr error;
 };
 
+// Runs the loader and hands its value or exception to whoever waits on `outcome`.
+asio::awaitable<void> call_loader(detail::ErasedLoader loader, std::shared_ptr<LoadContext> context,
+                                  std::shared_ptr<cache::Flight<LoaderResult>> outcome) {
+  auto executor = co_await asio::this_coro::executor;
+  auto [error, value] =
+      co_await asio::co_spawn(executor, loader(*context), asio::as_tuple(asio::use_awaitable));
+  outcome->finish(LoaderResult{std::move(value), error});
+}
+
 // EntryDefaults with the per-call overrides applied, plus the entry's tags.
 struct Policy : EntryDefaults {
   std::vector<std::string> tags;
@@ -228,6 +237,10 @@ public:
                                          detail::ErasedLoader loader, const Policy& policy,
                                          std::uint64_t sequence, std::optional<std::uint64_t> epoch,
                                          bool has_stale, bool* leader);
+  asio::awaitable<LoadResult> attempt_load(std::string full, const detail::ErasedCodec* codec,
+                                           detail::ErasedLoader loader, Policy policy,
+                                           std::uint64_t sequence, std::optional<std::uint64_t> epoch,
+                                           bool has_stale);
   asio::awaitable<void> run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
                                  std::string full, const detail::ErasedCodec* codec,
                                  detail::ErasedLoader loader, Policy policy, std::uint64_t sequence,
@@ -578,64 +591,61 @@ asio::awaitable<LoadResult> Cache::Impl::wait_for_lease_holder(const std::string
   co_return result;  // the holder took too long: load here
 }
 
+asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const detail::ErasedCodec* codec,
+                                                      detail::ErasedLoader loader, Policy policy,
+                                                      std::uint64_t sequence,
+                                                      std::optional<std::uint64_t> epoch,
+                                                      bool has_stale) {
+  LoadResult result;
+  const bool remote = l2_ && policy.use_l2;
+  if (remote && !epoch) epoch = co_await l2_->epoch();
+  bool lease_acquired = false;
+  std::string token;
+  if (remote && policy.distributed_lock) {
+    result = co_await wait_for_lease_holder(full, *codec, policy, &lease_acquired, &token);
+    if (result.value) co_return result;
+  }
+  auto context = std::make_shared<LoadContext>();
+  context->has_stale_value = has_stale;
+  auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
+  Metrics::bump(metrics_.loader_calls);
+  const auto started = std::chrono::steady_clock::now();
+  asio::co_spawn(executor_, call_loader(std::move(loader), context, outcome), asio::detached);
+  const bool finished = co_await outcome->wait(policy.hard_timeout);
+  metrics_.loader_latency.record(std::chrono::steady_clock::now() - started);
+  if (!finished) {
+    Metrics::bump(metrics_.loader_timeouts);
+    Metrics::bump(metrics_.errors);
+    result.timed_out = true;
+  } else if (outcome->result().error) {
+    Metrics::bump(metrics_.loader_errors);
+    Metrics::bump(metrics_.errors);
+    result.error = outcome->result().error;
+  } else if (!outcome->result().value) {
+    result.error = std::make_exception_ptr(std::logic_error("cache loader returned no value"));
+  } else {
+    result.value = outcome->result().value;
+    if (context->cacheable) {
+      result.entry = co_await store_loaded(full, *codec, result.value, *context, policy, sequence, epoch);
+    }
+  }
+  if (lease_acquired) co_await l2_->unlock(keyspace_.lock(full), token);
+  co_return result;
+}
+
 asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
                                             std::string full, const detail::ErasedCodec* codec,
                                             detail::ErasedLoader loader, Policy policy,
                                             std::uint64_t sequence, std::optional<std::uint64_t> epoch,
                                             bool has_stale) {
   auto self = shared_from_this();
-  LoadResult result;
-  try {
-    const bool remote = l2_ && policy.use_l2;
-    if (remote && !epoch) epoch = co_await l2_->epoch();
-    bool lease_acquired = false;
-    std::string token;
-    if (remote && policy.distributed_lock) {
-      result = co_await wait_for_lease_holder(full, *codec, policy, &lease_acquired, &token);
-    }
-    if (!result.value) {
-      auto context = std::make_shared<LoadContext>();
-      context->has_stale_value = has_stale;
-      auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
-      Metrics::bump(metrics_.loader_calls);
-      const auto started = std::chrono::steady_clock::now();
-      asio::co_spawn(
-          executor_,
-          [](detail::ErasedLoader loader, std::shared_ptr<LoadContext> context,
-             std::shared_ptr<cache::Flight<LoaderResult>> outcome) -> asio::awaitable<void> {
-            LoaderResult loaded;
-            try {
-              loaded.value = co_await loader(*context);
-            } catch (...) {
-              loaded.error = std::current_exception();
-            }
-            outcome->finish(std::move(loaded));
-          }(std::move(loader), context, outcome),
-          asio::detached);
-      const bool finished = co_await outcome->wait(policy.hard_timeout);
-      metrics_.loader_latency.record(std::chrono::steady_clock::now() - started);
-      if (!finished) {
-        Metrics::bump(metrics_.loader_timeouts);
-        Metrics::bump(metrics_.errors);
-        result.timed_out = true;
-      } else if (outcome->result().error) {
-        Metrics::bump(metrics_.loader_errors);
-        Metrics::bump(metrics_.errors);
-        result.error = outcome->result().error;
-      } else if (!outcome->result().value) {
-        result.error = std::make_exception_ptr(std::logic_error("cache loader returned no value"));
-      } else {
-        result.value = outcome->result().value;
-        if (context->cacheable) {
-          result.entry = co_await store_loaded(full, *codec, result.value, *context, policy, sequence, epoch);
-        }
-      }
-    }
-    if (lease_acquired) co_await l2_->unlock(keyspace_.lock(full), token);
-  } catch (...) {
-    // Only the cache's own machinery can get here (encoding, allocation): never leave waiters.
-    result.error = std::current_exception();
-  }
+  // No try/catch around co_await (GCC 12 mis-handles frames there): an exception from the
+  // cache's own machinery (encoding, allocation) arrives as a value, and waiters still get it.
+  auto [failure, result] = co_await asio::co_spawn(
+      executor_,
+      attempt_load(std::move(full), codec, std::move(loader), std::move(policy), sequence, epoch, has_stale),
+      asio::as_tuple(asio::use_awaitable));
+  if (failure) result.error = failure;
   {
     std::lock_guard lock(flights_mutex_);
     if (auto it = flights_.find(flight_key); it != flights_.end() && it->second == flight) {

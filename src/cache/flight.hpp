@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,20 +34,17 @@ public:
   [[nodiscard]] const Result& result() const noexcept { return result_; }
 
 private:
+  // Each waiter sleeps on its own timer (expiring at its timeout, or never); finish() wakes it
+  // by cancelling the timer from the waiter's own executor, the only place that touches it.
   struct Waiter {
-    std::uint64_t id;
     boost::asio::any_io_executor executor;
-    boost::asio::any_completion_handler<void(bool)> handler;
     std::shared_ptr<boost::asio::steady_timer> timer;
   };
-  void expire(std::uint64_t id);
-  static void complete(Waiter waiter, bool finished);
 
   mutable std::mutex mutex_;
   bool done_ = false;
   Result result_{};
   std::vector<Waiter> waiters_;
-  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace strata::cache

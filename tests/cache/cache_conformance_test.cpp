@@ -1,0 +1,591 @@
+// The cache's behaviour, identical on the embedded default (L1 only) and on L1 + Redis: every
+// test runs twice, once per mode (the Redis mode against a real redis-server).
+
+#include <strata/blocking_cache.hpp>
+#include <strata/cache.hpp>
+#include <strata/testing/manual_clock.hpp>
+
+#include "support/async_test.hpp"
+#include "support/redis_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace demo {
+struct Job {
+  std::string status;
+  int progress = 0;
+  friend bool operator==(const Job&, const Job&) = default;
+};
+void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const Job& job) {
+  out = {{"status", job.status}, {"progress", job.progress}};
+}
+Job tag_invoke(boost::json::value_to_tag<Job>, const boost::json::value& in) {
+  const auto& object = in.as_object();
+  return Job{boost::json::value_to<std::string>(object.at("status")),
+             boost::json::value_to<int>(object.at("progress"))};
+}
+}  // namespace demo
+
+namespace strata {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using testing::ManualClock;
+using testing::poll_until;
+using testing::run_async;
+
+enum class Mode { l1_only, l1_and_redis };
+
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param == Mode::l1_only ? "L1Only" : "L1AndRedis";
+}
+
+// A gate a loader waits at until the test opens it.
+class Gate {
+public:
+  explicit Gate(asio::any_io_executor executor) : timer_(executor, asio::steady_timer::time_point::max()) {}
+  asio::awaitable<void> wait() {
+    ++waiting_;
+    (void)co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  void open() { timer_.cancel(); }
+  [[nodiscard]] int waiting() const { return waiting_; }
+
+private:
+  asio::steady_timer timer_;
+  int waiting_ = 0;
+};
+
+class CacheConformanceTest : public ::testing::TestWithParam<Mode> {
+protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<testing::RedisServer>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+  void SetUp() override {
+    if (GetParam() == Mode::l1_and_redis) ASSERT_THAT(server_->cli({"FLUSHALL"}), ::testing::HasSubstr("OK"));
+  }
+
+  CacheOptions options() {
+    CacheOptions result;
+    result.prefix = "test";
+    result.read_redis_url_from_environment = false;
+    if (GetParam() == Mode::l1_and_redis) result.redis_url = server_->url();
+    result.clock = clock_;
+    result.l1.capacity_bytes = 16 << 20;
+    return result;
+  }
+  std::unique_ptr<Cache> make_cache(asio::any_io_executor executor, CacheOptions opts) {
+    return std::make_unique<Cache>(executor, std::move(opts));
+  }
+
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
+  static inline std::unique_ptr<testing::RedisServer> server_;
+};
+
+TEST_P(CacheConformanceTest, SetThenGetRoundTripsStringsBytesAndJsonTypes) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    CO_ASSERT_TRUE(co_await cache.start());
+    EXPECT_FALSE((co_await cache.get(Key::of("jobs", 1))).has_value());
+    EXPECT_TRUE(co_await cache.set(Key::of("jobs", 1), std::string("a\0b", 3)));
+    EXPECT_EQ(co_await cache.get(Key::of("jobs", 1)), std::string("a\0b", 3));
+    EXPECT_TRUE(co_await cache.set(Key::of("blobs", 1), Bytes::copy_of("raw")));
+    EXPECT_EQ((co_await cache.get<Bytes>(Key::of("blobs", 1)))->view(), "raw");
+    const demo::Job job{"rendering", 40};
+    EXPECT_TRUE(co_await cache.set(Key::of("jobs", 2), job));
+    EXPECT_EQ(co_await cache.get<demo::Job>(Key::of("jobs", 2)), job);
+    // Read as another type than written: decoded from the stored bytes, or a miss.
+    EXPECT_TRUE(co_await cache.set(Key::of("numbers", 1), 42));
+    EXPECT_EQ(co_await cache.get<int>(Key::of("numbers", 1)), 42);
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("numbers", 1)), "42");
+    EXPECT_FALSE((co_await cache.get<demo::Job>(Key::of("numbers", 1))).has_value());
+  });
+}
+
+TEST_P(CacheConformanceTest, GetOrSetLoadsOnceThenServesTheCachedValue) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    int calls = 0;
+    auto loader = [&] { return demo::Job{"queued", ++calls}; };
+    auto first = co_await cache.fetch<demo::Job>(Key::of("jobs", 7), loader);
+    auto second = co_await cache.fetch<demo::Job>(Key::of("jobs", 7), loader);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(first.source, Source::loader);
+    EXPECT_EQ(second.source, Source::l1);
+    EXPECT_EQ(second.value, (demo::Job{"queued", 1}));
+    const auto stats = cache.stats();
+    EXPECT_EQ(stats.loader_calls, 1U);
+    EXPECT_EQ(stats.misses, 1U);
+    EXPECT_EQ(stats.l1_hits, 1U);
+    EXPECT_EQ(stats.sets, 1U);
+    EXPECT_DOUBLE_EQ(stats.hit_rate(), 0.5);
+  });
+}
+
+TEST_P(CacheConformanceTest, ThousandConcurrentMissesRunTheLoaderOnce) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    Gate gate(executor);
+    int calls = 0;
+    int answered = 0;
+    for (int i = 0; i < 1000; ++i) {
+      asio::co_spawn(
+          executor,
+          [&]() -> asio::awaitable<void> {
+            auto value = co_await cache.get_or_set<std::string>(
+                Key::of("reports", "cold"), [&]() -> asio::awaitable<std::string> {
+                  ++calls;
+                  co_await gate.wait();
+                  co_return "built once";
+                });
+            EXPECT_EQ(value, "built once");
+            ++answered;
+          },
+          asio::detached);
+    }
+    co_await poll_until([&] { return gate.waiting() == 1 && cache.stats().coalesced_waits == 999; });
+    gate.open();
+    co_await poll_until([&] { return answered == 1000; });
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(cache.stats().loader_calls, 1U);
+  });
+}
+
+TEST_P(CacheConformanceTest, LoaderExceptionReachesTheCallerWhenNothingStaleExists) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    bool thrown = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(Key::of("jobs", 1),
+                                                   []() -> std::string { throw std::runtime_error("db down"); });
+    } catch (const std::runtime_error& error) {
+      thrown = std::string(error.what()) == "db down";
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_EQ(cache.stats().loader_errors, 1U);
+    // Nothing was cached: the next call loads again.
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("jobs", 1), [] { return std::string("ok"); }), "ok");
+  });
+}
+
+TEST_P(CacheConformanceTest, FailSafeServesTheStaleValueWhenTheLoaderFailsInsideTheStaleWindow) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.stale_ttl = 60s;
+    const auto key = Key::of("dashboard", "team-1");
+    (void)co_await cache.get_or_set<std::string>(key, [] { return std::string("v1"); }, entry);
+    auto failing = []() -> std::string { throw std::runtime_error("db down"); };
+
+    clock_->advance(11s);  // stale, inside the stale window
+    EXPECT_FALSE((co_await cache.get(key)).has_value()) << "get() serves only fresh values";
+    auto served = co_await cache.fetch<std::string>(key, failing, entry);
+    EXPECT_EQ(served.value, "v1");
+    EXPECT_EQ(served.source, Source::stale);
+    EXPECT_EQ(cache.stats().stale_served, 1U);
+
+    // Without fail-safe the loader's error comes through.
+    EntryOptions strict = entry;
+    strict.fail_safe = false;
+    bool thrown = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(key, failing, strict);
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    EXPECT_TRUE(thrown);
+
+    clock_->advance(60s);  // past the stale window: gone
+    thrown = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(key, failing, entry);
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    EXPECT_TRUE(thrown);
+  });
+}
+
+TEST_P(CacheConformanceTest, SoftTimeoutServesStaleWhileTheLoadFinishesInTheBackground) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.stale_ttl = 60s;
+    entry.soft_timeout = 20ms;
+    const auto key = Key::of("dashboard", "slow");
+    (void)co_await cache.get_or_set<std::string>(key, [] { return std::string("v1"); }, entry);
+    clock_->advance(11s);
+    Gate gate(executor);
+    auto slow = [&]() -> asio::awaitable<std::string> {
+      co_await gate.wait();
+      co_return "v2";
+    };
+    auto served = co_await cache.fetch<std::string>(key, slow, entry);
+    EXPECT_EQ(served.value, "v1");
+    EXPECT_EQ(served.source, Source::stale);
+    EXPECT_EQ(cache.stats().loader_timeouts, 1U);
+    gate.open();
+    std::optional<std::string> now;
+    co_await poll_until([&] { return cache.stats().sets == 2; });
+    now = co_await cache.get(key);
+    EXPECT_EQ(now, "v2");
+  });
+}
+
+TEST_P(CacheConformanceTest, HardTimeoutWithoutAStaleValueFailsWithLoadTimeout) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.hard_timeout = 30ms;
+    Gate gate(executor);
+    bool timed_out = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(
+          Key::of("jobs", "stuck"),
+          [&]() -> asio::awaitable<std::string> {
+            co_await gate.wait();
+            co_return "late";
+          },
+          entry);
+    } catch (const LoadTimeout& error) {
+      timed_out = std::string(error.what()).find("hard_timeout (30 ms)") != std::string::npos;
+    }
+    EXPECT_TRUE(timed_out);
+    gate.open();
+  });
+}
+
+TEST_P(CacheConformanceTest, EagerRefreshReloadsAHotEntryBeforeItExpires) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.eager_refresh = 0.5;
+    const auto key = Key::of("leaderboard", "global");
+    int version = 0;
+    auto loader = [&] { return "v" + std::to_string(++version); };
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, loader, entry), "v1");
+    clock_->advance(4s);  // before the threshold: a plain hit
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, loader, entry), "v1");
+    EXPECT_EQ(version, 1);
+    clock_->advance(2s);  // past 50%: served at once, refreshed in the background
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, loader, entry), "v1");
+    co_await poll_until([&] { return cache.stats().sets == 2; });
+    EXPECT_EQ(cache.stats().eager_refreshes, 1U);
+    EXPECT_EQ(co_await cache.get(key), "v2");
+    clock_->advance(9s);  // the refresh restarted the entry's lifetime
+    EXPECT_EQ(co_await cache.get(key), "v2");
+  });
+}
+
+TEST_P(CacheConformanceTest, RemoveExpireAndExtendTtl) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.stale_ttl = 30s;
+    const auto key = Key::of("jobs", 1);
+    co_await cache.set(key, std::string("v1"), entry);
+    EXPECT_EQ((co_await cache.remove(key)).affected, 1U);
+    EXPECT_FALSE((co_await cache.get(key)).has_value());
+
+    co_await cache.set(key, std::string("v1"), entry);
+    EXPECT_EQ((co_await cache.expire(key)).affected, 1U);
+    EXPECT_FALSE((co_await cache.get(key)).has_value()) << "expired: no longer fresh";
+    auto failing = []() -> std::string { throw std::runtime_error("db down"); };
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, failing, entry), "v1") << "kept for fail-safe";
+
+    co_await cache.set(key, std::string("v2"), entry);
+    clock_->advance(8s);
+    EXPECT_EQ((co_await cache.extend_ttl(key, 20s)).affected, 1U);
+    clock_->advance(15s);  // 23 s after the write: alive only thanks to the extension
+    EXPECT_EQ(co_await cache.get(key), "v2");
+    EXPECT_EQ((co_await cache.extend_ttl(Key::of("jobs", "absent"), 20s)).affected, 0U);
+  });
+}
+
+TEST_P(CacheConformanceTest, TagAndUserInvalidationDropEveryTaggedEntryAndNothingElse) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions meeting;
+    meeting.tags = {"meeting:9"};
+    EntryOptions alice;
+    alice.user = "alice";
+    co_await cache.set(Key::of("meetings", 9), std::string("m9"), meeting);
+    co_await cache.set(Key::of("analytics", 9), std::string("a9"), meeting);
+    co_await cache.set(Key::of("meetings", 10), std::string("m10"));
+    co_await cache.set(Key::of("transcriptions", 1), std::string("t1"), alice);
+    EntryOptions bob;
+    bob.user = "bob";
+    co_await cache.set(Key::of("transcriptions", 2), std::string("t2"), bob);
+
+    EXPECT_TRUE(co_await cache.invalidate_tag("meeting:9"));
+    EXPECT_FALSE((co_await cache.get(Key::of("meetings", 9))).has_value());
+    EXPECT_FALSE((co_await cache.get(Key::of("analytics", 9))).has_value());
+    EXPECT_EQ(co_await cache.get(Key::of("meetings", 10)), "m10");
+
+    EXPECT_TRUE(co_await cache.invalidate_user("alice"));
+    EXPECT_FALSE((co_await cache.get(Key::of("transcriptions", 1))).has_value());
+    EXPECT_EQ(co_await cache.get(Key::of("transcriptions", 2)), "t2");
+
+    // A value written after the invalidation is served normally.
+    co_await cache.set(Key::of("meetings", 9), std::string("m9 v2"), meeting);
+    EXPECT_EQ(co_await cache.get(Key::of("meetings", 9)), "m9 v2");
+    // Tags learned by the loader count too.
+    (void)co_await cache.get_or_set<std::string>(Key::of("meetings", 11), [](LoadContext& context) {
+      context.tags.push_back("meeting:11");
+      return std::string("m11");
+    });
+    std::vector<std::string> learned{"meeting:11"};
+    co_await cache.invalidate_tags(std::move(learned));
+    EXPECT_FALSE((co_await cache.get(Key::of("meetings", 11))).has_value());
+  });
+}
+
+TEST_P(CacheConformanceTest, NamespaceAndPatternInvalidationAndClear) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    for (int page = 1; page <= 3; ++page) {
+      co_await cache.set(Key::of("library", "page", page), std::string("p"));
+      co_await cache.set(Key::of("session", page), std::string("s"));
+    }
+    co_await cache.set(Key::of("analytics", "team"), std::string("a"));
+    EXPECT_TRUE(co_await cache.invalidate_namespace("session"));
+    EXPECT_FALSE((co_await cache.get(Key::of("session", 1))).has_value());
+    EXPECT_EQ(co_await cache.get(Key::of("library", "page", 1)), "p");
+    co_await cache.set(Key::of("session", 1), std::string("s2"));  // the namespace lives on
+    EXPECT_EQ(co_await cache.get(Key::of("session", 1)), "s2");
+
+    auto removed = co_await cache.invalidate_pattern("library:page:*");
+    EXPECT_TRUE(removed);
+    EXPECT_GE(removed.affected, 3U);
+    EXPECT_FALSE((co_await cache.get(Key::of("library", "page", 2))).has_value());
+    EXPECT_EQ(co_await cache.get(Key::of("analytics", "team")), "a");
+
+    EXPECT_TRUE(co_await cache.clear());
+    EXPECT_FALSE((co_await cache.get(Key::of("analytics", "team"))).has_value());
+    EXPECT_FALSE((co_await cache.get(Key::of("session", 1))).has_value());
+  });
+}
+
+// The cache-aside race: a reader misses and reads the old row; a writer updates the row and
+// invalidates; the reader then stores the old row. The gate forces exactly that interleaving.
+TEST_P(CacheConformanceTest, AFillThatBeganBeforeAnInvalidationNeverBecomesVisibleAfterIt) {
+  enum class Invalidation { key, tag, name_space, user, everything };
+  for (auto kind : {Invalidation::key, Invalidation::tag, Invalidation::name_space, Invalidation::user,
+                    Invalidation::everything}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    SetUp();  // each round starts from an empty Redis
+    run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+      Cache cache(executor, options());
+      co_await cache.start();
+      const auto key = Key::of("jobs", 5);
+      EntryOptions entry;
+      entry.tags = {"job:5"};
+      entry.user = "alice";
+      Gate gate(executor);
+      std::optional<std::string> reader_got;
+      asio::co_spawn(
+          executor,
+          [&]() -> asio::awaitable<void> {
+            reader_got = co_await cache.get_or_set<std::string>(
+                key,
+                [&]() -> asio::awaitable<std::string> {
+                  std::string row = "progress 10%";  // read from the database before the write
+                  co_await gate.wait();
+                  co_return row;
+                },
+                entry);
+          },
+          asio::detached);
+      co_await poll_until([&] { return gate.waiting() == 1; });
+      // The writer: the row is now "progress 20%"; invalidate.
+      switch (kind) {
+        case Invalidation::key: co_await cache.remove(key); break;
+        case Invalidation::tag: co_await cache.invalidate_tag("job:5"); break;
+        case Invalidation::name_space: co_await cache.invalidate_namespace("jobs"); break;
+        case Invalidation::user: co_await cache.invalidate_user("alice"); break;
+        case Invalidation::everything: co_await cache.clear(); break;
+      }
+      gate.open();
+      co_await poll_until([&] { return reader_got.has_value(); });
+      EXPECT_EQ(reader_got, "progress 10%") << "the reader itself gets what it read";
+      EXPECT_FALSE((co_await cache.get(key, entry)).has_value()) << "but the old row is not cached";
+      if (kind != Invalidation::name_space) EXPECT_EQ(cache.stats().fills_discarded, 1U);
+      // The next reader loads the new row.
+      EXPECT_EQ(co_await cache.get_or_set<std::string>(key, [] { return std::string("progress 20%"); }, entry),
+                "progress 20%");
+    });
+  }
+}
+
+TEST_P(CacheConformanceTest, LoaderDecidesCacheabilityAndLifetime) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    int calls = 0;
+    auto running_job = [&](LoadContext& context) {
+      ++calls;
+      context.cacheable = false;  // seed 000: only completed transcriptions are cached
+      return std::string("processing");
+    };
+    (void)co_await cache.get_or_set<std::string>(Key::of("transcriptions", 1), running_job);
+    (void)co_await cache.get_or_set<std::string>(Key::of("transcriptions", 1), running_job);
+    EXPECT_EQ(calls, 2);
+    EXPECT_FALSE((co_await cache.get(Key::of("transcriptions", 1))).has_value());
+
+    (void)co_await cache.get_or_set<std::string>(Key::of("transcriptions", 2), [](LoadContext& context) {
+      context.ttl = 2s;
+      return std::string("completed");
+    });
+    clock_->advance(1s);
+    EXPECT_TRUE((co_await cache.get(Key::of("transcriptions", 2))).has_value());
+    clock_->advance(2s);
+    EXPECT_FALSE((co_await cache.get(Key::of("transcriptions", 2))).has_value());
+  });
+}
+
+TEST_P(CacheConformanceTest, TtlJitterSpreadsExpiriesWithinTheConfiguredRange) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.ttl_jitter = 4s;
+    for (int i = 0; i < 200; ++i) co_await cache.set(Key::of("items", i), std::string("x"), entry);
+    clock_->advance(6s - 1ms);  // nothing expires before ttl - jitter
+    int alive = 0;
+    for (int i = 0; i < 200; ++i) alive += (co_await cache.get(Key::of("items", i))).has_value();
+    EXPECT_EQ(alive, 200);
+    clock_->advance(2s);  // 8 s: some expired, some not
+    alive = 0;
+    for (int i = 0; i < 200; ++i) alive += (co_await cache.get(Key::of("items", i))).has_value();
+    EXPECT_GT(alive, 20);
+    EXPECT_LT(alive, 180);
+    clock_->advance(2s);  // 10 s: all expired
+    alive = 0;
+    for (int i = 0; i < 200; ++i) alive += (co_await cache.get(Key::of("items", i))).has_value();
+    EXPECT_EQ(alive, 0);
+  });
+}
+
+TEST_P(CacheConformanceTest, MemoizeKeysByNameAndArguments) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    int calls = 0;
+    auto summarize = cache.memoize<std::string>("summaries", [&](std::string text, int words) {
+      ++calls;
+      return text.substr(0, static_cast<std::size_t>(words));
+    });
+    EXPECT_EQ(co_await summarize(std::string("hello world"), 5), "hello");
+    EXPECT_EQ(co_await summarize(std::string("hello world"), 5), "hello");
+    EXPECT_EQ(co_await summarize(std::string("hello world"), 7), "hello w");
+    EXPECT_EQ(calls, 2);
+    co_await cache.invalidate_namespace("summaries");
+    EXPECT_EQ(co_await summarize(std::string("hello world"), 5), "hello");
+    EXPECT_EQ(calls, 3);
+  });
+}
+
+TEST_P(CacheConformanceTest, StatsRenderAsJsonWithTheSeedsFieldNamesAndAsPrometheusText) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    co_await cache.set(Key::of("jobs", 1), std::string("x"));
+    (void)co_await cache.get(Key::of("jobs", 1));
+    (void)co_await cache.get(Key::of("jobs", 2));
+    co_await cache.remove(Key::of("jobs", 1));
+    clock_->advance(3s);
+    const auto stats = cache.stats();
+    const auto json = boost::json::parse(to_json(stats)).as_object();
+    EXPECT_EQ(json.at("hits").to_number<std::uint64_t>(), 1U);
+    EXPECT_EQ(json.at("misses").to_number<std::uint64_t>(), 1U);
+    EXPECT_EQ(json.at("sets").to_number<std::uint64_t>(), 1U);
+    EXPECT_EQ(json.at("deletes").to_number<std::uint64_t>(), 1U);
+    EXPECT_EQ(json.at("errors").to_number<std::uint64_t>(), 0U);
+    EXPECT_EQ(json.at("total_requests").to_number<std::uint64_t>(), 2U);
+    EXPECT_DOUBLE_EQ(json.at("hit_rate").as_double(), 0.5);
+    EXPECT_DOUBLE_EQ(json.at("uptime_seconds").as_double(), 3.0);
+    EXPECT_EQ(json.at("redis_enabled").as_bool(), GetParam() == Mode::l1_and_redis);
+    const auto text = to_prometheus(stats);
+    EXPECT_THAT(text, ::testing::HasSubstr("strata_cache_hits_total{tier=\"l1\"} 1\n"));
+    EXPECT_THAT(text, ::testing::HasSubstr("strata_cache_misses_total 1\n"));
+    EXPECT_THAT(text, ::testing::HasSubstr("# TYPE strata_cache_l1_latency_seconds histogram"));
+    EXPECT_THAT(text, ::testing::HasSubstr("strata_cache_l1_latency_seconds_count 2\n"));
+    cache.reset_stats();
+    EXPECT_EQ(cache.stats().total_requests(), 0U);
+    EXPECT_EQ(cache.stats().uptime_seconds, 0.0);
+  });
+}
+
+TEST_P(CacheConformanceTest, InvalidOptionsFailFastNamingTheField) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto bad = options();
+    bad.defaults.eager_refresh = 1.5;
+    EXPECT_THAT([&] { Cache cache(executor, bad); },
+                ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("eager_refresh")));
+    bad = options();
+    bad.redis_url = "redis://127.0.0.1:notaport";
+    EXPECT_THAT([&] { Cache cache(executor, bad); },
+                ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("CacheOptions::redis_url")));
+    Cache cache(executor, options());
+    EntryOptions entry;
+    entry.hard_timeout = std::chrono::hours(1);
+    bool thrown = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(Key::of("a", 1), [] { return std::string(); }, entry);
+    } catch (const std::invalid_argument& error) {
+      thrown = std::string(error.what()).find("max_fill_duration") != std::string::npos;
+    }
+    EXPECT_TRUE(thrown);
+  });
+}
+
+TEST_P(CacheConformanceTest, BlockingCacheServesSynchronousCallers) {
+  auto opts = options();
+  opts.clock = nullptr;
+  BlockingCache cache(opts);
+  int calls = 0;
+  auto load = [&] { return demo::Job{"done", ++calls * 100}; };
+  EXPECT_EQ(cache.get_or_set<demo::Job>(Key::of("jobs", 3), load), (demo::Job{"done", 100}));
+  EXPECT_EQ(cache.get_or_set<demo::Job>(Key::of("jobs", 3), load), (demo::Job{"done", 100}));
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(cache.set(Key::of("jobs", 4), "x"));
+  EXPECT_EQ(cache.get(Key::of("jobs", 4)), "x");
+  EXPECT_EQ(cache.remove(Key::of("jobs", 4)).affected, 1U);
+  auto square = cache.memoize<int>("squares", [&](int n) {
+    ++calls;
+    return n * n;
+  });
+  EXPECT_EQ(square(12), 144);
+  EXPECT_EQ(square(12), 144);
+  EXPECT_EQ(calls, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CacheConformanceTest, ::testing::Values(Mode::l1_only, Mode::l1_and_redis),
+                         mode_name);
+
+}  // namespace
+}  // namespace strata
