@@ -1,0 +1,401 @@
+// What only the L1 + Redis mode has: several processes sharing Redis, entries that someone else
+// wrote or damaged, Redis failing, Redis-side costs. Each test runs against a real redis-server.
+
+#include <strata/cache.hpp>
+#include <strata/redis/commands.hpp>
+#include <strata/redis/connection.hpp>
+#include <strata/testing/manual_clock.hpp>
+
+#include "support/async_test.hpp"
+#include "support/redis_fixture.hpp"
+#include "support/redis_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+namespace strata {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using testing::poll_until;
+using testing::run_async;
+using ::testing::HasSubstr;
+
+class CacheRedisTest : public testing::SharedRedisServerTest {
+protected:
+  CacheOptions cache_options(std::string url = {}) {
+    CacheOptions result;
+    result.prefix = "test";
+    result.read_redis_url_from_environment = false;
+    result.redis_url = url.empty() ? server_->url() : url;
+    result.clock = clock_;
+    return result;
+  }
+  // The number of calls Redis counted for one command since CONFIG RESETSTAT.
+  static long command_calls(const std::string& command) {
+    const std::string stats = server_->cli({"INFO", "commandstats"});
+    const auto at = stats.find("cmdstat_" + command + ":calls=");
+    if (at == std::string::npos) return 0;
+    return std::stol(stats.substr(at + command.size() + 15));
+  }
+  std::shared_ptr<testing::ManualClock> clock_ = std::make_shared<testing::ManualClock>();
+};
+
+TEST_F(CacheRedisTest, TwoInstancesOnSeparateConnectionsStayCoherent) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache a(executor, cache_options());
+    Cache b(executor, cache_options());
+    CO_ASSERT_TRUE(co_await a.start());
+    CO_ASSERT_TRUE(co_await b.start());
+    // Every write or invalidation publishes exactly one message; wait until the other instance
+    // has heard all of them so far.
+    std::uint64_t sent_by_a = 0, sent_by_b = 0;
+    auto heard_all = [&](Cache& listener, std::uint64_t sent) {
+      return poll_until([&listener, sent] { return listener.stats().bus_messages == sent; });
+    };
+    EntryOptions tagged;
+    tagged.tags = {"job:1"};
+    const auto key = Key::of("jobs", 1);
+    co_await a.set(key, std::string("v1"), tagged);
+    co_await heard_all(b, ++sent_by_a);
+    auto first = co_await b.fetch<std::string>(key, [] { return std::string("loader"); }, tagged);
+    EXPECT_EQ(first.value, "v1");
+    EXPECT_EQ(first.source, Source::l2);
+    EXPECT_EQ((co_await b.fetch<std::string>(key, [] { return std::string("loader"); }, tagged)).source,
+              Source::l1);
+
+    co_await a.set(key, std::string("v2"), tagged);  // B holds v1 in its L1 until the bus says
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_EQ(co_await b.get(key), "v2");
+
+    co_await a.invalidate_tag("job:1");
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_FALSE((co_await b.get(key)).has_value());
+
+    co_await b.set(key, std::string("v3"));
+    co_await heard_all(a, ++sent_by_b);
+    EXPECT_EQ(co_await a.get(key), "v3");
+    co_await b.invalidate_namespace("jobs");
+    co_await heard_all(a, ++sent_by_b);
+    EXPECT_FALSE((co_await a.get(key)).has_value());
+
+    co_await a.set(Key::of("library", 1), std::string("p1"));
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_EQ(co_await b.get(Key::of("library", 1)), "p1");
+    co_await a.invalidate_pattern("library:*");
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_FALSE((co_await b.get(Key::of("library", 1))).has_value());
+
+    co_await a.set(Key::of("library", 2), std::string("p2"));
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_EQ(co_await b.get(Key::of("library", 2)), "p2");
+    co_await a.clear();
+    co_await heard_all(b, ++sent_by_a);
+    EXPECT_FALSE((co_await b.get(Key::of("library", 2))).has_value());
+    EXPECT_EQ(b.stats().bus_gaps, 0U);
+    EXPECT_EQ(a.stats().bus_gaps, 0U);
+  });
+}
+
+TEST_F(CacheRedisTest, AFillRacingAnInvalidationFromAnotherInstanceIsRefusedByRedis) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache reader(executor, cache_options());
+    Cache writer(executor, cache_options());
+    co_await reader.start();
+    co_await writer.start();
+    EntryOptions tagged;
+    tagged.tags = {"meeting:4"};
+    asio::steady_timer gate(executor, asio::steady_timer::time_point::max());
+    bool waiting = false;
+    std::optional<std::string> got;
+    asio::co_spawn(
+        executor,
+        [&]() -> asio::awaitable<void> {
+          got = co_await reader.get_or_set<std::string>(
+              Key::of("analytics", 4),
+              [&]() -> asio::awaitable<std::string> {
+                waiting = true;
+                (void)co_await gate.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_return "old";
+              },
+              tagged);
+        },
+        asio::detached);
+    co_await poll_until([&] { return waiting; });
+    co_await writer.invalidate_tag("meeting:4");
+    gate.cancel();
+    co_await poll_until([&] { return got.has_value(); });
+    EXPECT_EQ(reader.stats().fills_discarded, 1U);
+    EXPECT_FALSE((co_await writer.get(Key::of("analytics", 4), tagged)).has_value());
+    EXPECT_EQ(server_->cli({"EXISTS", "test:analytics:g0:4"}), "0\n");
+  });
+}
+
+TEST_F(CacheRedisTest, UndecodableEntriesAreMissesDeletedCountedAndNeverReturned) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, cache_options());
+    co_await cache.start();
+    redis::Connection raw(executor, options());
+    CO_ASSERT_TRUE(co_await raw.connect());
+
+    // Foreign bytes, a non-string value, and a real envelope cut short.
+    (void)co_await raw.exec(redis::Request("SET", "test:jobs:g0:1", "{\"status\":\"hacked\"}"));
+    (void)co_await raw.exec(redis::Request("LPUSH", "test:jobs:g0:2", "x"));
+    co_await cache.set(Key::of("jobs", 3), std::string(5000, 'z'));
+    auto stored = co_await raw.exec(redis::Request("GET", "test:jobs:g0:3"));
+    CO_ASSERT_TRUE(stored && stored->is_string());
+    const std::string truncated = stored->text().substr(0, stored->text().size() / 2);
+    (void)co_await raw.exec(redis::Request("SET", "test:jobs:g0:3", truncated));
+
+    Cache reader(executor, cache_options());  // an empty L1: reads go to Redis
+    co_await reader.start();
+    for (int id : {1, 2, 3}) {
+      EXPECT_FALSE((co_await reader.get(Key::of("jobs", id))).has_value()) << id;
+      auto exists = co_await raw.exec(redis::Request("EXISTS", "test:jobs:g0:" + std::to_string(id)));
+      EXPECT_EQ(exists->integer_value(), 0) << "entry " << id << " was not deleted";
+    }
+    EXPECT_EQ(reader.stats().corrupt_entries, 3U);
+    EXPECT_EQ(reader.stats().errors, 3U);
+    // The loader replaces what was deleted.
+    EXPECT_EQ(co_await reader.get_or_set<std::string>(Key::of("jobs", 1), [] { return std::string("ok"); }), "ok");
+  });
+}
+
+TEST_F(CacheRedisTest, WithASecretEntriesWrittenWithoutItAreRejected) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto signed_options = cache_options();
+    signed_options.integrity_secret = "correct horse battery staple";
+    Cache attacker(executor, cache_options());  // write access to Redis, no secret
+    co_await attacker.start();
+    co_await attacker.set(Key::of("profiles", "alice"), std::string("{\"role\":\"admin\"}"));
+
+    Cache service(executor, signed_options);
+    co_await service.start();
+    EXPECT_FALSE((co_await service.get(Key::of("profiles", "alice"))).has_value());
+    EXPECT_EQ(service.stats().corrupt_entries, 1U);
+    co_await service.set(Key::of("profiles", "bob"), std::string("{\"role\":\"user\"}"));
+    Cache replica(executor, signed_options);
+    co_await replica.start();
+    EXPECT_EQ(co_await replica.get(Key::of("profiles", "bob")), "{\"role\":\"user\"}");
+  });
+}
+
+TEST_F(CacheRedisTest, ATagOnTenThousandKeysIsInvalidatedCompletely) {
+  run_async(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        Cache cache(executor, cache_options());
+        co_await cache.start();
+        EntryOptions tagged;
+        tagged.tags = {"library:42"};
+        for (int i = 0; i < 10000; ++i) co_await cache.set(Key::of("games", i), std::string("g"), tagged);
+        co_await cache.set(Key::of("games", "untagged"), std::string("u"));
+        const auto outcome = co_await cache.invalidate_tag("library:42");
+        EXPECT_TRUE(outcome);
+        EXPECT_EQ(outcome.affected, 10000U);
+        redis::Connection raw(executor, options());
+        CO_ASSERT_TRUE(co_await raw.connect());
+        redis::Scanner scanner(raw, redis::ScanOptions{"test:games:*", 1000, ""});
+        std::vector<std::string> left;
+        while (!scanner.done()) {
+          auto batch = co_await scanner.next();
+          CO_ASSERT_TRUE(batch.has_value());
+          for (auto& key : *batch) {
+            // Write marks (short-lived, they stop older fills from overwriting) are not entries.
+            if (!key.ends_with("#mark")) left.push_back(std::move(key));
+          }
+        }
+        EXPECT_THAT(left, ::testing::ElementsAre("test:games:g0:untagged"));
+        Cache fresh(executor, cache_options());
+        co_await fresh.start();
+        for (int i : {0, 4999, 9999}) EXPECT_FALSE((co_await fresh.get(Key::of("games", i))).has_value());
+        EXPECT_EQ(co_await fresh.get(Key::of("games", "untagged")), "u");
+      },
+      120s);
+}
+
+TEST_F(CacheRedisTest, NamespaceInvalidationIsOneWriteWhateverTheNamespaceHolds) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, cache_options());
+    co_await cache.start();
+    for (int i = 0; i < 1000; ++i) co_await cache.set(Key::of("session", i), std::string("s"));
+    server_->cli({"CONFIG", "RESETSTAT"});
+    EXPECT_TRUE(co_await cache.invalidate_namespace("session"));
+    EXPECT_EQ(command_calls("incr"), 1);
+    for (const char* other : {"set", "del", "unlink", "scan", "evalsha", "eval", "get"}) {
+      EXPECT_EQ(command_calls(other), 0) << other;
+    }
+    EXPECT_FALSE((co_await cache.get(Key::of("session", 7))).has_value());
+  });
+}
+
+TEST_F(CacheRedisTest, PatternInvalidationOverAHundredThousandKeysNeverBlocksRedis) {
+  server_->cli({"DEBUG", "POPULATE", "100000", "test:library:g0:item"});
+  server_->cli({"DEBUG", "POPULATE", "1000", "test:jobs:g0:item"});
+  server_->cli({"CONFIG", "SET", "slowlog-log-slower-than", "10000"});
+  server_->cli({"SLOWLOG", "RESET"});
+  // A client on its own thread measuring every PING round trip while the invalidation runs.
+  std::atomic<bool> done{false};
+  std::atomic<long> worst_ping_us{0};
+  std::atomic<long> pings{0};
+  std::thread pinger([&] {
+    asio::io_context io;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          redis::Connection connection(co_await asio::this_coro::executor, options());
+          (void)co_await connection.connect();
+          while (!done) {
+            const auto start = std::chrono::steady_clock::now();
+            (void)co_await connection.exec(redis::Request("PING"));
+            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+            worst_ping_us = std::max<long>(worst_ping_us, us);
+            ++pings;
+          }
+          connection.close();
+        },
+        asio::detached);
+    io.run_for(120s);
+  });
+  run_async(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        Cache cache(executor, cache_options());
+        co_await cache.start();
+        co_await poll_until([&] { return pings > 10; });
+        const auto outcome = co_await cache.invalidate_pattern("library:*");
+        EXPECT_TRUE(outcome);
+        EXPECT_EQ(outcome.affected, 100000U);
+      },
+      120s);
+  done = true;
+  pinger.join();
+  EXPECT_EQ(server_->cli({"DBSIZE"}), "1000\n");
+  EXPECT_EQ(server_->cli({"SLOWLOG", "LEN"}), "0\n") << server_->cli({"SLOWLOG", "GET"});
+  EXPECT_LE(worst_ping_us.load(), 10000) << "a PING waited " << worst_ping_us << " us";
+  std::printf("pattern invalidation of 100000 keys: %ld PINGs meanwhile, worst %ld us\n", pings.load(),
+              worst_ping_us.load());
+  server_->cli({"CONFIG", "SET", "slowlog-log-slower-than", "10000"});
+}
+
+TEST_F(CacheRedisTest, TheLeaseLockRunsTheLoaderOnceAcrossInstances) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    EntryOptions locked;
+    locked.distributed_lock = true;
+    Cache a(executor, cache_options());
+    Cache b(executor, cache_options());
+    co_await a.start();
+    co_await b.start();
+    int loads = 0;
+    int answered = 0;
+    auto expensive = [&]() -> asio::awaitable<std::string> {
+      ++loads;
+      asio::steady_timer work(co_await asio::this_coro::executor, 100ms);
+      co_await work.async_wait(asio::use_awaitable);
+      co_return "report";
+    };
+    for (int i = 0; i < 1000; ++i) {
+      Cache& cache = i % 2 == 0 ? a : b;
+      asio::co_spawn(
+          executor,
+          [&]() -> asio::awaitable<void> {
+            EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("reports", "q3"), expensive, locked),
+                      "report");
+            ++answered;
+          },
+          asio::detached);
+    }
+    co_await poll_until([&] { return answered == 1000; });
+    EXPECT_EQ(loads, 1);
+    EXPECT_EQ(a.stats().loader_calls + b.stats().loader_calls, 1U);
+    EXPECT_EQ(server_->cli({"EXISTS", "test:reports:g0:q3#lock"}), "0\n") << "the lease was released";
+  });
+}
+
+TEST_F(CacheRedisTest, LostBusMessagesClearL1) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, cache_options());
+    co_await cache.start();
+    co_await cache.set(Key::of("jobs", 1), std::string("v1"));
+    EXPECT_EQ(cache.stats().l1_entries, 1U);
+    server_->cli({"PUBLISH", "test#bus", "1|other|1|K|0|test:jobs:g0:99"});
+    server_->cli({"PUBLISH", "test#bus", "1|other|3|K|0|test:jobs:g0:98"});  // 2 was lost
+    co_await poll_until([&] { return cache.stats().bus_gaps == 1; });
+    EXPECT_EQ(cache.stats().l1_entries, 0U);
+    EXPECT_GE(cache.stats().l1_clears, 1U);
+    EXPECT_EQ(co_await cache.get(Key::of("jobs", 1)), "v1") << "L2 still has it";
+  });
+}
+
+TEST_F(CacheRedisTest, RedisKilledUnderLoadNeverFailsACallAndL1IsClearedWhenItReturns) {
+  testing::RedisServer server;
+  run_async(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        auto opts = cache_options(server.url() + "?command_timeout=200ms&connect_timeout=200ms"
+                                                 "&reconnect_backoff_max=100ms&breaker_cooldown=200ms");
+        opts.clock = nullptr;
+        Cache cache(executor, opts);
+        CO_ASSERT_TRUE(co_await cache.start());
+        int loads = 0;
+        auto loader = [&] { return "row " + std::to_string(++loads); };
+        EntryOptions short_lived;
+        short_lived.ttl = 1ms;
+        int calls = 0;
+        auto work = [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 50; ++i) {
+            (void)co_await cache.get_or_set<std::string>(Key::of("jobs", i % 5), loader, short_lived);
+            co_await cache.set(Key::of("jobs", "w"), std::string("x"));
+            (void)co_await cache.get(Key::of("jobs", "w"));
+            ++calls;
+          }
+        };
+        co_await work();
+        server.kill();
+        const auto errors_before = cache.stats().errors;
+        co_await work();  // no exception reaches us; the loader answers
+        EXPECT_EQ(calls, 100);
+        EXPECT_GT(cache.stats().errors, errors_before);
+        EXPECT_FALSE(cache.stats().redis_available);
+        EXPECT_GE(loads, 50);
+        const auto clears_before = cache.stats().l1_clears;
+        server.start();
+        // Traffic notices that Redis is back (the bus notices on its own, too).
+        asio::steady_timer pause(executor);
+        while (!cache.stats().redis_available || cache.stats().l1_clears == clears_before) {
+          (void)co_await cache.get(Key::of("jobs", "w"));
+          pause.expires_after(10ms);
+          co_await pause.async_wait(asio::use_awaitable);
+        }
+        co_await work();
+        EXPECT_TRUE(cache.stats().redis_available);
+      },
+      60s);
+}
+
+TEST_F(CacheRedisTest, AnL1CopyNeverOutlivesTheEntryInRedis) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto opts = cache_options();
+    opts.defaults.l1_ttl = std::chrono::hours(1);
+    Cache writer(executor, opts);
+    Cache reader(executor, opts);
+    co_await writer.start();
+    co_await reader.start();
+    EntryOptions short_lived;
+    short_lived.ttl = 10s;
+    co_await writer.set(Key::of("prices", 1), std::string("9.99"), short_lived);
+    EXPECT_EQ(co_await reader.get(Key::of("prices", 1)), "9.99");  // now in the reader's L1
+    clock_->advance(10s);
+    EXPECT_FALSE((co_await reader.get(Key::of("prices", 1))).has_value());
+  });
+}
+
+}  // namespace
+}  // namespace strata
