@@ -194,7 +194,12 @@ public:
   const std::string instance_ = random_token();
 
   std::mutex flights_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<LoadFlight>> flights_;
+  struct FlightSlot {
+    std::shared_ptr<LoadFlight> flight;
+    std::uint64_t sequence = 0;  // when its load began
+    std::vector<std::string> tags;
+  };
+  std::unordered_map<std::string, FlightSlot> flights_;
   std::mutex generations_mutex_;
   std::unordered_map<std::string, std::uint64_t> generations_;
   std::atomic<std::uint64_t> bus_sequence_{0};
@@ -542,11 +547,14 @@ std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
   {
     std::lock_guard lock(flights_mutex_);
     auto& slot = flights_[flight_key];
-    if (slot) {
+    // A load that began before an invalidation of this key may return old data: callers that
+    // arrive after the invalidation start a new one instead of joining it.
+    if (slot.flight && !marks_.invalidated_since(slot.sequence, full, policy.tags)) {
       *leader = false;
-      return slot;
+      return slot.flight;
     }
-    slot = flight = std::make_shared<LoadFlight>();
+    flight = std::make_shared<LoadFlight>();
+    slot = FlightSlot{flight, sequence, policy.tags};
   }
   *leader = true;
   asio::co_spawn(executor_,
@@ -648,7 +656,7 @@ asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, 
   if (failure) result.error = failure;
   {
     std::lock_guard lock(flights_mutex_);
-    if (auto it = flights_.find(flight_key); it != flights_.end() && it->second == flight) {
+    if (auto it = flights_.find(flight_key); it != flights_.end() && it->second.flight == flight) {
       flights_.erase(it);
     }
   }

@@ -36,6 +36,8 @@ public:
 private:
   // Each waiter sleeps on its own timer (expiring at its timeout, or never); finish() wakes it
   // by cancelling the timer from the waiter's own executor, the only place that touches it.
+  boost::asio::awaitable<bool> wait_on_strand(std::optional<std::chrono::nanoseconds> timeout);
+
   struct Waiter {
     boost::asio::any_io_executor executor;
     std::shared_ptr<boost::asio::steady_timer> timer;

@@ -3,6 +3,8 @@
 // Out-of-line members of Flight.
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,6 +15,16 @@ namespace strata::cache {
 
 template <typename Result>
 boost::asio::awaitable<bool> Flight<Result>::wait(std::optional<std::chrono::nanoseconds> timeout) {
+  // The waiter's timer lives on a strand of its own, so that finish()'s cancel, posted from any
+  // thread, runs strictly after async_wait was started, even on a multi-threaded executor.
+  auto executor = co_await boost::asio::this_coro::executor;
+  co_return co_await boost::asio::co_spawn(boost::asio::make_strand(executor), wait_on_strand(timeout),
+                                           boost::asio::use_awaitable);
+}
+
+template <typename Result>
+boost::asio::awaitable<bool> Flight<Result>::wait_on_strand(
+    std::optional<std::chrono::nanoseconds> timeout) {
   auto executor = co_await boost::asio::this_coro::executor;
   auto timer = std::make_shared<boost::asio::steady_timer>(executor);
   if (timeout) {
