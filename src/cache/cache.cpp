@@ -743,6 +743,10 @@ Cache::~Cache() {
 const CacheOptions& Cache::options() const noexcept { return impl_->options_; }
 bool Cache::redis_enabled() const noexcept { return impl_->l2_ != nullptr; }
 
+asio::any_io_executor Cache::executor() const noexcept {
+  return impl_->l2_ ? impl_->l2_->executor() : impl_->executor_;
+}
+
 asio::awaitable<bool> Cache::start() {
   if (!impl_->l2_) co_return true;
   co_return co_await impl_->l2_->start();
@@ -772,7 +776,9 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   validate(policy, impl->options_, "EntryOptions");
   const std::string full = co_await impl->entry_key(key, policy.use_l2);
   const std::uint64_t sequence = impl->marks_.sequence();
-  auto found = co_await impl->lookup(full, codec, policy, true);
+  // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit then
+  // costs Redis one GET, as a raw client's would.
+  auto found = co_await impl->lookup(full, codec, policy, false);
   const std::int64_t now = impl->now_ms();
 
   if (found.fresh) {

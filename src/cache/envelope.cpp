@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 
 namespace strata::cache {
@@ -78,6 +79,26 @@ std::array<unsigned char, kHmacBytes> hmac_of(const std::string& secret, std::st
   return digest;
 }
 
+// zstd contexts are costly to create (hundreds of KiB); each thread keeps one of each.
+struct ZstdContexts {
+  ZSTD_CCtx* compress = ZSTD_createCCtx();
+  ZSTD_DCtx* decompress = ZSTD_createDCtx();
+  ZstdContexts() {
+    if (compress == nullptr || decompress == nullptr) throw std::bad_alloc();
+  }
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(compress);
+    ZSTD_freeDCtx(decompress);
+  }
+  ZstdContexts(const ZstdContexts&) = delete;
+  ZstdContexts& operator=(const ZstdContexts&) = delete;
+};
+
+ZstdContexts& zstd_contexts() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
 }  // namespace
 
 std::string_view describe(EnvelopeError error) noexcept {
@@ -120,8 +141,9 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view key
   const std::string& payload = envelope.payload;
   if (options_.compression_threshold != 0 && payload.size() >= options_.compression_threshold) {
     compressed.resize(ZSTD_compressBound(payload.size()));
-    const std::size_t size = ZSTD_compress(compressed.data(), compressed.size(), payload.data(),
-                                           payload.size(), options_.compression_level);
+    const std::size_t size = ZSTD_compressCCtx(zstd_contexts().compress, compressed.data(),
+                                               compressed.size(), payload.data(), payload.size(),
+                                               options_.compression_level);
     const auto limit = static_cast<double>(payload.size()) * (1.0 - options_.min_compression_saving);
     if (!ZSTD_isError(size) && static_cast<double>(size) <= limit) {
       compressed.resize(size);
@@ -226,8 +248,8 @@ EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string
   if (compressed) {
     if (original_size > options_.max_payload_bytes) return fail(EnvelopeError::corrupt);
     envelope.payload.resize(original_size);
-    const std::size_t size =
-        ZSTD_decompress(envelope.payload.data(), envelope.payload.size(), stored.data(), stored.size());
+    const std::size_t size = ZSTD_decompressDCtx(zstd_contexts().decompress, envelope.payload.data(),
+                                                 envelope.payload.size(), stored.data(), stored.size());
     if (ZSTD_isError(size) || size != original_size) return fail(EnvelopeError::decompression);
     result.was_compressed = true;
   } else {

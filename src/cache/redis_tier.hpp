@@ -46,6 +46,7 @@ public:
   boost::asio::awaitable<bool> start();
   void close();
 
+  [[nodiscard]] boost::asio::any_io_executor executor() const noexcept { return strand_; }
   [[nodiscard]] bool available() const noexcept { return available_.load(std::memory_order_acquire); }
   // Highest invalidation epoch seen in any reply or bus message.
   [[nodiscard]] std::uint64_t observed_epoch() const noexcept {

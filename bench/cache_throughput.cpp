@@ -1,0 +1,221 @@
+// What a cache hit costs through strata::Cache, next to the layer underneath, in one run:
+//   L1 hit  get_or_set()                   vs  MemoryStore::get() of the same bytes
+//   L2 hit  get_or_set() with L1 off       vs  the raw Redis client's GET of the same key
+// (one caller issuing calls one after another: latency; 50 concurrent callers: throughput),
+// against a redis-server started here on a free loopback port.
+//
+//   build/release/bench/strata_bench_cache                       # 200,000 L2 requests per cell
+//   build/release/bench/strata_bench_cache --requests 2000       # smoke
+#include "support/redis_server.hpp"
+
+#include <strata/cache.hpp>
+#include <strata/memory_store.hpp>
+#include <strata/redis/pool.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kCallers = 50;
+
+struct Latency {
+  double mean_ns = 0, p50_ns = 0, p99_ns = 0, per_second = 0;
+};
+
+// Runs one coroutine on `io` until it finishes (Redis connections keep the io_context busy
+// forever, so run() alone would never return).
+// Callers run on the cache's own executor (a strand of `io`), as a single-threaded program would.
+asio::any_io_executor callers_executor;
+
+void run_to_completion(asio::io_context& io, asio::awaitable<void> work) {
+  std::exception_ptr failure;
+  asio::co_spawn(callers_executor, std::move(work), [&](std::exception_ptr error) {
+    failure = error;
+    io.stop();
+  });
+  io.restart();
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
+Latency summarize(std::vector<double> samples, double total_seconds, std::size_t operations) {
+  std::sort(samples.begin(), samples.end());
+  Latency out;
+  double sum = 0;
+  for (double s : samples) sum += s;
+  out.mean_ns = samples.empty() ? 0 : sum / static_cast<double>(samples.size());
+  out.p50_ns = samples.empty() ? 0 : samples[samples.size() / 2];
+  out.p99_ns = samples.empty() ? 0 : samples[samples.size() * 99 / 100];
+  out.per_second = static_cast<double>(operations) / total_seconds;
+  return out;
+}
+
+// Runs `operation` `count` times one after another on `io`, timing each.
+template <typename Operation>
+Latency sequential(asio::io_context& io, std::size_t count, Operation operation) {
+  std::vector<double> samples;
+  samples.reserve(count);
+  double total = 0;
+  run_to_completion(io, [&]() -> asio::awaitable<void> {
+    for (std::size_t i = 0; i < count / 10; ++i) co_await operation();  // warm-up
+    const auto begin = SteadyClock::now();
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto start = SteadyClock::now();
+      co_await operation();
+      samples.push_back(std::chrono::duration<double, std::nano>(SteadyClock::now() - start).count());
+    }
+    total = std::chrono::duration<double>(SteadyClock::now() - begin).count();
+  }());
+  return summarize(std::move(samples), total, count);
+}
+
+// `callers` coroutines share `count` operations; throughput only.
+template <typename Operation>
+double concurrent(asio::io_context& io, std::size_t count, int callers, Operation operation) {
+  std::size_t remaining = count;
+  int running = callers;
+  SteadyClock::time_point begin, end;
+  for (int c = 0; c < callers; ++c) {
+    asio::co_spawn(
+        callers_executor,
+        [&]() -> asio::awaitable<void> {
+          while (remaining > 0) {
+            --remaining;
+            co_await operation();
+          }
+          if (--running == 0) {
+            end = SteadyClock::now();
+            io.stop();
+          }
+        },
+        asio::detached);
+  }
+  begin = SteadyClock::now();
+  io.restart();
+  io.run();
+  return static_cast<double>(count) / std::chrono::duration<double>(end - begin).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata::Cache hits against MemoryStore and the raw Redis client"};
+  std::size_t requests = 200'000;
+  std::size_t pool_size = 4;
+  app.add_option("--requests", requests, "L2 operations per cell (L1 cells run 10x as many)")
+      ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--pool-size", pool_size, "Redis connections, for the cache and the raw client alike")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  strata::testing::RedisServer server;
+  const std::string url = server.url() + "?pool_size=" + std::to_string(pool_size);
+  fmt::print("redis-server on 127.0.0.1:{}; one I/O thread; pool of {}; {} L2 requests per cell\n\n", server.port(),
+             pool_size, requests);
+  fmt::print("{:<44} {:>6} {:>22} {:>22} {:>7}\n", "cell", "value", "reference", "strata::Cache", "ratio");
+
+  bool l1_ok = true, l2_ok = true;
+  for (const std::size_t value_size : {std::size_t{100}, std::size_t{4096}}) {
+    asio::io_context io;
+    strata::CacheOptions options;
+    options.prefix = "bench";
+    options.redis_url = url;
+    options.read_redis_url_from_environment = false;
+    options.bus = false;
+    auto cache = std::make_unique<strata::Cache>(io.get_executor(), options);
+    callers_executor = cache->executor();
+    strata::redis::Pool raw(callers_executor, strata::redis::parse_url(url));
+    run_to_completion(io, [&]() -> asio::awaitable<void> {
+      co_await cache->start();
+      (void)co_await raw.connect();
+    }());
+
+    const std::string value(value_size, 'v');
+    const strata::Key key = strata::Key::of("items", "hot", value_size);
+    const strata::Key remote_key = strata::Key::of("items", "remote", value_size);
+    auto loader = [&] { return value; };
+    strata::EntryOptions l2_only;
+    l2_only.use_l1 = false;
+    l2_only.ttl = std::chrono::hours(1);
+    strata::EntryOptions l1_and_l2;
+    l1_and_l2.ttl = std::chrono::hours(1);
+    run_to_completion(io, [&]() -> asio::awaitable<void> {
+      (void)co_await cache->get_or_set<std::string>(key, loader, l1_and_l2);
+      (void)co_await cache->get_or_set<std::string>(remote_key, loader, l2_only);
+    }());
+    const std::string stored_key = "bench:items:g0:remote:" + std::to_string(value_size);
+
+    // L1: get_or_set hit vs MemoryStore::get of a value of the same size.
+    strata::MemoryStore store;
+    store.set("bench:items:g0:hot", strata::Bytes::copy_of(value));
+    const std::size_t l1_count = requests * 10;
+    const Latency store_hit = sequential(io, l1_count, [&]() -> asio::awaitable<void> {
+      auto hit = store.get("bench:items:g0:hot");
+      if (!hit) throw std::logic_error("MemoryStore lost the entry");
+      co_return;
+    });
+    const Latency l1_hit = sequential(io, l1_count, [&]() -> asio::awaitable<void> {
+      (void)co_await cache->get_or_set<std::string>(key, loader, l1_and_l2);
+    });
+    l1_ok = l1_ok && l1_hit.p50_ns < 1000.0;
+    fmt::print("{:<44} {:>5}B {:>15.0f} ns p50 {:>15.0f} ns p50 {:>6.2f}x\n", "L1 hit, get_or_set vs MemoryStore::get",
+               value_size, store_hit.p50_ns, l1_hit.p50_ns, l1_hit.p50_ns / store_hit.p50_ns);
+    fmt::print("{:<44} {:>5}B {:>15.0f} ns p99 {:>15.0f} ns p99 {:>6.2f}x\n", "", value_size, store_hit.p99_ns,
+               l1_hit.p99_ns, l1_hit.p99_ns / store_hit.p99_ns);
+
+    // L2: get_or_set with L1 off vs a raw GET of the stored envelope, one caller.
+    const Latency raw_get = sequential(io, requests, [&]() -> asio::awaitable<void> {
+      auto reply = co_await raw.exec(strata::redis::Request("GET", stored_key));
+      if (!reply || !reply->is_string()) throw std::logic_error("raw GET failed");
+    });
+    const Latency l2_hit = sequential(io, requests, [&]() -> asio::awaitable<void> {
+      (void)co_await cache->get_or_set<std::string>(remote_key, loader, l2_only);
+    });
+    const double l2_ratio = l2_hit.p50_ns / raw_get.p50_ns;
+    l2_ok = l2_ok && l2_ratio <= 1.2;
+    fmt::print("{:<44} {:>5}B {:>15.1f} us p50 {:>15.1f} us p50 {:>6.2f}x\n", "L2 hit, 1 caller: get_or_set vs raw GET",
+               value_size, raw_get.p50_ns / 1000, l2_hit.p50_ns / 1000, l2_ratio);
+    fmt::print("{:<44} {:>5}B {:>15.1f} us p99 {:>15.1f} us p99 {:>6.2f}x\n", "", value_size, raw_get.p99_ns / 1000,
+               l2_hit.p99_ns / 1000, l2_hit.p99_ns / raw_get.p99_ns);
+
+    const double raw_rate = concurrent(io, requests, kCallers, [&]() -> asio::awaitable<void> {
+      (void)co_await raw.exec(strata::redis::Request("GET", stored_key));
+    });
+    const double cache_rate = concurrent(io, requests, kCallers, [&]() -> asio::awaitable<void> {
+      (void)co_await cache->get_or_set<std::string>(remote_key, loader, l2_only);
+    });
+    l2_ok = l2_ok && raw_rate / cache_rate <= 1.2;
+    fmt::print("{:<44} {:>5}B {:>16.0f} r/s {:>16.0f} r/s {:>6.2f}x\n",
+               fmt::format("L2 hit, {} callers: get_or_set vs raw GET", kCallers), value_size, raw_rate, cache_rate,
+               raw_rate / cache_rate);
+    const auto stats = cache->stats();
+    if (stats.loader_calls != 2 || stats.errors != 0) {
+      fmt::print("unexpected: {} loader calls, {} errors\n", stats.loader_calls, stats.errors);
+      return 1;
+    }
+    raw.close();
+    cache.reset();
+    io.restart();
+    io.run_for(std::chrono::seconds(1));
+  }
+  fmt::print("\nratio = cost through the cache / cost of the reference (lower is better)\n");
+  fmt::print("L1 hit under 1 us (p50): {}\n", l1_ok ? "yes" : "NO");
+  fmt::print("L2 hit at most 1.2x a raw GET (p50 latency and throughput): {}\n", l2_ok ? "yes" : "NO");
+  return 0;
+}
