@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <random>
 
 namespace strata::cache {
 namespace asio = boost::asio;
@@ -104,6 +105,8 @@ RedisTier::RedisTier(asio::any_io_executor executor, redis::ConnectionOptions op
       metrics_(metrics),
       callbacks_(std::move(callbacks)),
       mark_lifetime_(mark_lifetime) {
+  std::random_device random;
+  instance_token_ = std::to_string(random()) + std::to_string(random());
   pool_ = std::make_unique<redis::Pool>(strand_, options);
   if (bus) {
     redis::ConnectionOptions bus_options = options;
@@ -151,21 +154,23 @@ void RedisTier::observe_epoch(std::uint64_t epoch) noexcept {
 }
 
 asio::awaitable<bool> RedisTier::start() {
-  return on_strand([](RedisTier* self) -> asio::awaitable<bool> {
-    auto connected = co_await self->pool_->connect();
-    if (self->subscriber_) {
-      (void)co_await self->subscriber_->connect();
-      std::vector<std::string> channels{self->keyspace_.bus_channel()};
-      (void)co_await self->subscriber_->subscribe(std::move(channels));
-    }
-    if (!connected) {
-      self->check(connected);
-      co_return false;
-    }
-    self->ever_available_.store(true);
-    self->available_.store(true);
-    co_return true;
-  }(this));
+  return on_strand(start_on_strand());
+}
+
+asio::awaitable<bool> RedisTier::start_on_strand() {
+  auto connected = co_await pool_->connect();
+  if (subscriber_) {
+    (void)co_await subscriber_->connect();
+    std::vector<std::string> channels{keyspace_.bus_channel()};
+    (void)co_await subscriber_->subscribe(std::move(channels));
+  }
+  if (!connected) {
+    check(connected);
+    co_return false;
+  }
+  ever_available_.store(true);
+  available_.store(true);
+  co_return true;
 }
 
 void RedisTier::close() {
@@ -195,113 +200,129 @@ asio::awaitable<std::optional<Reply>> RedisTier::script(const redis::Script& scr
 }
 
 asio::awaitable<RedisTier::Read> RedisTier::read(std::string key, bool with_epoch) {
-  return on_strand([](RedisTier* self, std::string key, bool with_epoch) -> asio::awaitable<Read> {
-    Read out;
-    Request request("GET", key);
-    if (with_epoch) request.push({"GET", self->keyspace_.epoch()});
-    auto replies = co_await self->pool_->exec_all(std::move(request));
-    if (!self->check(replies)) co_return out;
-    out.ok = true;
-    const Reply& value = (*replies)[0];
-    if (value.is_string()) {
-      out.value = std::move((*replies)[0].mutable_text());
-    } else if (value.is_error()) {
-      out.wrong_type = value.text().starts_with("WRONGTYPE");
-      if (!out.wrong_type) {
-        out.ok = false;
-        Metrics::bump(self->metrics_.l2_errors);
-        Metrics::bump(self->metrics_.errors);
-      }
+  return on_strand(read_on_strand(std::move(key), with_epoch));
+}
+
+asio::awaitable<RedisTier::Read> RedisTier::read_on_strand(std::string key, bool with_epoch) {
+  Read out;
+  Request request("GET", key);
+  if (with_epoch) request.push({"GET", keyspace_.epoch()});
+  auto replies = co_await pool_->exec_all(std::move(request));
+  if (!check(replies)) co_return out;
+  out.ok = true;
+  const Reply& value = (*replies)[0];
+  if (value.is_string()) {
+    out.value = std::move((*replies)[0].mutable_text());
+  } else if (value.is_error()) {
+    out.wrong_type = value.text().starts_with("WRONGTYPE");
+    if (!out.wrong_type) {
+      out.ok = false;
+      Metrics::bump(metrics_.l2_errors);
+      Metrics::bump(metrics_.errors);
     }
-    if (with_epoch && replies->size() > 1) {
-      out.epoch = as_counter((*replies)[1]).value_or(0);
-      self->observe_epoch(out.epoch);
-    }
-    co_return out;
-  }(this, std::move(key), with_epoch));
+  }
+  if (with_epoch && replies->size() > 1) {
+    out.epoch = as_counter((*replies)[1]).value_or(0);
+    observe_epoch(out.epoch);
+  }
+  co_return out;
 }
 
 asio::awaitable<std::optional<std::uint64_t>> RedisTier::epoch() {
-  return on_strand([](RedisTier* self) -> asio::awaitable<std::optional<std::uint64_t>> {
-    auto reply = co_await self->call(Request("GET", self->keyspace_.epoch()));
-    if (!reply) co_return std::nullopt;
-    auto epoch = as_counter(*reply);
-    if (epoch) self->observe_epoch(*epoch);
-    co_return epoch;
-  }(this));
+  return on_strand(epoch_on_strand());
+}
+
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::epoch_on_strand() {
+  auto reply = co_await call(Request("GET", keyspace_.epoch()));
+  if (!reply) co_return std::nullopt;
+  auto epoch = as_counter(*reply);
+  if (epoch) observe_epoch(*epoch);
+  co_return epoch;
 }
 
 asio::awaitable<RedisTier::StoreOutcome> RedisTier::store(std::string key, std::string bytes,
                                                           std::chrono::milliseconds lifetime,
                                                           std::optional<std::uint64_t> fill_epoch,
                                                           std::vector<std::string> tags) {
-  return on_strand([](RedisTier* self, std::string key, std::string bytes,
+  return on_strand(store_on_strand(std::move(key), std::move(bytes), lifetime, fill_epoch, std::move(tags)));
+}
+
+asio::awaitable<RedisTier::StoreOutcome> RedisTier::store_on_strand(std::string key, std::string bytes,
                       std::chrono::milliseconds lifetime, std::optional<std::uint64_t> fill_epoch,
-                      std::vector<std::string> tags) -> asio::awaitable<StoreOutcome> {
-    std::vector<std::string> keys;
-    keys.reserve(4 + 2 * tags.size());
-    keys.push_back(key);
-    keys.push_back(self->keyspace_.key_mark(key));
-    keys.push_back(self->keyspace_.clear_mark());
-    keys.push_back(self->keyspace_.epoch());
-    for (const auto& tag : tags) keys.push_back(self->keyspace_.tag_mark(tag));
-    for (const auto& tag : tags) keys.push_back(self->keyspace_.tag_members(tag));
-    std::vector<std::string> arguments{std::move(bytes), millis(lifetime),
-                                       fill_epoch ? std::to_string(*fill_epoch) : "-",
-                                       std::to_string(tags.size()), millis(self->mark_lifetime_)};
-    auto reply = co_await self->script(kStore, std::move(keys), std::move(arguments));
-    if (!reply) {
-      Metrics::bump(self->metrics_.l2_writes_dropped);
-      co_return StoreOutcome::failed;
-    }
-    co_return reply->is_integer() && reply->integer_value() == 1 ? StoreOutcome::stored
-                                                                 : StoreOutcome::refused;
-  }(this, std::move(key), std::move(bytes), lifetime, fill_epoch, std::move(tags)));
+                      std::vector<std::string> tags) {
+  std::vector<std::string> keys;
+  keys.reserve(4 + 2 * tags.size());
+  keys.push_back(key);
+  keys.push_back(keyspace_.key_mark(key));
+  keys.push_back(keyspace_.clear_mark());
+  keys.push_back(keyspace_.epoch());
+  for (const auto& tag : tags) keys.push_back(keyspace_.tag_mark(tag));
+  for (const auto& tag : tags) keys.push_back(keyspace_.tag_members(tag));
+  std::vector<std::string> arguments{std::move(bytes), millis(lifetime),
+                                     fill_epoch ? std::to_string(*fill_epoch) : "-",
+                                     std::to_string(tags.size()), millis(mark_lifetime_)};
+  auto reply = co_await script(kStore, std::move(keys), std::move(arguments));
+  if (!reply) {
+    Metrics::bump(metrics_.l2_writes_dropped);
+    co_return StoreOutcome::failed;
+  }
+  co_return reply->is_integer() && reply->integer_value() == 1 ? StoreOutcome::stored
+                                                               : StoreOutcome::refused;
 }
 
 asio::awaitable<std::optional<bool>> RedisTier::rewrite(std::string key, std::string bytes,
                                                         std::chrono::milliseconds lifetime) {
-  return on_strand([](RedisTier* self, std::string key, std::string bytes,
-                      std::chrono::milliseconds lifetime) -> asio::awaitable<std::optional<bool>> {
-    const std::string px = millis(lifetime);
-    auto reply = co_await self->call(Request("SET", key, bytes, "PX", px, "XX"));
-    if (!reply) co_return std::nullopt;
-    co_return reply->is_status("OK");
-  }(this, std::move(key), std::move(bytes), lifetime));
+  return on_strand(rewrite_on_strand(std::move(key), std::move(bytes), lifetime));
+}
+
+asio::awaitable<std::optional<bool>> RedisTier::rewrite_on_strand(std::string key, std::string bytes,
+                      std::chrono::milliseconds lifetime) {
+  const std::string px = millis(lifetime);
+  auto reply = co_await call(Request("SET", key, bytes, "PX", px, "XX"));
+  if (!reply) co_return std::nullopt;
+  co_return reply->is_status("OK");
 }
 
 asio::awaitable<std::optional<std::uint64_t>> RedisTier::remove(std::string key) {
-  return on_strand([](RedisTier* self, std::string key) -> asio::awaitable<std::optional<std::uint64_t>> {
-    std::vector<std::string> keys{key, self->keyspace_.key_mark(key), self->keyspace_.epoch()};
-    std::vector<std::string> arguments{millis(self->mark_lifetime_)};
-    auto reply = co_await self->script(kRemove, std::move(keys), std::move(arguments));
-    if (!reply) co_return std::nullopt;
-    auto epoch = as_counter(*reply);
-    if (epoch) self->observe_epoch(*epoch);
-    co_return epoch;
-  }(this, std::move(key)));
+  return on_strand(remove_on_strand(std::move(key)));
+}
+
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::remove_on_strand(std::string key) {
+  std::vector<std::string> keys{key, keyspace_.key_mark(key), keyspace_.epoch()};
+  std::vector<std::string> arguments{millis(mark_lifetime_)};
+  auto reply = co_await script(kRemove, std::move(keys), std::move(arguments));
+  if (!reply) co_return std::nullopt;
+  auto epoch = as_counter(*reply);
+  if (epoch) observe_epoch(*epoch);
+  co_return epoch;
 }
 
 asio::awaitable<bool> RedisTier::unlink(std::string key) {
-  return on_strand([](RedisTier* self, std::string key) -> asio::awaitable<bool> {
-    co_return (co_await self->call(Request("UNLINK", key))).has_value();
-  }(this, std::move(key)));
+  return on_strand(unlink_on_strand(std::move(key)));
+}
+
+asio::awaitable<bool> RedisTier::unlink_on_strand(std::string key) {
+  co_return (co_await call(Request("UNLINK", key))).has_value();
 }
 
 asio::awaitable<std::optional<std::uint64_t>> RedisTier::generation(std::string name_space) {
-  return on_strand([](RedisTier* self, std::string name_space) -> asio::awaitable<std::optional<std::uint64_t>> {
-    auto reply = co_await self->call(Request("GET", self->keyspace_.generation(name_space)));
-    if (!reply) co_return std::nullopt;
-    co_return as_counter(*reply);
-  }(this, std::move(name_space)));
+  return on_strand(generation_on_strand(std::move(name_space)));
+}
+
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::generation_on_strand(std::string name_space) {
+  auto reply = co_await call(Request("GET", keyspace_.generation(name_space)));
+  if (!reply) co_return std::nullopt;
+  co_return as_counter(*reply);
 }
 
 asio::awaitable<std::optional<std::uint64_t>> RedisTier::bump_generation(std::string name_space) {
-  return on_strand([](RedisTier* self, std::string name_space) -> asio::awaitable<std::optional<std::uint64_t>> {
-    auto reply = co_await self->call(Request("INCR", self->keyspace_.generation(name_space)));
-    if (!reply) co_return std::nullopt;
-    co_return as_counter(*reply);
-  }(this, std::move(name_space)));
+  return on_strand(bump_generation_on_strand(std::move(name_space)));
+}
+
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::bump_generation_on_strand(std::string name_space) {
+  auto reply = co_await call(Request("INCR", keyspace_.generation(name_space)));
+  if (!reply) co_return std::nullopt;
+  co_return as_counter(*reply);
 }
 
 asio::awaitable<std::uint64_t> RedisTier::drain_set(std::string set, std::size_t batch, bool* ok) {
@@ -328,61 +349,60 @@ asio::awaitable<std::uint64_t> RedisTier::drain_set(std::string set, std::size_t
 }
 
 asio::awaitable<RedisTier::Invalidation> RedisTier::invalidate_tag(std::string tag, std::size_t batch) {
-  return on_strand([](RedisTier* self, std::string tag, std::size_t batch) -> asio::awaitable<Invalidation> {
-    Invalidation out;
-    const std::string draining =
-        self->keyspace_.tag_members(tag) + "#draining:" + std::to_string(++self->unique_) + ":" +
-        std::to_string(reinterpret_cast<std::uintptr_t>(self));
-    std::vector<std::string> keys{self->keyspace_.tag_mark(tag), self->keyspace_.tag_members(tag),
-                                  self->keyspace_.epoch(), draining};
-    std::vector<std::string> arguments{millis(self->mark_lifetime_)};
-    auto reply = co_await self->script(kMarkTag, std::move(keys), std::move(arguments));
-    if (!reply || !reply->is_array() || reply->elements().size() != 2) co_return out;
-    out.epoch = as_counter(reply->elements()[0]).value_or(0);
-    self->observe_epoch(out.epoch);
-    out.ok = true;
-    if (reply->elements()[1].integer_value() == 1) {
-      out.removed = co_await self->drain_set(draining, batch, &out.ok);
-    }
-    co_return out;
-  }(this, std::move(tag), batch));
+  return on_strand(invalidate_tag_on_strand(std::move(tag), batch));
+}
+
+asio::awaitable<RedisTier::Invalidation> RedisTier::invalidate_tag_on_strand(std::string tag, std::size_t batch) {
+  Invalidation out;
+  const std::string draining =
+      keyspace_.tag_members(tag) + "#draining:" + instance_token_ + ":" + std::to_string(++unique_);
+  std::vector<std::string> keys{keyspace_.tag_mark(tag), keyspace_.tag_members(tag),
+                                keyspace_.epoch(), draining};
+  std::vector<std::string> arguments{millis(mark_lifetime_)};
+  auto reply = co_await script(kMarkTag, std::move(keys), std::move(arguments));
+  if (!reply || !reply->is_array() || reply->elements().size() != 2) co_return out;
+  out.epoch = as_counter(reply->elements()[0]).value_or(0);
+  observe_epoch(out.epoch);
+  out.ok = true;
+  if (reply->elements()[1].integer_value() == 1) {
+    out.removed = co_await drain_set(draining, batch, &out.ok);
+  }
+  co_return out;
 }
 
 asio::awaitable<RedisTier::Invalidation> RedisTier::unlink_matching(std::string pattern,
                                                                     std::size_t batch) {
-  return on_strand([](RedisTier* self, std::string pattern, std::size_t batch) -> asio::awaitable<Invalidation> {
-    Invalidation out;
-    out.ok = true;
-    redis::Scanner scanner(self->pool_->pick(), redis::ScanOptions{pattern, batch, ""});
-    while (!scanner.done()) {
-      auto keys = co_await scanner.next();
-      if (!self->check(keys)) {
-        out.ok = false;
-        co_return out;
-      }
-      if (keys->empty()) continue;
-      std::vector<std::string> command{"UNLINK"};
-      command.insert(command.end(), std::make_move_iterator(keys->begin()),
-                     std::make_move_iterator(keys->end()));
-      Request request;
-      request.push(command);
-      auto unlinked = co_await self->call(std::move(request));
-      if (!unlinked) {
-        out.ok = false;
-        co_return out;
-      }
-      out.removed += static_cast<std::uint64_t>(std::max<std::int64_t>(0, unlinked->integer_value()));
+  return on_strand(unlink_matching_on_strand(std::move(pattern), batch));
+}
+
+asio::awaitable<RedisTier::Invalidation> RedisTier::unlink_matching_on_strand(std::string pattern, std::size_t batch) {
+  Invalidation out;
+  out.ok = true;
+  redis::Scanner scanner(pool_->pick(), redis::ScanOptions{pattern, batch, ""});
+  while (!scanner.done()) {
+    auto keys = co_await scanner.next();
+    if (!check(keys)) {
+      out.ok = false;
+      co_return out;
     }
-    co_return out;
-  }(this, std::move(pattern), batch));
+    if (keys->empty()) continue;
+    std::vector<std::string> command{"UNLINK"};
+    command.insert(command.end(), std::make_move_iterator(keys->begin()),
+                   std::make_move_iterator(keys->end()));
+    Request request;
+    request.push(command);
+    auto unlinked = co_await call(std::move(request));
+    if (!unlinked) {
+      out.ok = false;
+      co_return out;
+    }
+    out.removed += static_cast<std::uint64_t>(std::max<std::int64_t>(0, unlinked->integer_value()));
+  }
+  co_return out;
 }
 
 asio::awaitable<RedisTier::Invalidation> RedisTier::clear(std::size_t batch) {
-  std::vector<std::string> keys{keyspace_.clear_mark(), keyspace_.epoch()};
-  auto reply = co_await on_strand([](RedisTier* self, std::vector<std::string> keys) -> asio::awaitable<std::optional<Reply>> {
-    std::vector<std::string> arguments{millis(self->mark_lifetime_)};
-    co_return co_await self->script(kMarkEverything, std::move(keys), std::move(arguments));
-  }(this, std::move(keys)));
+  auto reply = co_await on_strand(mark_everything_on_strand());
   Invalidation out;
   if (!reply) co_return out;
   out.epoch = as_counter(*reply).value_or(0);
@@ -395,48 +415,64 @@ asio::awaitable<RedisTier::Invalidation> RedisTier::clear(std::size_t batch) {
 }
 
 asio::awaitable<bool> RedisTier::publish(std::string payload) {
-  return on_strand([](RedisTier* self, std::string payload) -> asio::awaitable<bool> {
-    // Always the same connection, so that one publisher's messages stay in order.
-    auto reply = co_await self->pool_->connection(0).exec(
-        Request("PUBLISH", self->keyspace_.bus_channel(), payload));
-    co_return self->check(reply);
-  }(this, std::move(payload)));
+  return on_strand(publish_on_strand(std::move(payload)));
+}
+
+asio::awaitable<bool> RedisTier::publish_on_strand(std::string payload) {
+  // Always the same connection, so that one publisher's messages stay in order.
+  auto reply = co_await pool_->connection(0).exec(
+      Request("PUBLISH", keyspace_.bus_channel(), payload));
+  co_return check(reply);
 }
 
 asio::awaitable<std::optional<bool>> RedisTier::try_lock(std::string key, std::string token,
                                                          std::chrono::milliseconds lease) {
-  return on_strand([](RedisTier* self, std::string key, std::string token,
-                      std::chrono::milliseconds lease) -> asio::awaitable<std::optional<bool>> {
-    const std::string px = millis(lease);
-    auto reply = co_await self->call(Request("SET", key, token, "NX", "PX", px));
-    if (!reply) co_return std::nullopt;
-    co_return reply->is_status("OK");
-  }(this, std::move(key), std::move(token), lease));
+  return on_strand(try_lock_on_strand(std::move(key), std::move(token), lease));
+}
+
+asio::awaitable<std::optional<bool>> RedisTier::try_lock_on_strand(std::string key, std::string token,
+                      std::chrono::milliseconds lease) {
+  const std::string px = millis(lease);
+  auto reply = co_await call(Request("SET", key, token, "NX", "PX", px));
+  if (!reply) co_return std::nullopt;
+  co_return reply->is_status("OK");
+}
+
+asio::awaitable<std::optional<Reply>> RedisTier::mark_everything_on_strand() {
+  std::vector<std::string> keys{keyspace_.clear_mark(), keyspace_.epoch()};
+  std::vector<std::string> arguments{millis(mark_lifetime_)};
+  co_return co_await script(kMarkEverything, std::move(keys), std::move(arguments));
 }
 
 asio::awaitable<void> RedisTier::unlock(std::string key, std::string token) {
-  (void)co_await on_strand([](RedisTier* self, std::string key, std::string token) -> asio::awaitable<bool> {
-    std::vector<std::string> keys{std::move(key)};
-    std::vector<std::string> arguments{std::move(token)};
-    co_return (co_await self->script(kUnlock, std::move(keys), std::move(arguments))).has_value();
-  }(this, std::move(key), std::move(token)));
+  (void)co_await on_strand(unlock_on_strand(std::move(key), std::move(token)));
+}
+
+asio::awaitable<bool> RedisTier::unlock_on_strand(std::string key, std::string token) {
+  std::vector<std::string> keys{std::move(key)};
+  std::vector<std::string> arguments{std::move(token)};
+  co_return (co_await script(kUnlock, std::move(keys), std::move(arguments))).has_value();
 }
 
 asio::awaitable<std::optional<bool>> RedisTier::exists(std::string key) {
-  return on_strand([](RedisTier* self, std::string key) -> asio::awaitable<std::optional<bool>> {
-    auto reply = co_await self->call(Request("EXISTS", key));
-    if (!reply) co_return std::nullopt;
-    co_return reply->integer_value() == 1;
-  }(this, std::move(key)));
+  return on_strand(exists_on_strand(std::move(key)));
+}
+
+asio::awaitable<std::optional<bool>> RedisTier::exists_on_strand(std::string key) {
+  auto reply = co_await call(Request("EXISTS", key));
+  if (!reply) co_return std::nullopt;
+  co_return reply->integer_value() == 1;
 }
 
 asio::awaitable<std::optional<std::chrono::nanoseconds>> RedisTier::ping() {
-  return on_strand([](RedisTier* self) -> asio::awaitable<std::optional<std::chrono::nanoseconds>> {
-    const auto start = std::chrono::steady_clock::now();
-    auto reply = co_await self->call(Request("PING"));
-    if (!reply) co_return std::nullopt;
-    co_return std::chrono::steady_clock::now() - start;
-  }(this));
+  return on_strand(ping_on_strand());
+}
+
+asio::awaitable<std::optional<std::chrono::nanoseconds>> RedisTier::ping_on_strand() {
+  const auto start = std::chrono::steady_clock::now();
+  auto reply = co_await call(Request("PING"));
+  if (!reply) co_return std::nullopt;
+  co_return std::chrono::steady_clock::now() - start;
 }
 
 }  // namespace strata::cache

@@ -103,6 +103,29 @@ public:
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping();
 
 private:
+  // The work of each public operation, run on the strand (the public one only hops there).
+  boost::asio::awaitable<bool> start_on_strand();
+  boost::asio::awaitable<Read> read_on_strand(std::string key, bool with_epoch);
+  boost::asio::awaitable<std::optional<std::uint64_t>> epoch_on_strand();
+  boost::asio::awaitable<StoreOutcome> store_on_strand(std::string key, std::string bytes,
+                      std::chrono::milliseconds lifetime, std::optional<std::uint64_t> fill_epoch,
+                      std::vector<std::string> tags);
+  boost::asio::awaitable<std::optional<bool>> rewrite_on_strand(std::string key, std::string bytes,
+                      std::chrono::milliseconds lifetime);
+  boost::asio::awaitable<std::optional<std::uint64_t>> remove_on_strand(std::string key);
+  boost::asio::awaitable<bool> unlink_on_strand(std::string key);
+  boost::asio::awaitable<std::optional<std::uint64_t>> generation_on_strand(std::string name_space);
+  boost::asio::awaitable<std::optional<std::uint64_t>> bump_generation_on_strand(std::string name_space);
+  boost::asio::awaitable<Invalidation> invalidate_tag_on_strand(std::string tag, std::size_t batch);
+  boost::asio::awaitable<Invalidation> unlink_matching_on_strand(std::string pattern, std::size_t batch);
+  boost::asio::awaitable<bool> publish_on_strand(std::string payload);
+  boost::asio::awaitable<std::optional<bool>> try_lock_on_strand(std::string key, std::string token,
+                      std::chrono::milliseconds lease);
+  boost::asio::awaitable<std::optional<bool>> exists_on_strand(std::string key);
+  boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_on_strand();
+  boost::asio::awaitable<std::optional<redis::Reply>> mark_everything_on_strand();
+  boost::asio::awaitable<bool> unlock_on_strand(std::string key, std::string token);
+
   template <typename T>
   boost::asio::awaitable<T> on_strand(boost::asio::awaitable<T> work);
   template <typename T>
@@ -123,7 +146,9 @@ private:
   std::atomic<bool> available_{false};
   std::atomic<bool> ever_available_{false};
   std::atomic<std::uint64_t> observed_epoch_{0};
-  std::uint64_t unique_ = 0;  // names for tag sets being drained (strand only)
+  // Names for tag member sets being drained: unique across processes and calls.
+  std::string instance_token_;
+  std::uint64_t unique_ = 0;  // strand only
 };
 
 }  // namespace strata::cache
