@@ -44,14 +44,10 @@ using cache::Metrics;
 struct StoredEntry {
   detail::ErasedValue value;
   const void* type = nullptr;
-  std::string payload;  // the codec's bytes: L1's charge, and a fallback for another type
-  std::string codec;
-  std::int64_t created_ms = 0;
-  std::int64_t fresh_until_ms = 0;
-  std::int64_t stale_until_ms = 0;
-  std::uint64_t fill_epoch = 0;
+  // What L2 stores (lifetimes, tags, fill epoch, and the codec's bytes: L1's charge, and a
+  // fallback when the entry is read as another type than it was written).
+  cache::Envelope envelope;
   std::uint64_t sequence = 0;  // local invalidation sequence when its data was read
-  std::vector<std::string> tags;
 };
 using EntryPtr = std::shared_ptr<const StoredEntry>;
 
@@ -356,18 +352,18 @@ void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t 
 detail::ErasedValue Cache::Impl::typed_value(const StoredEntry& entry,
                                              const detail::ErasedCodec& codec) const {
   if (entry.type == codec.type) return entry.value;
-  return codec.decode(entry.payload);  // read as another type than it was written
+  return codec.decode(entry.envelope.payload);  // read as another type than it was written
 }
 
 void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy) {
   if (!policy.use_l1) return;
-  const auto remaining = std::chrono::milliseconds(entry->stale_until_ms - now_ms());
+  const auto remaining = std::chrono::milliseconds(entry->envelope.stale_until_ms - now_ms());
   if (remaining <= 0ms) return;
   const auto lifetime = std::min<Clock::duration>(remaining, policy.l1_ttl);
-  l1_->set_for(full, Bytes(entry, entry->payload.data(), entry->payload.size()), lifetime);
+  l1_->set_for(full, Bytes(entry, entry->envelope.payload.data(), entry->envelope.payload.size()), lifetime);
   // An invalidation between this entry's read and now: its eraser may have run before the set
   // above, so check again after it (the mark is always recorded before the erase).
-  if (marks_.invalidated_since(entry->sequence, full, entry->tags)) l1_->erase(full);
+  if (marks_.invalidated_since(entry->sequence, full, entry->envelope.tags)) l1_->erase(full);
 }
 
 EntryPtr Cache::Impl::entry_from(cache::Envelope envelope, detail::ErasedValue value,
@@ -375,14 +371,8 @@ EntryPtr Cache::Impl::entry_from(cache::Envelope envelope, detail::ErasedValue v
   auto entry = std::make_shared<StoredEntry>();
   entry->value = std::move(value);
   entry->type = codec.type;
-  entry->payload = std::move(envelope.payload);
-  entry->codec = std::move(envelope.codec);
-  entry->created_ms = envelope.created_ms;
-  entry->fresh_until_ms = envelope.fresh_until_ms;
-  entry->stale_until_ms = envelope.stale_until_ms;
-  entry->fill_epoch = envelope.fill_epoch;
+  entry->envelope = std::move(envelope);
   entry->sequence = sequence;
-  entry->tags = std::move(envelope.tags);
   return entry;
 }
 
@@ -403,14 +393,14 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
     const auto started = std::chrono::steady_clock::now();
     if (auto bytes = l1_->get(full)) {
       auto entry = std::static_pointer_cast<const StoredEntry>(bytes->owner());
-      if (marks_.tags_invalidated_since(entry->sequence, entry->tags)) {
+      if (marks_.tags_invalidated_since(entry->sequence, entry->envelope.tags)) {
         l1_->erase(full);
       } else if (auto value = typed_value(*entry, codec)) {
-        if (now < entry->fresh_until_ms) {
+        if (now < entry->envelope.fresh_until_ms) {
           out.fresh = std::move(entry);
           out.fresh_value = std::move(value);
           out.fresh_source = Source::l1;
-        } else if (now < entry->stale_until_ms) {
+        } else if (now < entry->envelope.stale_until_ms) {
           out.stale = std::move(entry);
           out.stale_value = std::move(value);
         }
@@ -459,7 +449,7 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
     out.fresh = std::move(entry);
     out.fresh_value = std::move(value);
     out.fresh_source = Source::l2;
-  } else if (!out.stale || out.stale->created_ms < entry->created_ms) {
+  } else if (!out.stale || out.stale->envelope.created_ms < entry->envelope.created_ms) {
     out.stale = std::move(entry);
     out.stale_value = std::move(value);
   }
@@ -477,15 +467,7 @@ Clock::duration Cache::Impl::jittered(const Policy& policy) {
 }
 
 std::string Cache::Impl::encode_entry(const StoredEntry& entry, const std::string& full) const {
-  cache::Envelope envelope;
-  envelope.codec = entry.codec;
-  envelope.created_ms = entry.created_ms;
-  envelope.fresh_until_ms = entry.fresh_until_ms;
-  envelope.stale_until_ms = entry.stale_until_ms;
-  envelope.fill_epoch = entry.fill_epoch;
-  envelope.tags = entry.tags;
-  envelope.payload = entry.payload;
-  return envelopes_.encode(envelope, full);
+  return envelopes_.encode(entry.envelope, full);
 }
 
 asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
@@ -495,36 +477,36 @@ asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
                                                     std::uint64_t sequence,
                                                     std::optional<std::uint64_t> epoch) {
   auto entry = std::make_shared<StoredEntry>();
-  entry->tags = policy.tags;
-  entry->tags.insert(entry->tags.end(), context.tags.begin(), context.tags.end());
-  std::sort(entry->tags.begin(), entry->tags.end());
-  entry->tags.erase(std::unique(entry->tags.begin(), entry->tags.end()), entry->tags.end());
-  if (marks_.invalidated_since(sequence, full, entry->tags)) {
+  entry->envelope.tags = policy.tags;
+  entry->envelope.tags.insert(entry->envelope.tags.end(), context.tags.begin(), context.tags.end());
+  std::sort(entry->envelope.tags.begin(), entry->envelope.tags.end());
+  entry->envelope.tags.erase(std::unique(entry->envelope.tags.begin(), entry->envelope.tags.end()), entry->envelope.tags.end());
+  if (marks_.invalidated_since(sequence, full, entry->envelope.tags)) {
     Metrics::bump(metrics_.fills_discarded);
     co_return nullptr;
   }
   const auto ttl = context.ttl ? *context.ttl : jittered(policy);
   const auto stale = context.stale_ttl ? *context.stale_ttl : policy.stale_ttl;
   if (ttl <= Clock::duration::zero()) co_return nullptr;
-  entry->payload = codec.encode(value.get());
+  entry->envelope.payload = codec.encode(value.get());
   entry->value = std::move(value);
   entry->type = codec.type;
-  entry->codec = std::string(codec.name);
-  entry->created_ms = now_ms();
-  entry->fresh_until_ms = entry->created_ms + to_ms(ttl);
-  entry->stale_until_ms = entry->fresh_until_ms + to_ms(stale);
+  entry->envelope.codec = std::string(codec.name);
+  entry->envelope.created_ms = now_ms();
+  entry->envelope.fresh_until_ms = entry->envelope.created_ms + to_ms(ttl);
+  entry->envelope.stale_until_ms = entry->envelope.fresh_until_ms + to_ms(stale);
   entry->sequence = sequence;
   if (l2_ && policy.use_l2) {
-    entry->fill_epoch = epoch.value_or(l2_->observed_epoch());
+    entry->envelope.fill_epoch = epoch.value_or(l2_->observed_epoch());
     auto outcome = co_await l2_->store(full, encode_entry(*entry, full),
-                                       std::chrono::milliseconds(entry->stale_until_ms - entry->created_ms),
-                                       entry->fill_epoch, entry->tags);
+                                       std::chrono::milliseconds(entry->envelope.stale_until_ms - entry->envelope.created_ms),
+                                       entry->envelope.fill_epoch, entry->envelope.tags);
     if (outcome == cache::RedisTier::StoreOutcome::refused) {
       Metrics::bump(metrics_.fills_discarded);
       co_return nullptr;
     }
   }
-  if (marks_.invalidated_since(sequence, full, entry->tags)) {
+  if (marks_.invalidated_since(sequence, full, entry->envelope.tags)) {
     Metrics::bump(metrics_.fills_discarded);
     co_return nullptr;
   }
@@ -765,7 +747,7 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
   }
   Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
   co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
-                                std::chrono::milliseconds(impl->now_ms() - found.fresh->created_ms)};
+                                std::chrono::milliseconds(impl->now_ms() - found.fresh->envelope.created_ms)};
 }
 
 asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
@@ -785,8 +767,8 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
     Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
     const auto& entry = *found.fresh;
     if (policy.eager_refresh > 0.0) {
-      const auto lifetime = static_cast<double>(entry.fresh_until_ms - entry.created_ms);
-      if (static_cast<double>(now - entry.created_ms) >= policy.eager_refresh * lifetime) {
+      const auto lifetime = static_cast<double>(entry.envelope.fresh_until_ms - entry.envelope.created_ms);
+      if (static_cast<double>(now - entry.envelope.created_ms) >= policy.eager_refresh * lifetime) {
         bool leader = false;
         (void)impl->start_load(full, codec, std::move(loader), policy, impl->marks_.sequence(),
                                std::nullopt, true, &leader);
@@ -794,7 +776,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
       }
     }
     co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
-                                  std::chrono::milliseconds(now - entry.created_ms)};
+                                  std::chrono::milliseconds(now - entry.envelope.created_ms)};
   }
 
   Metrics::bump(impl->metrics_.misses);
@@ -808,7 +790,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   const bool finished = co_await flight->wait(patience);
   if (finished && flight->result().value) {
     const auto& result = flight->result();
-    const auto created = result.entry ? result.entry->created_ms : impl->now_ms();
+    const auto created = result.entry ? result.entry->envelope.created_ms : impl->now_ms();
     co_return detail::ErasedFetch{result.value, result.source,
                                   std::chrono::milliseconds(impl->now_ms() - created)};
   }
@@ -816,7 +798,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
     if (!finished) Metrics::bump(impl->metrics_.loader_timeouts);
     Metrics::bump(impl->metrics_.stale_served);
     co_return detail::ErasedFetch{found.stale_value, Source::stale,
-                                  std::chrono::milliseconds(impl->now_ms() - found.stale->created_ms)};
+                                  std::chrono::milliseconds(impl->now_ms() - found.stale->envelope.created_ms)};
   }
   if (flight->result().error) std::rethrow_exception(flight->result().error);
   throw LoadTimeout("loading cache key \"" + key.to_string() + "\" took longer than its hard_timeout (" +
@@ -832,22 +814,22 @@ asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedC
   // An explicit write supersedes every fill of this key that began before it.
   const auto sequence = impl->marks_.mark_key(full, 0, impl->clock_->now());
   auto entry = std::make_shared<StoredEntry>();
-  entry->payload = codec.encode(value.get());
+  entry->envelope.payload = codec.encode(value.get());
   entry->value = std::move(value);
   entry->type = codec.type;
-  entry->codec = std::string(codec.name);
-  entry->created_ms = impl->now_ms();
-  entry->fresh_until_ms = entry->created_ms + to_ms(impl->jittered(policy));
-  entry->stale_until_ms = entry->fresh_until_ms + to_ms(policy.stale_ttl);
+  entry->envelope.codec = std::string(codec.name);
+  entry->envelope.created_ms = impl->now_ms();
+  entry->envelope.fresh_until_ms = entry->envelope.created_ms + to_ms(impl->jittered(policy));
+  entry->envelope.stale_until_ms = entry->envelope.fresh_until_ms + to_ms(policy.stale_ttl);
   entry->sequence = sequence;
-  entry->tags = policy.tags;
+  entry->envelope.tags = policy.tags;
   Outcome outcome;
   outcome.affected = 1;
   if (impl->l2_ && policy.use_l2) {
-    entry->fill_epoch = impl->l2_->observed_epoch();
+    entry->envelope.fill_epoch = impl->l2_->observed_epoch();
     auto stored = co_await impl->l2_->store(
         full, impl->encode_entry(*entry, full),
-        std::chrono::milliseconds(entry->stale_until_ms - entry->created_ms), std::nullopt, entry->tags);
+        std::chrono::milliseconds(entry->envelope.stale_until_ms - entry->envelope.created_ms), std::nullopt, entry->envelope.tags);
     if (stored != cache::RedisTier::StoreOutcome::stored) {
       outcome.ok = false;
       outcome.error = "Redis unavailable: the value is cached in this process only";
@@ -898,7 +880,7 @@ asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, cons
   changed->sequence = impl->marks_.mark_key(full, 0, impl->clock_->now());
   outcome.affected = 1;
   if (impl->l2_) {
-    const auto lifetime = std::chrono::milliseconds(changed->stale_until_ms - now);
+    const auto lifetime = std::chrono::milliseconds(changed->envelope.stale_until_ms - now);
     std::optional<bool> rewritten;
     if (lifetime > 0ms) {
       rewritten = co_await impl->l2_->rewrite(full, impl->encode_entry(*changed, full), lifetime);
@@ -921,8 +903,8 @@ asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, cons
 asio::awaitable<Outcome> Cache::expire(const Key& key) {
   Metrics::bump(impl_->metrics_.deletes);
   return change_lifetime(impl_, key, [](StoredEntry& entry, std::int64_t now) {
-    entry.fresh_until_ms = std::min(entry.fresh_until_ms, now);
-    entry.stale_until_ms = std::max(entry.stale_until_ms, entry.fresh_until_ms);
+    entry.envelope.fresh_until_ms = std::min(entry.envelope.fresh_until_ms, now);
+    entry.envelope.stale_until_ms = std::max(entry.envelope.stale_until_ms, entry.envelope.fresh_until_ms);
   });
 }
 
@@ -931,9 +913,9 @@ asio::awaitable<Outcome> Cache::extend_ttl(const Key& key, Clock::duration ttl) 
     throw std::invalid_argument("extend_ttl: ttl must be positive (use expire() or remove() to end an entry)");
   }
   return change_lifetime(impl_, key, [ttl](StoredEntry& entry, std::int64_t now) {
-    const auto stale_window = entry.stale_until_ms - entry.fresh_until_ms;
-    entry.fresh_until_ms = now + to_ms(ttl);
-    entry.stale_until_ms = entry.fresh_until_ms + stale_window;
+    const auto stale_window = entry.envelope.stale_until_ms - entry.envelope.fresh_until_ms;
+    entry.envelope.fresh_until_ms = now + to_ms(ttl);
+    entry.envelope.stale_until_ms = entry.envelope.fresh_until_ms + stale_window;
   });
 }
 
