@@ -21,6 +21,7 @@
 #include <mutex>
 #include <random>
 #include <unordered_map>
+#include <utility>
 
 namespace strata {
 namespace asio = boost::asio;
@@ -258,6 +259,19 @@ public:
   Clock::duration jittered(const Policy& policy);
 
   // --- invalidation and the bus ---
+  // The Redis half of an invalidation: K (an entry key), T (tag), N (namespace), P (entry-key
+  // glob), C (everything). False when Redis could not be reached; the caller then remembers it.
+  asio::awaitable<bool> invalidate_remote(char kind, std::string argument, Outcome* outcome);
+  // Invalidations Redis missed while unreachable, replayed when it answers again, so that an
+  // invalidation is never lost. Bounded: past kMaxPending the replay clears the whole prefix.
+  static constexpr std::size_t kMaxPending = 10000;
+  void remember(char kind, std::string argument);
+  asio::awaitable<void> replay_pending();
+  std::mutex pending_mutex_;
+  std::vector<std::pair<char, std::string>> pending_;
+  bool pending_overflow_ = false;
+  std::atomic<bool> replaying_{false};
+
   asio::awaitable<void> publish(char kind, std::uint64_t epoch, const std::string& argument);
   void on_bus_message(const std::string& payload);
   void on_recovered();
@@ -667,6 +681,91 @@ void Cache::Impl::drop_l1(std::string_view reason) {
 
 void Cache::Impl::on_recovered() {
   drop_l1("Redis is reachable again; invalidations may have been missed");
+  bool any = false;
+  {
+    std::lock_guard lock(pending_mutex_);
+    any = !pending_.empty() || pending_overflow_;
+  }
+  if (any && !replaying_.exchange(true)) {
+    asio::co_spawn(executor_, replay_pending(), asio::detached);
+  }
+}
+
+void Cache::Impl::remember(char kind, std::string argument) {
+  std::lock_guard lock(pending_mutex_);
+  if (pending_.size() >= kMaxPending) {
+    pending_overflow_ = true;
+    pending_.clear();
+  }
+  if (!pending_overflow_) pending_.emplace_back(kind, std::move(argument));
+}
+
+asio::awaitable<void> Cache::Impl::replay_pending() {
+  auto self = shared_from_this();
+  std::vector<std::pair<char, std::string>> work;
+  bool overflow = false;
+  {
+    std::lock_guard lock(pending_mutex_);
+    work.swap(pending_);
+    overflow = std::exchange(pending_overflow_, false);
+  }
+  if (overflow) work = {{'C', std::string()}};
+  std::size_t done = 0;
+  for (; done < work.size(); ++done) {
+    Outcome ignored;
+    if (!co_await invalidate_remote(work[done].first, work[done].second, &ignored)) break;
+  }
+  if (done < work.size()) {  // Redis failed again: keep the rest for the next recovery
+    std::lock_guard lock(pending_mutex_);
+    pending_.insert(pending_.begin(), work.begin() + static_cast<std::ptrdiff_t>(done), work.end());
+  }
+  if (done > 0) spdlog::info("strata cache: replayed {} invalidation(s) Redis missed", done);
+  replaying_.store(false);
+}
+
+asio::awaitable<bool> Cache::Impl::invalidate_remote(char kind, std::string argument, Outcome* outcome) {
+  const auto now = clock_->now();
+  switch (kind) {
+    case 'K': {
+      auto epoch = co_await l2_->remove(argument);
+      if (!epoch) co_return false;
+      marks_.mark_key(argument, *epoch, now);
+      co_await publish('K', *epoch, argument);
+      co_return true;
+    }
+    case 'T': {
+      auto result = co_await l2_->invalidate_tag(argument, 500);
+      if (result.epoch != 0) {
+        marks_.mark_tag(argument, result.epoch, now);
+        co_await publish('T', result.epoch, argument);
+      }
+      outcome->affected += result.removed;
+      co_return result.ok;
+    }
+    case 'N': {
+      auto generation = co_await l2_->bump_generation(argument);
+      if (!generation) co_return false;
+      learn_generation(argument, *generation);
+      co_await publish('N', *generation, argument);
+      co_return true;
+    }
+    case 'P': {
+      auto result = co_await l2_->unlink_matching(argument, 1000);
+      outcome->affected = std::max<std::uint64_t>(outcome->affected, result.removed);
+      co_await publish('P', 0, argument);
+      co_return result.ok;
+    }
+    case 'C': {
+      auto result = co_await l2_->clear(1000);
+      outcome->affected = result.removed;
+      if (result.epoch != 0) {
+        marks_.mark_everything(result.epoch, now);
+        co_await publish('C', result.epoch, "");
+      }
+      co_return result.ok;
+    }
+  }
+  co_return false;
 }
 
 void Cache::Impl::on_bus_message(const std::string& payload) {
@@ -848,15 +947,10 @@ asio::awaitable<Outcome> Cache::remove(const Key& key) {
   Outcome outcome;
   outcome.affected = impl->l1_->erase(full) ? 1 : 0;
   Metrics::bump(impl->metrics_.deletes);
-  if (impl->l2_) {
-    auto epoch = co_await impl->l2_->remove(full);
-    if (!epoch) {
-      outcome.ok = false;
-      outcome.error = "Redis unavailable: removed from this process's L1 only";
-    } else {
-      impl->marks_.mark_key(full, *epoch, impl->clock_->now());
-      co_await impl->publish('K', *epoch, full);
-    }
+  if (impl->l2_ && !co_await impl->invalidate_remote('K', full, &outcome)) {
+    impl->remember('K', full);
+    outcome.ok = false;
+    outcome.error = "Redis unavailable: removed from this process's L1; Redis follows when it answers again";
   }
   co_return outcome;
 }
@@ -930,16 +1024,11 @@ asio::awaitable<Outcome> Cache::invalidate_tags(std::vector<std::string> tags) {
   for (const auto& tag : tags) {
     impl->marks_.mark_tag(tag, 0, impl->clock_->now());
     Metrics::bump(impl->metrics_.invalidations);
-    if (!impl->l2_) continue;
-    auto result = co_await impl->l2_->invalidate_tag(tag, 500);
-    if (result.epoch != 0) {
-      impl->marks_.mark_tag(tag, result.epoch, impl->clock_->now());
-      co_await impl->publish('T', result.epoch, tag);
-    }
-    outcome.affected += result.removed;
-    if (!result.ok) {
+    if (impl->l2_ && !co_await impl->invalidate_remote('T', tag, &outcome)) {
+      impl->remember('T', tag);
       outcome.ok = false;
-      outcome.error = "Redis unavailable: tag \"" + tag + "\" invalidated in this process only";
+      outcome.error = "Redis unavailable: tag \"" + tag +
+                      "\" invalidated in this process; Redis follows when it answers again";
     }
   }
   co_return outcome;
@@ -954,14 +1043,11 @@ asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
   Metrics::bump(impl->metrics_.invalidations);
   Outcome outcome;
   if (impl->l2_) {
-    auto generation = co_await impl->l2_->bump_generation(name_space);
-    if (generation) {
-      impl->learn_generation(name_space, *generation);
-      co_await impl->publish('N', *generation, name_space);
-      co_return outcome;
-    }
+    if (co_await impl->invalidate_remote('N', name_space, &outcome)) co_return outcome;
+    impl->remember('N', name_space);
     outcome.ok = false;
-    outcome.error = "Redis unavailable: namespace \"" + name_space + "\" invalidated in this process only";
+    outcome.error = "Redis unavailable: namespace \"" + name_space +
+                    "\" invalidated in this process; Redis follows when it answers again";
   }
   std::lock_guard lock(impl->generations_mutex_);
   ++impl->generations_[name_space];
@@ -980,14 +1066,10 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
   Metrics::bump(impl->metrics_.invalidations);
   Outcome outcome;
   outcome.affected = impl->l1_->erase_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
-  if (impl->l2_) {
-    auto result = co_await impl->l2_->unlink_matching(pattern, 1000);
-    outcome.affected = std::max<std::uint64_t>(outcome.affected, result.removed);
-    if (!result.ok) {
-      outcome.ok = false;
-      outcome.error = "Redis unavailable or failed during SCAN: pattern only partly invalidated";
-    }
-    co_await impl->publish('P', 0, pattern);
+  if (impl->l2_ && !co_await impl->invalidate_remote('P', pattern, &outcome)) {
+    impl->remember('P', pattern);
+    outcome.ok = false;
+    outcome.error = "Redis unavailable or failed during SCAN: the pattern is invalidated again when it answers";
   }
   co_return outcome;
 }
@@ -998,17 +1080,10 @@ asio::awaitable<Outcome> Cache::clear() {
   impl->l1_->clear();
   Metrics::bump(impl->metrics_.invalidations);
   Outcome outcome;
-  if (impl->l2_) {
-    auto result = co_await impl->l2_->clear(1000);
-    outcome.affected = result.removed;
-    if (result.epoch != 0) {
-      impl->marks_.mark_everything(result.epoch, impl->clock_->now());
-      co_await impl->publish('C', result.epoch, "");
-    }
-    if (!result.ok) {
-      outcome.ok = false;
-      outcome.error = "Redis unavailable: cleared this process's L1 only";
-    }
+  if (impl->l2_ && !co_await impl->invalidate_remote('C', "", &outcome)) {
+    impl->remember('C', "");
+    outcome.ok = false;
+    outcome.error = "Redis unavailable: cleared this process's L1; Redis follows when it answers again";
   }
   co_return outcome;
 }

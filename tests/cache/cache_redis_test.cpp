@@ -380,6 +380,47 @@ TEST_F(CacheRedisTest, RedisKilledUnderLoadNeverFailsACallAndL1IsClearedWhenItRe
       60s);
 }
 
+// An invalidation made while Redis cannot be reached is applied to Redis when it answers again:
+// Redis stays up with the old entry, only this client's circuit is open, so nothing else would
+// ever remove it before its TTL.
+TEST_F(CacheRedisTest, InvalidationsRedisMissedAreReplayedWhenItAnswersAgain) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto fragile = cache_options(server_->url() +
+                                 "?pool_size=1&command_timeout=50ms&breaker_failures=2&breaker_cooldown=300ms");
+    fragile.clock = nullptr;
+    Cache writer(executor, fragile);
+    co_await writer.start();
+    EntryOptions tagged;
+    tagged.tags = {"meeting:8"};
+    co_await writer.set(Key::of("meetings", 8), std::string("old"), tagged);
+    co_await writer.set(Key::of("session", 1), std::string("old"));
+
+    EntryOptions redis_only;
+    redis_only.use_l1 = false;
+    server_->cli({"CLIENT", "PAUSE", "250", "ALL"});  // two timeouts open the writer's circuit
+    (void)co_await writer.get(Key::of("other", 1), redis_only);
+    (void)co_await writer.get(Key::of("other", 2), redis_only);
+    auto tag = co_await writer.invalidate_tag("meeting:8");  // refused at once: circuit open
+    auto name_space = co_await writer.invalidate_namespace("session");
+    EXPECT_FALSE(tag.ok);
+    EXPECT_THAT(tag.error, HasSubstr("Redis follows when it answers again"));
+    EXPECT_FALSE(name_space.ok);
+
+    // Redis answers again (after the pause and the cool-down): the next call replays both.
+    asio::steady_timer pause(executor);
+    while (!writer.stats().redis_available) {
+      pause.expires_after(20ms);
+      co_await pause.async_wait(asio::use_awaitable);
+      (void)co_await writer.get(Key::of("other", 3), redis_only);
+    }
+    Cache reader(executor, cache_options());  // another process, empty L1
+    co_await reader.start();
+    co_await poll_until([&] { return server_->cli({"EXISTS", "test:meetings:g0:8"}) == "0\n"; }, 10ms);
+    EXPECT_FALSE((co_await reader.get(Key::of("meetings", 8), tagged)).has_value());
+    EXPECT_FALSE((co_await reader.get(Key::of("session", 1))).has_value());
+  });
+}
+
 TEST_F(CacheRedisTest, AnL1CopyNeverOutlivesTheEntryInRedis) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     auto opts = cache_options();
