@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -197,7 +198,7 @@ public:
     std::vector<std::string> tags;
   };
   std::unordered_map<std::string, FlightSlot> flights_;
-  std::mutex generations_mutex_;
+  std::shared_mutex generations_mutex_;  // read on every call, written on invalidations
   std::unordered_map<std::string, std::uint64_t> generations_;
   std::atomic<std::uint64_t> bus_sequence_{0};
   std::mutex bus_mutex_;
@@ -344,7 +345,7 @@ void Cache::Impl::attach_redis() {
 asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2) {
   std::optional<std::uint64_t> generation;
   {
-    std::lock_guard lock(generations_mutex_);
+    std::shared_lock lock(generations_mutex_);
     if (auto it = generations_.find(key.name_space()); it != generations_.end()) generation = it->second;
   }
   if (!generation && l2_ && use_l2) {

@@ -205,14 +205,23 @@ asio::awaitable<RedisTier::Read> RedisTier::read(std::string key, bool with_epoc
 
 asio::awaitable<RedisTier::Read> RedisTier::read_on_strand(std::string key, bool with_epoch) {
   Read out;
-  Request request("GET", key);
-  if (with_epoch) request.push({"GET", keyspace_.epoch()});
-  auto replies = co_await pool_->exec_all(std::move(request));
-  if (!check(replies)) co_return out;
+  Reply value;
+  if (with_epoch) {
+    Request request("GET", key);
+    request.push({"GET", keyspace_.epoch()});
+    auto replies = co_await pool_->exec_all(std::move(request));
+    if (!check(replies)) co_return out;
+    out.epoch = as_counter((*replies)[1]).value_or(0);
+    observe_epoch(out.epoch);
+    value = std::move((*replies)[0]);
+  } else {
+    auto reply = co_await pool_->exec(Request("GET", key));
+    if (!check(reply)) co_return out;
+    value = std::move(*reply);
+  }
   out.ok = true;
-  const Reply& value = (*replies)[0];
   if (value.is_string()) {
-    out.value = std::move((*replies)[0].mutable_text());
+    out.value = std::move(value.mutable_text());
   } else if (value.is_error()) {
     out.wrong_type = value.text().starts_with("WRONGTYPE");
     if (!out.wrong_type) {
@@ -220,10 +229,6 @@ asio::awaitable<RedisTier::Read> RedisTier::read_on_strand(std::string key, bool
       Metrics::bump(metrics_.l2_errors);
       Metrics::bump(metrics_.errors);
     }
-  }
-  if (with_epoch && replies->size() > 1) {
-    out.epoch = as_counter((*replies)[1]).value_or(0);
-    observe_epoch(out.epoch);
   }
   co_return out;
 }
