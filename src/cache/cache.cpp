@@ -215,6 +215,7 @@ public:
   }
 
   // --- keys ---
+  asio::awaitable<std::uint64_t> generation_of(const std::string& name_space, bool use_l2);
   asio::awaitable<std::string> entry_key(const Key& key, bool use_l2);
   void learn_generation(const std::string& name_space, std::uint64_t generation);
 
@@ -342,17 +343,21 @@ void Cache::Impl::attach_redis() {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2) {
+asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
   std::optional<std::uint64_t> generation;
   {
     std::shared_lock lock(generations_mutex_);
-    if (auto it = generations_.find(key.name_space()); it != generations_.end()) generation = it->second;
+    if (auto it = generations_.find(name_space); it != generations_.end()) generation = it->second;
   }
   if (!generation && l2_ && use_l2) {
-    generation = co_await l2_->generation(key.name_space());
-    if (generation) learn_generation(key.name_space(), *generation);
+    generation = co_await l2_->generation(name_space);
+    if (generation) learn_generation(name_space, *generation);
   }
-  co_return keyspace_.entry(key, generation.value_or(0));
+  co_return generation.value_or(0);  // unknown while Redis is unreachable: not remembered
+}
+
+asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2) {
+  co_return keyspace_.entry(key, co_await generation_of(key.name_space(), use_l2));
 }
 
 void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t generation) {
@@ -1059,10 +1064,7 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
   auto impl = impl_;
   const auto plan = cache::Keyspace::plan_pattern(glob);
   std::uint64_t generation = 0;
-  if (plan.first_is_literal) {
-    const std::string probe = co_await impl->entry_key(Key(plan.name_space, {}), true);
-    generation = std::stoull(probe.substr(probe.rfind(":g") + 2));
-  }
+  if (plan.first_is_literal) generation = co_await impl->generation_of(plan.name_space, true);
   const std::string pattern = impl->keyspace_.entry_pattern(plan, generation);
   Metrics::bump(impl->metrics_.invalidations);
   Outcome outcome;

@@ -130,7 +130,7 @@ TEST_P(CacheConcurrencyTest, MixedTrafficWithInvalidationsStaysConsistent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, CacheConcurrencyTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "L1AndRedis" : "L1Only"; });
+                         [](const ::testing::TestParamInfo<bool>& tier) { return tier.param ? "L1AndRedis" : "L1Only"; });
 
 }  // namespace
 }  // namespace strata
