@@ -50,6 +50,11 @@ struct StoredEntry {
   // fallback when the entry is read as another type than it was written).
   cache::Envelope envelope;
   std::uint64_t sequence = 0;  // local invalidation sequence when its data was read
+
+  // How long Redis keeps it: its whole life, fresh and stale.
+  [[nodiscard]] std::chrono::milliseconds lifetime() const {
+    return std::chrono::milliseconds(envelope.stale_until_ms - envelope.created_ms);
+  }
 };
 using EntryPtr = std::shared_ptr<const StoredEntry>;
 
@@ -76,6 +81,12 @@ asio::awaitable<void> call_loader(detail::ErasedLoader loader, std::shared_ptr<L
   outcome->finish(LoaderResult{std::move(value), error});
 }
 
+// Sorted, without repeats: tags are compared and stored in this form.
+void normalize_tags(std::vector<std::string>& tags) {
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+}
+
 // EntryDefaults with the per-call overrides applied, plus the entry's tags.
 struct Policy : EntryDefaults {
   std::vector<std::string> tags;
@@ -97,8 +108,7 @@ Policy resolve(const EntryDefaults& defaults, EntryOptions options) {
   if (options.distributed_lock) policy.distributed_lock = *options.distributed_lock;
   policy.tags = std::move(options.tags);
   if (options.user) policy.tags.push_back("user:" + *options.user);
-  std::sort(policy.tags.begin(), policy.tags.end());
-  policy.tags.erase(std::unique(policy.tags.begin(), policy.tags.end()), policy.tags.end());
+  normalize_tags(policy.tags);
   return policy;
 }
 
@@ -258,6 +268,10 @@ public:
                                          const Policy& policy, std::uint64_t sequence,
                                          std::optional<std::uint64_t> epoch);
   std::string encode_entry(const StoredEntry& entry, const std::string& full) const;
+  // A new entry for `value`, created now: fresh for `ttl`, then stale for `stale_ttl`.
+  std::shared_ptr<StoredEntry> new_entry(const detail::ErasedCodec& codec, detail::ErasedValue value,
+                                         Clock::duration ttl, Clock::duration stale_ttl,
+                                         std::vector<std::string> tags, std::uint64_t sequence) const;
   Clock::duration jittered(const Policy& policy);
 
   // --- invalidation and the bus ---
@@ -490,36 +504,45 @@ std::string Cache::Impl::encode_entry(const StoredEntry& entry, const std::strin
   return envelopes_.encode(entry.envelope, full);
 }
 
-asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
-                                                    const detail::ErasedCodec& codec,
-                                                    detail::ErasedValue value,
-                                                    const LoadContext& context, const Policy& policy,
-                                                    std::uint64_t sequence,
-                                                    std::optional<std::uint64_t> epoch) {
+std::shared_ptr<StoredEntry> Cache::Impl::new_entry(const detail::ErasedCodec& codec,
+                                                    detail::ErasedValue value, Clock::duration ttl,
+                                                    Clock::duration stale_ttl,
+                                                    std::vector<std::string> tags,
+                                                    std::uint64_t sequence) const {
   auto entry = std::make_shared<StoredEntry>();
-  entry->envelope.tags = policy.tags;
-  entry->envelope.tags.insert(entry->envelope.tags.end(), context.tags.begin(), context.tags.end());
-  std::sort(entry->envelope.tags.begin(), entry->envelope.tags.end());
-  entry->envelope.tags.erase(std::unique(entry->envelope.tags.begin(), entry->envelope.tags.end()), entry->envelope.tags.end());
-  if (marks_.invalidated_since(sequence, full, entry->envelope.tags)) {
-    Metrics::bump(metrics_.fills_discarded);
-    co_return nullptr;
-  }
-  const auto ttl = context.ttl ? *context.ttl : jittered(policy);
-  const auto stale = context.stale_ttl ? *context.stale_ttl : policy.stale_ttl;
-  if (ttl <= Clock::duration::zero()) co_return nullptr;
   entry->envelope.payload = codec.encode(value.get());
   entry->value = std::move(value);
   entry->type = codec.type;
   entry->envelope.codec = std::string(codec.name);
   entry->envelope.created_ms = now_ms();
   entry->envelope.fresh_until_ms = entry->envelope.created_ms + to_ms(ttl);
-  entry->envelope.stale_until_ms = entry->envelope.fresh_until_ms + to_ms(stale);
+  entry->envelope.stale_until_ms = entry->envelope.fresh_until_ms + to_ms(stale_ttl);
+  entry->envelope.tags = std::move(tags);
   entry->sequence = sequence;
+  return entry;
+}
+
+asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
+                                                    const detail::ErasedCodec& codec,
+                                                    detail::ErasedValue value,
+                                                    const LoadContext& context, const Policy& policy,
+                                                    std::uint64_t sequence,
+                                                    std::optional<std::uint64_t> epoch) {
+  std::vector<std::string> tags = policy.tags;
+  tags.insert(tags.end(), context.tags.begin(), context.tags.end());
+  normalize_tags(tags);
+  if (marks_.invalidated_since(sequence, full, tags)) {
+    Metrics::bump(metrics_.fills_discarded);
+    co_return nullptr;
+  }
+  const auto ttl = context.ttl ? *context.ttl : jittered(policy);
+  if (ttl <= Clock::duration::zero()) co_return nullptr;
+  auto entry = new_entry(codec, std::move(value), ttl,
+                         context.stale_ttl ? *context.stale_ttl : policy.stale_ttl, std::move(tags),
+                         sequence);
   if (l2_ && policy.use_l2) {
     entry->envelope.fill_epoch = epoch.value_or(l2_->observed_epoch());
-    auto outcome = co_await l2_->store(full, encode_entry(*entry, full),
-                                       std::chrono::milliseconds(entry->envelope.stale_until_ms - entry->envelope.created_ms),
+    auto outcome = co_await l2_->store(full, encode_entry(*entry, full), entry->lifetime(),
                                        entry->envelope.fill_epoch, entry->envelope.tags);
     if (outcome == cache::RedisTier::StoreOutcome::refused) {
       Metrics::bump(metrics_.fills_discarded);
@@ -586,16 +609,12 @@ asio::awaitable<LoadResult> Cache::Impl::wait_for_lease_holder(const std::string
     timer.expires_after(pause);
     (void)co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     pause = std::min(pause * 2, 50ms);
-    auto read = co_await l2_->read(full, false);
-    if (!read.ok || !read.value) continue;
-    auto decoded = envelopes_.decode(*read.value, full);
-    if (!decoded.ok || now_ms() >= decoded.envelope.fresh_until_ms) continue;
-    auto value = codec.decode(decoded.envelope.payload);
-    if (!value) continue;
-    result.entry = entry_from(std::move(decoded.envelope), value, codec, marks_.sequence());
-    result.value = std::move(value);
-    result.source = Source::l2;
-    put_l1(full, result.entry, policy);
+    // The same read as any lookup: corrupt entries deleted, invalidated ones ignored.
+    auto found = co_await lookup(full, codec, policy, false);
+    if (!found.fresh) continue;
+    result.entry = std::move(found.fresh);
+    result.value = std::move(found.fresh_value);
+    result.source = found.fresh_source;
     co_return result;
   }
   co_return result;  // the holder took too long: load here
@@ -918,23 +937,14 @@ asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedC
   const std::string full = co_await impl->entry_key(key, policy.use_l2);
   // An explicit write supersedes every fill of this key that began before it.
   const auto sequence = impl->marks_.mark_key(full, 0, impl->clock_->now());
-  auto entry = std::make_shared<StoredEntry>();
-  entry->envelope.payload = codec.encode(value.get());
-  entry->value = std::move(value);
-  entry->type = codec.type;
-  entry->envelope.codec = std::string(codec.name);
-  entry->envelope.created_ms = impl->now_ms();
-  entry->envelope.fresh_until_ms = entry->envelope.created_ms + to_ms(impl->jittered(policy));
-  entry->envelope.stale_until_ms = entry->envelope.fresh_until_ms + to_ms(policy.stale_ttl);
-  entry->sequence = sequence;
-  entry->envelope.tags = policy.tags;
+  auto entry = impl->new_entry(codec, std::move(value), impl->jittered(policy), policy.stale_ttl,
+                               policy.tags, sequence);
   Outcome outcome;
   outcome.affected = 1;
   if (impl->l2_ && policy.use_l2) {
     entry->envelope.fill_epoch = impl->l2_->observed_epoch();
-    auto stored = co_await impl->l2_->store(
-        full, impl->encode_entry(*entry, full),
-        std::chrono::milliseconds(entry->envelope.stale_until_ms - entry->envelope.created_ms), std::nullopt, entry->envelope.tags);
+    auto stored = co_await impl->l2_->store(full, impl->encode_entry(*entry, full), entry->lifetime(),
+                                            std::nullopt, entry->envelope.tags);
     if (stored != cache::RedisTier::StoreOutcome::stored) {
       outcome.ok = false;
       outcome.error = "Redis unavailable: the value is cached in this process only";
