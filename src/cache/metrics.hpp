@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <bit>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 
 namespace strata::cache {
 
@@ -58,5 +60,51 @@ struct Metrics {
   void fill(CacheStats& out) const noexcept;
   void reset() noexcept;
 };
+
+// Every counter once: its name (JSON key, Prometheus <prefix>_<name>_total), its meaning, where
+// it is counted and where a snapshot holds it. Snapshots, resets and both renderings walk this.
+struct CounterField {
+  std::string_view name;
+  std::string_view help;
+  Counter Metrics::*live;
+  std::uint64_t CacheStats::*snapshot;
+  bool tier_hit = false;  // rendered in Prometheus as hits_total{tier=...}, not on its own
+};
+
+inline constexpr std::array<CounterField, 20> kCounterFields{{
+    {"l1_hits", "Lookups answered from L1.", &Metrics::l1_hits, &CacheStats::l1_hits, true},
+    {"l2_hits", "Lookups answered from Redis.", &Metrics::l2_hits, &CacheStats::l2_hits, true},
+    {"misses", "Lookups that found nothing servable.", &Metrics::misses, &CacheStats::misses},
+    {"sets", "Values written.", &Metrics::sets, &CacheStats::sets},
+    {"deletes", "Entries removed or expired by key.", &Metrics::deletes, &CacheStats::deletes},
+    {"invalidations", "Tag, user, namespace, pattern and clear invalidations.",
+     &Metrics::invalidations, &CacheStats::invalidations},
+    {"errors", "Backend failures, undecodable entries and failed loads.", &Metrics::errors,
+     &CacheStats::errors},
+    {"stale_served", "Stale values served by fail-safe.", &Metrics::stale_served,
+     &CacheStats::stale_served},
+    {"loader_calls", "Loader invocations.", &Metrics::loader_calls, &CacheStats::loader_calls},
+    {"loader_errors", "Loader invocations that threw.", &Metrics::loader_errors,
+     &CacheStats::loader_errors},
+    {"loader_timeouts", "Loads that reached a soft or hard timeout.", &Metrics::loader_timeouts,
+     &CacheStats::loader_timeouts},
+    {"coalesced_waits", "Callers that waited for another caller's load.", &Metrics::coalesced_waits,
+     &CacheStats::coalesced_waits},
+    {"eager_refreshes", "Background refreshes started by a late hit.", &Metrics::eager_refreshes,
+     &CacheStats::eager_refreshes},
+    {"l2_errors", "Redis failures, timeouts and open-circuit rejections.", &Metrics::l2_errors,
+     &CacheStats::l2_errors},
+    {"l2_writes_dropped", "Writes to Redis given up.", &Metrics::l2_writes_dropped,
+     &CacheStats::l2_writes_dropped},
+    {"corrupt_entries", "Stored values that failed to decode or verify.", &Metrics::corrupt_entries,
+     &CacheStats::corrupt_entries},
+    {"fills_discarded", "Loaded values not stored because of a concurrent invalidation.",
+     &Metrics::fills_discarded, &CacheStats::fills_discarded},
+    {"l1_clears", "L1 cleared because invalidations may have been missed.", &Metrics::l1_clears,
+     &CacheStats::l1_clears},
+    {"bus_messages", "Invalidation messages received from other processes.", &Metrics::bus_messages,
+     &CacheStats::bus_messages},
+    {"bus_gaps", "Lost invalidation messages detected.", &Metrics::bus_gaps, &CacheStats::bus_gaps},
+}};
 
 }  // namespace strata::cache

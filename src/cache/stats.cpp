@@ -53,29 +53,10 @@ void prometheus_histogram(std::string& out, std::string_view name, std::string_v
 std::string to_json(const CacheStats& stats) {
   boost::json::object out;
   out["hits"] = stats.hits();
-  out["l1_hits"] = stats.l1_hits;
-  out["l2_hits"] = stats.l2_hits;
-  out["misses"] = stats.misses;
-  out["sets"] = stats.sets;
-  out["deletes"] = stats.deletes;
-  out["invalidations"] = stats.invalidations;
-  out["errors"] = stats.errors;
+  for (const auto& field : cache::kCounterFields) out[field.name] = stats.*field.snapshot;
   out["total_requests"] = stats.total_requests();
   out["hit_rate"] = stats.hit_rate();
   out["uptime_seconds"] = stats.uptime_seconds;
-  out["stale_served"] = stats.stale_served;
-  out["loader_calls"] = stats.loader_calls;
-  out["loader_errors"] = stats.loader_errors;
-  out["loader_timeouts"] = stats.loader_timeouts;
-  out["coalesced_waits"] = stats.coalesced_waits;
-  out["eager_refreshes"] = stats.eager_refreshes;
-  out["l2_errors"] = stats.l2_errors;
-  out["l2_writes_dropped"] = stats.l2_writes_dropped;
-  out["corrupt_entries"] = stats.corrupt_entries;
-  out["fills_discarded"] = stats.fills_discarded;
-  out["l1_clears"] = stats.l1_clears;
-  out["bus_messages"] = stats.bus_messages;
-  out["bus_gaps"] = stats.bus_gaps;
   out["redis_enabled"] = stats.redis_enabled;
   out["redis_available"] = stats.redis_available;
   out["l1_entries"] = stats.l1_entries;
@@ -90,10 +71,6 @@ std::string to_json(const CacheStats& stats) {
 
 std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
   std::string out;
-  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
-    fmt::format_to(std::back_inserter(out), "# HELP {0}_{1}_total {2}\n# TYPE {0}_{1}_total counter\n{0}_{1}_total {3}\n",
-                   prefix, name, help, value);
-  };
   auto gauge = [&](std::string_view name, std::string_view help, double value) {
     fmt::format_to(std::back_inserter(out), "# HELP {0}_{1} {2}\n# TYPE {0}_{1} gauge\n{0}_{1} {3:g}\n",
                    prefix, name, help, value);
@@ -102,25 +79,12 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
                  "# HELP {0}_hits_total Lookups answered from a tier.\n# TYPE {0}_hits_total counter\n"
                  "{0}_hits_total{{tier=\"l1\"}} {1}\n{0}_hits_total{{tier=\"l2\"}} {2}\n",
                  prefix, stats.l1_hits, stats.l2_hits);
-  counter("misses", "Lookups that found nothing servable.", stats.misses);
-  counter("sets", "Values written.", stats.sets);
-  counter("deletes", "Entries removed or expired by key.", stats.deletes);
-  counter("invalidations", "Tag, user, namespace, pattern and clear invalidations.", stats.invalidations);
-  counter("errors", "Backend failures, undecodable entries and failed loads.", stats.errors);
-  counter("stale_served", "Stale values served by fail-safe.", stats.stale_served);
-  counter("loader_calls", "Loader invocations.", stats.loader_calls);
-  counter("loader_errors", "Loader invocations that threw.", stats.loader_errors);
-  counter("loader_timeouts", "Loads that reached a soft or hard timeout.", stats.loader_timeouts);
-  counter("coalesced_waits", "Callers that waited for another caller's load.", stats.coalesced_waits);
-  counter("eager_refreshes", "Background refreshes started by a late hit.", stats.eager_refreshes);
-  counter("l2_errors", "Redis failures, timeouts and open-circuit rejections.", stats.l2_errors);
-  counter("l2_writes_dropped", "Writes to Redis given up.", stats.l2_writes_dropped);
-  counter("corrupt_entries", "Stored values that failed to decode or verify.", stats.corrupt_entries);
-  counter("fills_discarded", "Loaded values not stored because of a concurrent invalidation.",
-          stats.fills_discarded);
-  counter("l1_clears", "L1 cleared because invalidations may have been missed.", stats.l1_clears);
-  counter("bus_messages", "Invalidation messages received from other processes.", stats.bus_messages);
-  counter("bus_gaps", "Lost invalidation messages detected.", stats.bus_gaps);
+  for (const auto& field : cache::kCounterFields) {
+    if (field.tier_hit) continue;
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP {0}_{1}_total {2}\n# TYPE {0}_{1}_total counter\n{0}_{1}_total {3}\n", prefix,
+                   field.name, field.help, stats.*field.snapshot);
+  }
   gauge("hit_rate", "Hits over total requests.", stats.hit_rate());
   gauge("uptime_seconds", "Seconds since the cache started or stats were reset.", stats.uptime_seconds);
   gauge("redis_available", "1 when Redis answered the last request.", stats.redis_available ? 1 : 0);
@@ -138,40 +102,16 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
 namespace cache {
 
 void Metrics::fill(CacheStats& out) const noexcept {
-  auto get = [](const Counter& counter) { return counter.load(std::memory_order_relaxed); };
-  out.l1_hits = get(l1_hits);
-  out.l2_hits = get(l2_hits);
-  out.misses = get(misses);
-  out.sets = get(sets);
-  out.deletes = get(deletes);
-  out.invalidations = get(invalidations);
-  out.errors = get(errors);
-  out.stale_served = get(stale_served);
-  out.loader_calls = get(loader_calls);
-  out.loader_errors = get(loader_errors);
-  out.loader_timeouts = get(loader_timeouts);
-  out.coalesced_waits = get(coalesced_waits);
-  out.eager_refreshes = get(eager_refreshes);
-  out.l2_errors = get(l2_errors);
-  out.l2_writes_dropped = get(l2_writes_dropped);
-  out.corrupt_entries = get(corrupt_entries);
-  out.fills_discarded = get(fills_discarded);
-  out.l1_clears = get(l1_clears);
-  out.bus_messages = get(bus_messages);
-  out.bus_gaps = get(bus_gaps);
+  for (const auto& field : kCounterFields) {
+    out.*field.snapshot = (this->*field.live).load(std::memory_order_relaxed);
+  }
   out.l1_latency = l1_latency.snapshot();
   out.l2_latency = l2_latency.snapshot();
   out.loader_latency = loader_latency.snapshot();
 }
 
 void Metrics::reset() noexcept {
-  for (Counter* counter :
-       {&l1_hits, &l2_hits, &misses, &sets, &deletes, &invalidations, &errors, &stale_served,
-        &loader_calls, &loader_errors, &loader_timeouts, &coalesced_waits, &eager_refreshes,
-        &l2_errors, &l2_writes_dropped, &corrupt_entries, &fills_discarded, &l1_clears,
-        &bus_messages, &bus_gaps}) {
-    counter->store(0, std::memory_order_relaxed);
-  }
+  for (const auto& field : kCounterFields) (this->*field.live).store(0, std::memory_order_relaxed);
   l1_latency.reset();
   l2_latency.reset();
   loader_latency.reset();
