@@ -216,7 +216,6 @@ public:
   std::mutex random_mutex_;
   std::mt19937_64 random_;
   std::atomic<std::uint64_t> lock_tokens_{0};
-  std::once_flag started_once_;
   std::array<std::atomic<bool>, 8> logged_{};
 
   // --- time ---

@@ -18,7 +18,7 @@ namespace strata::cache {
 // waiter on its own executor; a waiter may give up after a timeout without affecting the others.
 // Nothing blocks a thread.
 template <typename Result>
-class Flight : public std::enable_shared_from_this<Flight<Result>> {
+class Flight {
 public:
   // True once finished (result() is then set), false when `timeout` passed first.
   boost::asio::awaitable<bool> wait(std::optional<std::chrono::nanoseconds> timeout);

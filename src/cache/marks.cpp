@@ -92,9 +92,4 @@ bool InvalidationMarks::epoch_invalidates(std::uint64_t fill_epoch,
   return false;
 }
 
-std::size_t InvalidationMarks::size() const {
-  std::shared_lock lock(mutex_);
-  return keys_.size() + tags_.size();
-}
-
 }  // namespace strata::cache

@@ -48,7 +48,6 @@ public:
   [[nodiscard]] bool epoch_invalidates(std::uint64_t fill_epoch,
                                        const std::vector<std::string>& tags) const;
 
-  [[nodiscard]] std::size_t size() const;
 
 private:
   struct Mark {

@@ -459,16 +459,6 @@ asio::awaitable<bool> RedisTier::unlock_on_strand(std::string key, std::string t
   co_return (co_await script(kUnlock, std::move(keys), std::move(arguments))).has_value();
 }
 
-asio::awaitable<std::optional<bool>> RedisTier::exists(std::string key) {
-  return on_strand(exists_on_strand(std::move(key)));
-}
-
-asio::awaitable<std::optional<bool>> RedisTier::exists_on_strand(std::string key) {
-  auto reply = co_await call(Request("EXISTS", key));
-  if (!reply) co_return std::nullopt;
-  co_return reply->integer_value() == 1;
-}
-
 asio::awaitable<std::optional<std::chrono::nanoseconds>> RedisTier::ping() {
   return on_strand(ping_on_strand());
 }

@@ -97,7 +97,6 @@ public:
   boost::asio::awaitable<std::optional<bool>> try_lock(std::string key, std::string token,
                                                        std::chrono::milliseconds lease);
   boost::asio::awaitable<void> unlock(std::string key, std::string token);
-  boost::asio::awaitable<std::optional<bool>> exists(std::string key);
 
   // Round trip to Redis (health checks, tests).
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping();
@@ -121,7 +120,6 @@ private:
   boost::asio::awaitable<bool> publish_on_strand(std::string payload);
   boost::asio::awaitable<std::optional<bool>> try_lock_on_strand(std::string key, std::string token,
                       std::chrono::milliseconds lease);
-  boost::asio::awaitable<std::optional<bool>> exists_on_strand(std::string key);
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_on_strand();
   boost::asio::awaitable<std::optional<redis::Reply>> mark_everything_on_strand();
   boost::asio::awaitable<bool> unlock_on_strand(std::string key, std::string token);
