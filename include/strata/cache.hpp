@@ -212,6 +212,9 @@ public:
   [[nodiscard]] bool redis_enabled() const noexcept;
   // Round trip to Redis; nullopt when unavailable or not configured.
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_redis();
+  // Redis' INFO <section> text (e.g. "memory" for used_memory_human); nullopt when unavailable
+  // or not configured.
+  boost::asio::awaitable<std::optional<std::string>> redis_info(std::string section);
 
   // The executor the cache's Redis work runs on (a strand of the one given at construction).
   // Coroutines running on it reach Redis without hopping executors: the cheapest way to use the

@@ -100,6 +100,7 @@ Policy resolve(const EntryDefaults& defaults, EntryOptions options) {
   if (options.stale_ttl) policy.stale_ttl = *options.stale_ttl;
   if (options.eager_refresh) policy.eager_refresh = *options.eager_refresh;
   if (options.soft_timeout) policy.soft_timeout = *options.soft_timeout;
+  if (options.stale_while_revalidate) policy.stale_while_revalidate = *options.stale_while_revalidate;
   if (options.hard_timeout) policy.hard_timeout = *options.hard_timeout;
   if (options.fail_safe) policy.fail_safe = *options.fail_safe;
   if (options.l1_ttl) policy.l1_ttl = *options.l1_ttl;
@@ -130,6 +131,9 @@ void validate(const EntryDefaults& policy, const CacheOptions& options, std::str
   }
   if (policy.soft_timeout < 0ms || policy.soft_timeout > policy.hard_timeout) {
     fail("soft_timeout must be in [0, hard_timeout]");
+  }
+  if (policy.stale_while_revalidate < Clock::duration::zero()) {
+    fail("stale_while_revalidate must not be negative");
   }
   if (policy.l1_ttl <= Clock::duration::zero()) fail("l1_ttl must be positive");
 }
@@ -910,7 +914,10 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   if (!leader) Metrics::bump(impl->metrics_.coalesced_waits);
   std::optional<std::chrono::nanoseconds> patience;
   if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;
-  const bool finished = co_await flight->wait(patience);
+  const bool revalidating =
+      has_stale && now - found.stale->envelope.fresh_until_ms < to_ms(policy.stale_while_revalidate);
+  // Revalidating: the stale value is the answer now, and the load refreshes it for the next reader.
+  const bool finished = !revalidating && co_await flight->wait(patience);
   if (finished && flight->result().value) {
     const auto& result = flight->result();
     const auto created = result.entry ? result.entry->envelope.created_ms : impl->now_ms();
@@ -918,7 +925,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
                                   std::chrono::milliseconds(impl->now_ms() - created)};
   }
   if (has_stale) {
-    if (!finished) Metrics::bump(impl->metrics_.loader_timeouts);
+    if (!finished && !revalidating) Metrics::bump(impl->metrics_.loader_timeouts);
     Metrics::bump(impl->metrics_.stale_served);
     co_return detail::ErasedFetch{found.stale_value, Source::stale,
                                   std::chrono::milliseconds(impl->now_ms() - found.stale->envelope.created_ms)};
@@ -1121,6 +1128,11 @@ void Cache::reset_stats() {
 asio::awaitable<std::optional<std::chrono::nanoseconds>> Cache::ping_redis() {
   if (!impl_->l2_) co_return std::nullopt;
   co_return co_await impl_->l2_->ping();
+}
+
+asio::awaitable<std::optional<std::string>> Cache::redis_info(std::string section) {
+  if (!impl_->l2_) co_return std::nullopt;
+  co_return co_await impl_->l2_->info(std::move(section));
 }
 
 }  // namespace strata

@@ -470,4 +470,16 @@ asio::awaitable<std::optional<std::chrono::nanoseconds>> RedisTier::ping_on_stra
   co_return std::chrono::steady_clock::now() - start;
 }
 
+asio::awaitable<std::optional<std::string>> RedisTier::info(std::string section) {
+  return on_strand(info_on_strand(std::move(section)));
+}
+
+asio::awaitable<std::optional<std::string>> RedisTier::info_on_strand(std::string section) {
+  auto reply = co_await call(Request("INFO", section));
+  if (!reply) co_return std::nullopt;
+  const auto text = reply->as_string();
+  if (!text) co_return std::nullopt;
+  co_return std::string(*text);
+}
+
 }  // namespace strata::cache

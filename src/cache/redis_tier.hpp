@@ -100,6 +100,8 @@ public:
 
   // Round trip to Redis (health checks, tests).
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping();
+  // INFO <section> as Redis prints it; nullopt when Redis failed.
+  boost::asio::awaitable<std::optional<std::string>> info(std::string section);
 
 private:
   // The work of each public operation, run on the strand (the public one only hops there).
@@ -121,6 +123,7 @@ private:
   boost::asio::awaitable<std::optional<bool>> try_lock_on_strand(std::string key, std::string token,
                       std::chrono::milliseconds lease);
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_on_strand();
+  boost::asio::awaitable<std::optional<std::string>> info_on_strand(std::string section);
   boost::asio::awaitable<std::optional<redis::Reply>> mark_everything_on_strand();
   boost::asio::awaitable<bool> unlock_on_strand(std::string key, std::string token);
 

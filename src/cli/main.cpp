@@ -1,4 +1,5 @@
 #include "cli/demo.hpp"
+#include "cli/serve.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -42,7 +43,35 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1LL, 86'400LL))
       ->capture_default_str();
 
+  strata::cli::ServeOptions serve;
+  std::string listen, origin, admin_listen, redis_url;
+  unsigned threads = 0;
+  CLI::App* serve_command = app.add_subcommand(
+      "serve", "Run the HTTP caching gateway in front of an origin API (see examples/gateway/strata.toml)");
+  serve_command->add_option("--config,-c", serve.config_path, "TOML configuration file")
+      ->envname("STRATA_CONFIG")
+      ->check(CLI::ExistingFile);
+  auto* listen_option = serve_command->add_option("--listen", listen, "Address to serve on, host:port (default 127.0.0.1:8080)")
+                            ->envname("STRATA_LISTEN");
+  auto* origin_option = serve_command->add_option("--origin", origin, "The API to cache, http://host:port")
+                            ->envname("STRATA_ORIGIN");
+  auto* admin_option = serve_command->add_option("--admin-listen", admin_listen, "Separate address for the admin API and /metrics")
+                           ->envname("STRATA_ADMIN_LISTEN");
+  auto* threads_option = serve_command->add_option("--threads", threads, "I/O threads (default: one per core)")
+                             ->check(CLI::Range(1U, 256U))
+                             ->envname("STRATA_THREADS");
+  auto* redis_option = serve_command->add_option("--redis-url", redis_url, "Redis for L2 (default: REDIS_URL; none: L1 only)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (serve_command->parsed()) {
+    if (listen_option->count() > 0) serve.listen = listen;
+    if (origin_option->count() > 0) serve.origin = origin;
+    if (admin_option->count() > 0) serve.admin_listen = admin_listen;
+    if (threads_option->count() > 0) serve.threads = threads;
+    if (redis_option->count() > 0) serve.redis_url = redis_url;
+    return strata::cli::run_serve(serve);
+  }
 
   if (demo_command->parsed()) {
     demo.loader_cost = std::chrono::microseconds(loader_micros);

@@ -250,6 +250,37 @@ TEST_P(CacheConformanceTest, SoftTimeoutServesStaleWhileTheLoadFinishesInTheBack
   });
 }
 
+TEST_P(CacheConformanceTest, StaleWhileRevalidateServesAtOnceOnlyInsideItsWindow) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.stale_ttl = 60s;
+    entry.stale_while_revalidate = 5s;
+    const auto key = Key::of("jobs", "swr");
+    (void)co_await cache.get_or_set<std::string>(key, [] { return std::string("v1"); }, entry);
+    clock_->advance(12s);  // 2 s past fresh: inside the 5 s window
+    Gate gate(executor);
+    auto slow = [&]() -> asio::awaitable<std::string> {
+      co_await gate.wait();
+      co_return "v2";
+    };
+    auto served = co_await cache.fetch<std::string>(key, slow, entry);
+    EXPECT_EQ(served.value, "v1");
+    EXPECT_EQ(served.source, Source::stale);
+    EXPECT_EQ(cache.stats().loader_timeouts, 0U);  // nobody waited, so nothing timed out
+    gate.open();
+    co_await poll_until([&] { return cache.stats().sets == 2; });
+    EXPECT_EQ(co_await cache.get(key), "v2");
+
+    clock_->advance(18s);  // 8 s past fresh: outside the window, the reader waits for the load
+    auto reloaded = co_await cache.fetch<std::string>(key, [] { return std::string("v3"); }, entry);
+    EXPECT_EQ(reloaded.value, "v3");
+    EXPECT_EQ(reloaded.source, Source::loader);
+  });
+}
+
 TEST_P(CacheConformanceTest, HardTimeoutWithoutAStaleValueFailsWithLoadTimeout) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     Cache cache(executor, options());

@@ -29,6 +29,10 @@ struct EntryDefaults {
   // With a stale value at hand, a reader waits this long for the loader before it gets the
   // stale value; the load goes on in the background. Zero: wait for the loader.
   std::chrono::milliseconds soft_timeout{0};
+  // A value that stopped being fresh less than this long ago is served at once while the
+  // loader refreshes it in the background (HTTP's stale-while-revalidate). Only values still
+  // inside their stale window qualify. Zero: readers wait for the loader (up to soft_timeout).
+  Clock::duration stale_while_revalidate = Clock::duration::zero();
   // A load is abandoned after this long: waiters get the stale value if there is one, or
   // Cache::LoadTimeout. Must not exceed CacheOptions::max_fill_duration.
   std::chrono::milliseconds hard_timeout{30000};
@@ -51,6 +55,7 @@ struct EntryOptions {
   std::optional<Clock::duration> stale_ttl;
   std::optional<double> eager_refresh;
   std::optional<std::chrono::milliseconds> soft_timeout;
+  std::optional<Clock::duration> stale_while_revalidate;
   std::optional<std::chrono::milliseconds> hard_timeout;
   std::optional<bool> fail_safe;
   std::optional<Clock::duration> l1_ttl;

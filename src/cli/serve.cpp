@@ -1,0 +1,117 @@
+#include "cli/serve.hpp"
+
+#include "gateway/config.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace strata::cli {
+
+namespace asio = boost::asio;
+using gateway::ConfigError;
+using gateway::GatewayConfig;
+
+namespace {
+
+GatewayConfig read_config(const ServeOptions& options) {
+  GatewayConfig config = options.config_path.empty() ? GatewayConfig{} : gateway::load_config(options.config_path);
+  if (options.config_path.empty()) config.source = "strata serve";
+  if (options.listen) config.listen = gateway::parse_endpoint(*options.listen, "--listen");
+  if (options.origin) config.origin = gateway::parse_origin(*options.origin, "--origin");
+  if (options.admin_listen) config.admin.listen = gateway::parse_endpoint(*options.admin_listen, "--admin-listen");
+  if (options.threads) config.threads = *options.threads;
+  if (options.redis_url) config.cache.redis_url = *options.redis_url;
+  gateway::validate(config);
+  return config;
+}
+
+void on_signal(asio::signal_set& signals, const ServeOptions& options, gateway::Gateway& gateway,
+               gateway::Server& server, asio::io_context& io) {
+  signals.async_wait([&](boost::system::error_code error, int number) {
+    if (error) return;
+    if (number == SIGHUP) {
+      if (options.config_path.empty()) {
+        spdlog::warn("strata serve: SIGHUP ignored: no --config file to reload");
+      } else {
+        try {
+          const auto not_applied = gateway.reload(read_config(options));
+          spdlog::info("strata serve: configuration reloaded from {}{}", options.config_path,
+                       not_applied.empty() ? "" : " (needs a restart to change: " + not_applied + ")");
+        } catch (const std::exception& problem) {
+          spdlog::error("strata serve: reload refused, the running configuration stays: {}", problem.what());
+        }
+      }
+      on_signal(signals, options, gateway, server, io);
+      return;
+    }
+    spdlog::info("strata serve: draining ({} connections)", server.connections());
+    server.drain([&io, &gateway] {
+      gateway.close_idle_upstream();
+      io.stop();
+    });
+  });
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  GatewayConfig config;
+  try {
+    config = read_config(options);
+  } catch (const ConfigError& error) {
+    std::cerr << "strata serve: " << error.what() << '\n';
+    return 2;
+  }
+  const unsigned threads = config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+  try {
+    gateway::Gateway gateway(io.get_executor(), config);
+    gateway::Server server(io, gateway);
+    server.start();
+    asio::co_spawn(io, gateway.start(), [&gateway](std::exception_ptr, bool reachable) {
+      if (gateway.cache().redis_enabled() && !reachable) {
+        spdlog::warn("strata serve: Redis is not reachable; serving from L1 and the origin, retrying in the background");
+      }
+    });
+    asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+    on_signal(signals, options, gateway, server, io);
+    const auto endpoint = server.endpoint();
+    std::cout << fmt::format("strata serve: listening on http://{}:{} for origin http://{}:{}{} ({}; {} threads)",
+                             endpoint.address().to_string(), endpoint.port(), config.origin.host, config.origin.port,
+                             config.origin.base_path,
+                             gateway.cache().redis_enabled() ? "L1 + Redis" : "L1 only, no Redis configured", threads)
+              << std::endl;
+    if (auto admin = server.admin_endpoint()) {
+      std::cout << fmt::format("strata serve: admin API on http://{}:{}{}", admin->address().to_string(), admin->port(),
+                               config.admin.base)
+                << std::endl;
+    }
+    std::vector<std::thread> workers;
+    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& worker : workers) worker.join();
+    std::cout << "strata serve: stopped" << std::endl;
+  } catch (const ConfigError& error) {
+    std::cerr << "strata serve: " << error.what() << '\n';
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "strata serve: " << error.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,380 @@
+// The admin API (the seeds' cache endpoints), health and /metrics.
+
+#include "gateway/gateway_impl.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace strata::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+namespace {
+
+Reply json_reply(unsigned status, const json::value& body) {
+  Reply reply;
+  reply.header.result(status);
+  reply.header.set(http::field::content_type, "application/json");
+  reply.header.set(http::field::cache_control, "no-store");
+  reply.owned_body = json::serialize(body);
+  return reply;
+}
+
+json::object outcome_json(const Outcome& outcome) {
+  json::object out;
+  out["ok"] = outcome.ok;
+  out["affected"] = outcome.affected;
+  if (!outcome.ok) out["error"] = outcome.error;
+  return out;
+}
+
+// "used_memory_human:1.02M" out of INFO text.
+std::string info_field(std::string_view info, std::string_view name) {
+  const std::string needle = std::string(name) + ":";
+  auto at = info.find(needle);
+  if (at == std::string_view::npos) return {};
+  at += needle.size();
+  const auto end = info.find_first_of("\r\n", at);
+  return std::string(info.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
+}
+
+double percent(double fraction) { return std::round(fraction * 10000.0) / 100.0; }
+
+// A list of strings from body[field]; a JSON error names the field.
+std::optional<std::vector<std::string>> string_list(const json::object& body, std::string_view field, std::string* error) {
+  std::vector<std::string> out;
+  const auto* value = body.if_contains(field);
+  if (value == nullptr) return out;
+  if (!value->is_array()) {
+    *error = fmt::format("\"{}\" must be an array of strings", field);
+    return std::nullopt;
+  }
+  for (const auto& element : value->get_array()) {
+    if (!element.is_string() || element.get_string().empty()) {
+      *error = fmt::format("\"{}\" must hold non-empty strings", field);
+      return std::nullopt;
+    }
+    out.emplace_back(element.get_string());
+  }
+  return out;
+}
+
+// "namespace:part:part" (as Cache-Status and logs show keys) into a Key.
+std::optional<Key> parse_key(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::vector<std::string> parts;
+  std::size_t start = colon + 1;
+  while (start <= text.size()) {
+    auto end = text.find(':', start);
+    if (end == std::string_view::npos) end = text.size();
+    parts.push_back(percent_decode(text.substr(start, end - start), false));
+    start = end + 1;
+  }
+  return Key(percent_decode(text.substr(0, colon), false), std::move(parts));
+}
+
+}  // namespace
+
+bool Gateway::Impl::is_admin_path(std::string_view path, const Runtime& runtime) const {
+  const auto& base = runtime.config.admin.base;
+  if (path == "/metrics" || path == "/health") return true;
+  return path == base || (path.size() > base.size() && path.substr(0, base.size()) == base && path[base.size()] == '/');
+}
+
+asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Target& target, const Identity& identity,
+                                                   std::shared_ptr<const Runtime> runtime) {
+  const auto& config = runtime->config;
+  const auto method = request.method();
+  std::string_view path = target.path;
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+
+  if (path == "/health") {  // liveness for load balancers: no secrets, no authentication
+    json::object body;
+    body["status"] = "ok";
+    co_return json_reply(200, body);
+  }
+
+  // Who is asking: an admin token (compared by digest, in constant time) or an admin JWT.
+  const auto token = bearer_token(request[http::field::authorization]);
+  bool admin = false;
+  if (!token.empty() && !config.admin.token_sha256.empty()) {
+    admin = constant_time_equal(sha256_hex(token), config.admin.token_sha256);
+  }
+  if (!admin && !token.empty() && config.identity.source == IdentitySource::jwt) {
+    admin = runtime->identity.verify_jwt(token, unix_now()).admin;
+  }
+  const std::string_view relative = path == "/metrics" ? std::string_view("/metrics") : path.substr(config.admin.base.size());
+
+  auto refuse_unless_admin = [&]() -> std::optional<Reply> {
+    if (admin) return std::nullopt;
+    counters_.admin_refused.fetch_add(1, std::memory_order_relaxed);
+    if (token.empty() && !identity.user) {
+      Reply reply = json_error(401, "unauthorized", "admin endpoints need \"Authorization: Bearer <admin token>\" or an admin JWT");
+      reply.header.set(http::field::www_authenticate, "Bearer realm=\"strata admin\"");
+      return reply;
+    }
+    if (config.admin.token_sha256.empty() && config.identity.source != IdentitySource::jwt) {
+      return json_error(403, "forbidden", "the admin API is disabled: set admin.token_sha256 or use jwt identity");
+    }
+    return json_error(403, "forbidden", "these credentials do not grant admin access");
+  };
+  auto method_not_allowed = [&](std::string_view allowed) {
+    Reply reply = json_error(405, "method_not_allowed", fmt::format("{} accepts {}", path, allowed));
+    reply.header.set(http::field::allow, allowed);
+    return reply;
+  };
+  auto parse_body = [&](json::object& out) -> std::optional<Reply> {
+    if (request.body().empty()) return std::nullopt;
+    boost::system::error_code error;
+    auto parsed = json::parse(request.body(), error);
+    if (error || !parsed.is_object()) {
+      return json_error(400, "bad_request", "the body must be a JSON object" + (error ? ": " + error.message() : std::string()));
+    }
+    out = std::move(parsed.as_object());
+    return std::nullopt;
+  };
+
+  // The caller's own entries: needs the caller's identity, not admin rights.
+  if (relative == "/invalidate/user") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    if (!identity.user) {
+      counters_.admin_refused.fetch_add(1, std::memory_order_relaxed);
+      co_return json_error(401, "unauthorized", "invalidating your entries needs a verified identity (" +
+                                                    std::string(identity.problem.empty() ? "none presented" : identity.problem) + ")");
+    }
+    auto outcome = co_await cache_->invalidate_user(*identity.user);
+    co_return json_reply(200, outcome_json(outcome));
+  }
+  if (auto refused = refuse_unless_admin()) co_return std::move(*refused);
+
+  if (relative == "/metrics") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    std::string text = to_prometheus(cache_->stats());
+    const auto& c = counters_;
+    auto counter = [&](std::string_view name, std::string_view help, const std::atomic<std::uint64_t>& value) {
+      text += fmt::format("# HELP strata_gateway_{0} {1}\n# TYPE strata_gateway_{0} counter\nstrata_gateway_{0} {2}\n",
+                          name, help, value.load(std::memory_order_relaxed));
+    };
+    counter("requests_total", "Requests received", c.requests);
+    counter("hits_total", "Responses served from the cache", c.hits);
+    counter("misses_total", "Responses fetched from the origin for the cache", c.misses);
+    counter("stale_total", "Stale responses served (stale-while-revalidate, stale-if-error)", c.stale);
+    counter("bypass_total", "Requests passed to the origin without the cache", c.bypass);
+    counter("not_modified_total", "304 answers from the cache", c.not_modified);
+    counter("origin_errors_total", "502/504 answers because the origin failed", c.origin_errors);
+    counter("rejected_total", "Malformed requests refused", c.rejected);
+    counter("streamed_total", "Bodies over the cacheable limit streamed through", c.streamed);
+    counter("invalidations_total", "Invalidations by mutation rules and origin headers", c.invalidations);
+    counter("admin_refused_total", "Admin requests refused (401/403)", c.admin_refused);
+    const auto& origin = origin_->stats();
+    counter("origin_requests_total", "Requests sent to the origin", origin.requests);
+    counter("origin_failures_total", "Origin requests that got no response", origin.failures);
+    counter("origin_connections_opened_total", "Connections opened to the origin", origin.connections_opened);
+    Reply reply;
+    reply.header.result(http::status::ok);
+    reply.header.set(http::field::content_type, "text/plain; version=0.0.4");
+    reply.owned_body = std::move(text);
+    co_return reply;
+  }
+  if (relative == "/stats") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    const auto stats = cache_->stats();
+    json::object statistics = json::parse(to_json(stats)).as_object();
+    statistics["hit_rate"] = percent(stats.hit_rate());
+    statistics["redis_enabled"] = stats.redis_enabled;
+    statistics["redis_available"] = stats.redis_available;
+    json::object gateway;
+    gateway["requests"] = counters_.requests.load();
+    gateway["hits"] = counters_.hits.load();
+    gateway["misses"] = counters_.misses.load();
+    gateway["stale"] = counters_.stale.load();
+    gateway["bypass"] = counters_.bypass.load();
+    gateway["not_modified"] = counters_.not_modified.load();
+    gateway["origin_errors"] = counters_.origin_errors.load();
+    const auto served = counters_.hits.load() + counters_.stale.load() + counters_.misses.load();
+    gateway["hit_rate"] = served == 0 ? 0.0 : percent(static_cast<double>(counters_.hits.load() + counters_.stale.load()) / static_cast<double>(served));
+    json::object body;
+    body["cache_enabled"] = true;
+    body["statistics"] = std::move(statistics);
+    body["gateway"] = std::move(gateway);
+    body["message"] = !stats.redis_enabled ? "Cache is working normally (in-process tier only)"
+                      : stats.redis_available ? "Cache is working normally"
+                                              : "Redis is unavailable: serving from the in-process tier and the origin";
+    co_return json_reply(200, body);
+  }
+  if (relative == "/info") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    json::object body;
+    body["version"] = "0.1.0";
+    body["prefix"] = startup_.cache.prefix;
+    body["redis_enabled"] = cache_->redis_enabled();
+    body["origin"] = fmt::format("http://{}:{}{}", startup_.origin.host, startup_.origin.port, startup_.origin.base_path);
+    body["rules"] = config.rules.size();
+    json::array rules;
+    for (const auto& rule : config.rules) {
+      json::object item;
+      item["name"] = rule.name;
+      item["path"] = rule.path;
+      item["namespace"] = rule.name_space;
+      item["cache"] = rule.cache;
+      item["per_user"] = rule.per_user;
+      if (rule.ttl) item["ttl_seconds"] = rule.ttl->count();
+      rules.push_back(std::move(item));
+    }
+    body["rule_list"] = std::move(rules);
+    body["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+    co_return json_reply(200, body);
+  }
+  if (relative == "/health") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    const auto stats = cache_->stats();
+    json::object redis;
+    redis["enabled"] = cache_->redis_enabled();
+    bool healthy = true;
+    if (cache_->redis_enabled()) {
+      const auto latency = co_await cache_->ping_redis();
+      redis["available"] = latency.has_value();
+      healthy = latency.has_value();
+      if (latency) redis["latency_ms"] = std::round(std::chrono::duration<double, std::milli>(*latency).count() * 1000.0) / 1000.0;
+      if (auto info = co_await cache_->redis_info("memory")) {
+        json::object memory;
+        memory["used_memory_human"] = info_field(*info, "used_memory_human");
+        memory["maxmemory_human"] = info_field(*info, "maxmemory_human");
+        redis["memory_usage"] = std::move(memory);
+      }
+    }
+    json::object cache;
+    cache["status"] = healthy ? "healthy" : "degraded";
+    cache["redis"] = std::move(redis);
+    json::object summary;
+    summary["hit_rate"] = percent(stats.hit_rate());
+    summary["total_requests"] = stats.total_requests();
+    summary["errors"] = stats.errors;
+    cache["stats"] = std::move(summary);
+    json::object body;
+    body["status"] = healthy ? "ok" : "degraded";
+    body["cache"] = std::move(cache);
+    co_return json_reply(200, body);
+  }
+  if (relative == "/clear") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    co_return json_reply(200, outcome_json(co_await cache_->clear()));
+  }
+  if (relative == "/reset-stats") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    cache_->reset_stats();
+    json::object body;
+    body["ok"] = true;
+    co_return json_reply(200, body);
+  }
+  if (relative == "/invalidate") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    json::object body;
+    if (auto bad = parse_body(body)) co_return std::move(*bad);
+    std::string error;
+    for (const auto& [field, value] : body) {
+      (void)value;
+      if (field != "keys" && field != "paths" && field != "tags" && field != "namespaces" && field != "patterns") {
+        co_return json_error(400, "bad_request", fmt::format("unknown field \"{}\"; expected keys, paths, tags, namespaces or patterns", std::string_view(field)));
+      }
+    }
+    auto keys = string_list(body, "keys", &error);
+    auto paths = keys ? string_list(body, "paths", &error) : std::nullopt;
+    auto tags = paths ? string_list(body, "tags", &error) : std::nullopt;
+    auto namespaces = tags ? string_list(body, "namespaces", &error) : std::nullopt;
+    auto patterns = namespaces ? string_list(body, "patterns", &error) : std::nullopt;
+    if (!patterns) co_return json_error(400, "bad_request", error);
+    if (keys->empty() && paths->empty() && tags->empty() && namespaces->empty() && patterns->empty()) {
+      co_return json_error(400, "bad_request", "nothing to invalidate: give keys, paths, tags, namespaces or patterns");
+    }
+    std::vector<Key> parsed_keys;
+    for (const auto& text : *keys) {
+      auto key = parse_key(text);
+      if (!key) co_return json_error(400, "bad_request", fmt::format("keys: \"{}\" is not namespace:part[:part...]", text));
+      parsed_keys.push_back(std::move(*key));
+    }
+    // A path names the shared entry a GET of it would use (per-user entries: invalidate the user).
+    for (const auto& text : *paths) {
+      std::string problem;
+      auto named = normalize_target(text, &problem);
+      if (!named) co_return json_error(400, "bad_request", fmt::format("paths: \"{}\": {}", text, problem));
+      auto [rule, variables] = runtime->match("GET", named->path);
+      Request probe;
+      parsed_keys.push_back(plan_entry(*runtime, rule, std::move(variables), *named, probe, std::nullopt).key);
+    }
+    json::object result;
+    std::uint64_t affected = 0;
+    bool ok = true;
+    std::string failure;
+    auto account = [&](const Outcome& outcome) {
+      affected += outcome.affected;
+      if (!outcome.ok) {
+        ok = false;
+        failure = outcome.error;
+      }
+    };
+    for (const auto& key : parsed_keys) account(co_await cache_->remove(key));
+    if (!tags->empty()) account(co_await cache_->invalidate_tags(*tags));
+    for (const auto& name : *namespaces) account(co_await cache_->invalidate_namespace(name));
+    for (const auto& pattern : *patterns) account(co_await cache_->invalidate_pattern(pattern));
+    result["ok"] = ok;
+    result["affected"] = affected;
+    if (!ok) result["error"] = failure;
+    co_return json_reply(200, result);
+  }
+  if (relative == "/extend-ttl") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    json::object body;
+    if (auto bad = parse_body(body)) co_return std::move(*bad);
+    const auto* ttl = body.if_contains("ttl_seconds");
+    if (ttl == nullptr || !(ttl->is_int64() || ttl->is_uint64()) || ttl->to_number<std::int64_t>() <= 0 ||
+        ttl->to_number<std::int64_t>() > 365LL * 86400) {
+      co_return json_error(400, "bad_request", "ttl_seconds must be an integer from 1 to 31536000");
+    }
+    std::string error;
+    auto keys = string_list(body, "keys", &error);
+    auto paths = keys ? string_list(body, "paths", &error) : std::nullopt;
+    if (!paths) co_return json_error(400, "bad_request", error);
+    if (keys->empty() && paths->empty()) co_return json_error(400, "bad_request", "give keys or paths to extend");
+    std::vector<Key> parsed_keys;
+    for (const auto& text : *keys) {
+      auto key = parse_key(text);
+      if (!key) co_return json_error(400, "bad_request", fmt::format("keys: \"{}\" is not namespace:part[:part...]", text));
+      parsed_keys.push_back(std::move(*key));
+    }
+    for (const auto& text : *paths) {
+      std::string problem;
+      auto named = normalize_target(text, &problem);
+      if (!named) co_return json_error(400, "bad_request", fmt::format("paths: \"{}\": {}", text, problem));
+      auto [rule, variables] = runtime->match("GET", named->path);
+      Request probe;
+      parsed_keys.push_back(plan_entry(*runtime, rule, std::move(variables), *named, probe, std::nullopt).key);
+    }
+    std::uint64_t affected = 0;
+    const auto seconds = std::chrono::seconds(ttl->to_number<std::int64_t>());
+    for (const auto& key : parsed_keys) affected += (co_await cache_->extend_ttl(key, seconds)).affected;
+    json::object result;
+    result["ok"] = true;
+    result["affected"] = affected;
+    co_return json_reply(200, result);
+  }
+  constexpr std::string_view invalidate_prefix = "/invalidate/";
+  if (relative.substr(0, invalidate_prefix.size()) == invalidate_prefix && relative.size() > invalidate_prefix.size()) {
+    const std::string name = percent_decode(relative.substr(invalidate_prefix.size()), false);
+    if (method == http::verb::post) co_return json_reply(200, outcome_json(co_await cache_->invalidate_namespace(name)));
+    if (method == http::verb::delete_) co_return json_reply(200, outcome_json(co_await cache_->invalidate_tag(name)));
+    co_return method_not_allowed("POST (namespace), DELETE (tag)");
+  }
+  co_return json_error(404, "not_found", fmt::format("no admin endpoint {}; see docs/gateway.md", path));
+}
+
+}  // namespace strata::gateway

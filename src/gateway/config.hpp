@@ -1,0 +1,156 @@
+#pragma once
+
+// The gateway's configuration: what `strata serve` reads from its TOML file (see
+// examples/gateway/strata.toml for every option, documented), with flags and environment
+// variables layered on top by the CLI.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::gateway {
+
+using Seconds = std::chrono::seconds;
+using Millis = std::chrono::milliseconds;
+
+// A configuration mistake, with where it is ("strata.toml:12:1: rules[2].ttl: ...") and how to
+// fix it.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+// "host:port", "[::1]:port" or ":port" (all interfaces). `what` names the option in errors.
+Endpoint parse_endpoint(std::string_view text, std::string_view what);
+
+// Where requests go: http://host[:port][/base]. Only plain HTTP to the origin (it usually runs
+// beside the gateway); the base path is prepended to every upstream target.
+struct Origin {
+  std::string host;  // required
+  std::uint16_t port = 80;
+  std::string base_path;  // "" or "/v1" (no trailing slash)
+  friend bool operator==(const Origin&, const Origin&) = default;
+};
+Origin parse_origin(std::string_view url, std::string_view what);
+
+enum class IdentitySource : std::uint8_t { none, jwt, header, bearer_digest };
+
+struct IdentityConfig {
+  IdentitySource source = IdentitySource::none;
+  // jwt: HS256 (secret), RS256 or ES256 (public key, PEM). Tokens come from
+  // "Authorization: Bearer <jwt>".
+  std::string jwt_algorithm = "HS256";
+  std::string jwt_secret;
+  std::string jwt_public_key_pem;
+  std::string user_claim = "sub";
+  std::string issuer;    // checked when set
+  std::string audience;  // checked when set
+  Seconds leeway{30};
+  // The claim and value that make a caller an admin (a string claim, or an array holding it).
+  std::string admin_claim = "role";
+  std::string admin_value = "admin";
+  // header: the header a trusted auth proxy sets to the user id.
+  std::string header;
+  // bearer_digest: the identity is HMAC-SHA256(secret, bearer token); never the token itself.
+  std::string digest_secret;
+};
+
+struct Rule {
+  std::string name;                        // for logs and Cache-Status detail
+  std::vector<std::string> methods{"GET"};  // upper case
+  std::string path;                        // template: /api/jobs/{id}
+  bool cache = true;                       // false: pass through, never cached
+  std::string name_space;                  // default: the first literal path segment
+  std::optional<Seconds> ttl;              // unset: the origin's Cache-Control decides
+  Seconds stale_while_revalidate{0};
+  Seconds stale_if_error{0};
+  std::vector<std::string> query;          // parameters in the key; {"*"}: all of them
+  std::vector<std::string> headers;        // request headers in the key (lower case)
+  bool per_user = false;                   // keyed by the caller's verified identity
+  std::vector<std::string> tags;           // templates: "job:{id}", "user:{user}"
+  // Negative caching: these statuses are stored for negative_ttl (off when empty).
+  std::vector<unsigned> negative_statuses;
+  Seconds negative_ttl{0};
+  // For mutations (methods other than GET/HEAD): what a successful (2xx) response invalidates.
+  std::vector<std::string> invalidate_namespaces;
+  std::vector<std::string> invalidate_tags;  // templates
+};
+
+struct Limits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_request_body_bytes = 8 * 1024 * 1024;
+  std::size_t max_cacheable_bytes = 4 * 1024 * 1024;  // larger responses stream through uncached
+  Seconds read_timeout{30};      // a whole request, headers and body
+  Seconds write_timeout{30};
+  Seconds idle_timeout{60};      // keep-alive connections with no request
+  std::size_t max_pipelined = 16;  // requests read ahead on one connection
+  std::size_t max_connections = 10000;
+  Seconds drain_timeout{20};     // SIGTERM: how long in-flight requests may finish
+};
+
+struct UpstreamConfig {
+  Millis connect_timeout{2000};
+  Millis response_timeout{30000};  // until the whole response is read
+  std::size_t max_idle_per_thread = 64;
+  unsigned retries = 1;  // idempotent requests, on connection failure only
+};
+
+struct AdminConfig {
+  std::string base = "/api/cache";
+  // Hex SHA-256 of the admin bearer token (never the token itself).
+  std::string token_sha256;
+  std::optional<Endpoint> listen;  // a separate listener for admin endpoints and /metrics
+  bool expose_on_main_listener = true;
+};
+
+struct CacheConfig {
+  std::string prefix = "strata";
+  std::string redis_url;  // empty: REDIS_URL, else L1 only
+  std::size_t l1_capacity_mib = 256;
+  bool l1 = true;
+  std::string integrity_secret;
+};
+
+struct GatewayConfig {
+  Endpoint listen{"127.0.0.1", 8080};
+  Origin origin;
+  unsigned threads = 0;  // 0: one per core
+  Limits limits;
+  UpstreamConfig upstream;
+  AdminConfig admin;
+  CacheConfig cache;
+  IdentityConfig identity;
+  // Response header with which the origin names what a mutation invalidates:
+  // "tag=meeting:1, namespace=analytics".
+  std::string invalidation_header = "x-strata-invalidate";
+  // Request headers that can change what the origin serves but are not in a rule's key: removed
+  // before the request goes upstream (so they cannot poison a shared entry).
+  std::vector<std::string> strip_request_headers{
+      "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
+      "x-original-url",   "x-rewrite-url",     "x-http-method-override", "x-http-method",
+      "x-method-override", "x-host",           "forwarded"};
+  std::vector<Rule> rules;
+  std::string source;  // the file it came from, for messages
+};
+
+// Parses TOML text; `source` names it in messages. Unknown options are errors (a typo must not
+// silently fall back to a default).
+GatewayConfig parse_config(std::string_view toml_text, std::string source = "<config>");
+GatewayConfig load_config(const std::string& path);
+// Cross-field checks (also run by parse_config); throws ConfigError.
+void validate(const GatewayConfig& config);
+
+// "30s", "5m", "1h", "250ms", "2d", or a bare number of seconds.
+std::optional<Millis> parse_duration(std::string_view text);
+
+}  // namespace strata::gateway

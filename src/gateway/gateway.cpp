@@ -1,0 +1,673 @@
+#include "gateway/gateway_impl.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace strata::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxTags = 64;
+
+// The origin answered with a server error: the cache may serve a stale copy instead
+// (stale-if-error); otherwise the error goes to the client as the origin sent it.
+class OriginFailed : public std::runtime_error {
+public:
+  explicit OriginFailed(std::shared_ptr<const StoredResponse> answered)
+      : std::runtime_error("the origin answered " + std::to_string(answered->status)), response(std::move(answered)) {}
+  std::shared_ptr<const StoredResponse> response;
+};
+
+// The origin could not be reached or did not answer in time.
+class OriginUnavailable : public std::runtime_error {
+public:
+  OriginUnavailable(const std::string& what, bool by_timeout) : std::runtime_error(what), timed_out(by_timeout) {}
+  bool timed_out;
+};
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+std::string query_escape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (is_unreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// The keyed parameters in a fixed order: the rule's order, or by name for "*"; repeated names
+// keep their order of appearance.
+std::string canonical_query(std::string_view raw, const std::vector<std::string>* keyed) {
+  auto pairs = parse_query(raw);
+  std::vector<std::pair<std::string, std::string>> kept;
+  if (keyed == nullptr || (keyed->size() == 1 && keyed->front() == "*")) {
+    kept = std::move(pairs);
+    std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  } else {
+    for (const auto& name : *keyed) {
+      for (const auto& pair : pairs) {
+        if (pair.first == name) kept.push_back(pair);
+      }
+    }
+  }
+  std::string out;
+  for (const auto& [name, value] : kept) {
+    if (!out.empty()) out.push_back('&');
+    out += query_escape(name);
+    out.push_back('=');
+    out += query_escape(value);
+  }
+  return out;
+}
+
+std::string joined_field(const StoredResponse& response, std::string_view name) {
+  std::string out;
+  for (const auto& [field, value] : response.headers) {
+    if (field != name) continue;
+    if (!out.empty()) out += ", ";
+    out += value;
+  }
+  return out;
+}
+
+bool has_field(const StoredResponse& response, std::string_view name) {
+  return std::any_of(response.headers.begin(), response.headers.end(),
+                     [&](const Header& header) { return header.first == name; });
+}
+
+// How a response from the origin may be kept.
+struct StorageDecision {
+  bool store = false;
+  bool shareable = true;  // may go to coalesced waiters even when not stored
+  std::chrono::seconds ttl{0};
+  std::chrono::seconds stale{0};
+  std::vector<std::string> tags;
+  std::string reason;     // why not stored, for Cache-Status detail
+};
+
+StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& plan,
+                               std::string_view invalidation_header) {
+  StorageDecision decision;
+  const Rule* rule = plan.rule != nullptr ? &plan.rule->rule : nullptr;
+  const auto control = parse_cache_control(joined_field(response, "cache-control"));
+  const auto surrogate = parse_cache_control(joined_field(response, "surrogate-control"));
+  auto refuse = [&](std::string reason, bool shareable) {
+    decision.store = false;
+    decision.shareable = decision.shareable && shareable;
+    decision.reason = std::move(reason);
+    return decision;
+  };
+  // Set-Cookie belongs to the one client it was sent to: never stored, never handed to waiters.
+  if (has_field(response, "set-cookie")) return refuse("set-cookie", false);
+  if (control.is_private && !(rule != nullptr && rule->per_user && plan.user)) return refuse("private", false);
+  for (auto varied : split_list(joined_field(response, "vary"))) {
+    const auto name = lower(varied);
+    if (name == "*") return refuse("vary-star", false);
+    if (std::find(plan.keyed_headers.begin(), plan.keyed_headers.end(), name) == plan.keyed_headers.end()) {
+      return refuse("vary-unkeyed:" + name, false);
+    }
+  }
+  if (control.no_store || surrogate.no_store) return refuse("no-store", true);
+  if (!invalidation_header.empty() && has_field(response, std::string(invalidation_header))) {
+    return refuse("invalidating", true);
+  }
+
+  static constexpr unsigned kStorable[] = {200, 203, 204, 300, 301, 308};
+  const bool storable_status = std::find(std::begin(kStorable), std::end(kStorable), response.status) != std::end(kStorable);
+  const bool negative = rule != nullptr && std::find(rule->negative_statuses.begin(), rule->negative_statuses.end(),
+                                                     response.status) != rule->negative_statuses.end();
+  if (!storable_status && !negative) return refuse("status", true);
+
+  if (negative && !storable_status) {
+    decision.ttl = rule->negative_ttl;
+  } else if (surrogate.max_age) {
+    decision.ttl = *surrogate.max_age;
+  } else if (rule != nullptr && rule->ttl) {
+    if (control.no_cache) return refuse("no-cache", true);
+    decision.ttl = *rule->ttl;
+  } else {
+    // No rule lifetime: the origin must say the response is shared-cacheable.
+    if (control.no_cache) return refuse("no-cache", true);
+    if (rule == nullptr && !control.is_public) return refuse("not-public", true);
+    if (control.s_maxage) decision.ttl = *control.s_maxage;
+    else if (control.max_age) decision.ttl = *control.max_age;
+  }
+  if (decision.ttl <= 0s) return refuse("no-lifetime", true);
+
+  if (!control.must_revalidate) {
+    if (rule != nullptr) decision.stale = std::max(rule->stale_while_revalidate, rule->stale_if_error);
+    decision.stale = std::max({decision.stale, control.stale_while_revalidate.value_or(0s),
+                               control.stale_if_error.value_or(0s)});
+  }
+  if (rule != nullptr) {
+    for (const auto& pattern : rule->tags) {
+      if (auto tag = expand(pattern, plan.variables)) decision.tags.push_back(std::move(*tag));
+    }
+  }
+  for (const char* name : {"cache-tag", "surrogate-key"}) {
+    for (auto tag : split_list(joined_field(response, name), std::string_view(name) == "surrogate-key")) {
+      if (decision.tags.size() >= kMaxTags) break;
+      decision.tags.emplace_back(tag);
+    }
+  }
+  decision.store = true;
+  return decision;
+}
+
+// Headers for the cache's use only, or set by the gateway itself.
+bool gateway_owned(std::string_view name, std::string_view invalidation_header) {
+  return name == "surrogate-control" || name == "surrogate-key" || name == "age" || name == "x-cache" ||
+         name == "cache-status" || name == invalidation_header;
+}
+
+// The response as the requesting client gets it (Set-Cookie included).
+std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::string_view invalidation_header) {
+  auto copy = std::make_shared<StoredResponse>();
+  copy->status = response.status;
+  copy->body = response.body;
+  for (const auto& header : response.headers) {
+    if (is_hop_by_hop(header.first) || gateway_owned(header.first, invalidation_header)) continue;
+    copy->headers.push_back(header);
+  }
+  return copy;
+}
+
+// The response as it may be replayed to anyone: without Set-Cookie.
+std::shared_ptr<StoredResponse> storable_copy(const StoredResponse& response, std::string_view invalidation_header) {
+  auto copy = relay_copy(response, invalidation_header);
+  std::erase_if(copy->headers, [](const Header& header) { return header.first == "set-cookie"; });
+  return copy;
+}
+
+}  // namespace
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Reply json_error(unsigned status, std::string_view code, std::string_view detail) {
+  Reply reply;
+  reply.header.result(status);
+  reply.header.set(http::field::content_type, "application/json");
+  reply.header.set(http::field::cache_control, "no-store");
+  boost::json::object body;
+  body["error"] = code;
+  body["detail"] = detail;
+  reply.owned_body = boost::json::serialize(body);
+  return reply;
+}
+
+Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared) {
+  Reply reply;
+  reply.header.result(response.status);
+  for (const auto& [name, value] : response.headers) {
+    if (name == "content-length" || name == "transfer-encoding" || name == "connection") continue;
+    reply.header.insert(name, value);
+  }
+  reply.stored = std::move(shared);
+  return reply;
+}
+
+void set_cache_headers(Reply& reply, std::string_view x_cache, std::string cache_status, std::int64_t age_seconds) {
+  reply.header.set("X-Cache", x_cache);
+  reply.header.set("Cache-Status", cache_status);
+  reply.header.set(http::field::age, std::to_string(std::max<std::int64_t>(0, age_seconds)));
+}
+
+Runtime::Runtime(GatewayConfig settings) : config(std::move(settings)), identity(config.identity) {
+  for (const auto& rule : config.rules) {
+    std::string error;
+    auto compiled = PathTemplate::compile(rule.path, &error);
+    if (!compiled) throw ConfigError(config.source + ": rule \"" + rule.name + "\": " + error);
+    rules.push_back(CompiledRule{rule, std::move(*compiled)});
+  }
+  stripped.insert(config.strip_request_headers.begin(), config.strip_request_headers.end());
+}
+
+std::pair<const CompiledRule*, Variables> Runtime::match(std::string_view method, std::string_view path) const {
+  for (const auto& compiled : rules) {
+    const auto& methods = compiled.rule.methods;
+    const bool method_matches = std::find(methods.begin(), methods.end(), method) != methods.end() ||
+                                (method == "HEAD" && std::find(methods.begin(), methods.end(), "GET") != methods.end());
+    if (!method_matches) continue;
+    if (auto variables = compiled.path.match(path)) return {&compiled, std::move(*variables)};
+  }
+  return {nullptr, {}};
+}
+
+Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config)
+    : executor_(std::move(executor)), startup_(config) {
+  runtime_ = std::make_shared<const Runtime>(config);
+  CacheOptions options;
+  options.prefix = config.cache.prefix;
+  options.redis_url = config.cache.redis_url;
+  options.l1.capacity_bytes = config.cache.l1_capacity_mib * 1024 * 1024;
+  options.integrity_secret = config.cache.integrity_secret;
+  options.defaults.use_l1 = config.cache.l1;
+  const auto load_budget = config.upstream.connect_timeout * (config.upstream.retries + 1) +
+                           config.upstream.response_timeout + 1000ms;
+  options.max_fill_duration = std::max(options.max_fill_duration, std::chrono::duration_cast<Millis>(load_budget) + 1000ms);
+  options.defaults.hard_timeout = std::chrono::duration_cast<Millis>(load_budget);
+  try {
+    cache_ = std::make_unique<Cache>(executor_, std::move(options));
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError(config.source + ": cache: " + error.what());
+  }
+  origin_ = std::make_shared<OriginPool>(executor_, config.origin, config.upstream);
+}
+
+std::shared_ptr<const Runtime> Gateway::Impl::runtime() const {
+  std::shared_lock lock(runtime_mutex_);
+  return runtime_;
+}
+
+EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,
+                                    const Target& target, const Request& request,
+                                    const std::optional<std::string>& user) const {
+  (void)runtime;
+  EntryPlan plan;
+  plan.rule = rule;
+  plan.user = rule != nullptr && rule->rule.per_user ? user : std::nullopt;
+  if (user) variables["user"] = *user;
+  plan.variables = std::move(variables);
+  const std::string query = canonical_query(target.query, rule != nullptr ? &rule->rule.query : nullptr);
+  plan.upstream_target = target.path;
+  if (!query.empty()) plan.upstream_target += "?" + query;
+  std::vector<std::string> parts{target.path, "?" + query};
+  if (rule != nullptr) {
+    for (const auto& name : rule->rule.headers) {
+      plan.keyed_headers.push_back(name);
+      std::string value;
+      for (const auto& field : request) {
+        if (lower(field.name_string()) != name) continue;
+        if (!value.empty()) value += ", ";
+        value += std::string(field.value());
+      }
+      parts.push_back("h:" + name + "=" + value);
+    }
+  }
+  if (plan.user) parts.push_back("u:" + *plan.user);
+  plan.key = Key(rule != nullptr ? rule->rule.name_space : "http", std::move(parts));
+  return plan;
+}
+
+OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Request& request, std::string target,
+                                              const RequestContext& context, bool for_cache,
+                                              const std::vector<std::string>& keyed_headers) const {
+  OriginRequest upstream;
+  upstream.method(for_cache ? http::verb::get : request.method());
+  upstream.target(target);
+  upstream.version(11);
+  // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+  std::vector<std::string> connection_listed;
+  for (auto item : split_list(request[http::field::connection])) connection_listed.push_back(lower(item));
+  std::string forwarded_for;
+  for (const auto& field : request) {
+    const std::string name = lower(field.name_string());
+    if (is_hop_by_hop(name) || name == "host" || name == "expect" || name == "x-forwarded-for") {
+      if (name == "x-forwarded-for") forwarded_for = std::string(field.value());
+      continue;
+    }
+    if (std::find(connection_listed.begin(), connection_listed.end(), name) != connection_listed.end()) continue;
+    if (runtime.stripped.contains(name) &&
+        std::find(keyed_headers.begin(), keyed_headers.end(), name) == keyed_headers.end()) {
+      continue;
+    }
+    if (for_cache && (name == "if-none-match" || name == "if-modified-since" || name == "if-match" ||
+                      name == "if-unmodified-since" || name == "if-range" || name == "range")) {
+      continue;  // the cache needs the full response; it answers conditionals itself
+    }
+    upstream.insert(field.name_string(), field.value());
+  }
+  if (!context.peer.empty()) {
+    upstream.set("X-Forwarded-For", forwarded_for.empty() ? context.peer : forwarded_for + ", " + context.peer);
+  }
+  if (!for_cache) upstream.body() = request.body();
+  return upstream;
+}
+
+asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext context) {
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  auto runtime = this->runtime();
+  std::string problem;
+  auto target = normalize_target(request.target(), &problem);
+  if (!target) {
+    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    co_return json_error(400, "bad_request", "request target: " + problem);
+  }
+  const auto now = unix_now();
+  const auto identity = runtime->identity.resolve(request[http::field::authorization],
+                                                  runtime->config.identity.header.empty()
+                                                      ? std::string_view{}
+                                                      : std::string_view(request[runtime->config.identity.header]),
+                                                  now);
+  if (is_admin_path(target->path, *runtime)) {
+    if (!context.admin_listener && !runtime->config.admin.expose_on_main_listener) {
+      co_return json_error(404, "not_found", "the admin API is served on admin.listen only");
+    }
+    counters_.admin_requests.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await handle_admin(request, *target, identity, runtime);
+  }
+
+  const bool readable = request.method() == http::verb::get || request.method() == http::verb::head;
+  const std::string method(request.method_string());
+  auto [rule, variables] = runtime->match(method, target->path);
+  std::string full_target = target->path;
+  if (!target->query.empty()) full_target += "?" + target->query;
+
+  if (!readable) {
+    if (identity.user) variables["user"] = *identity.user;
+    co_return co_await pass_through(runtime, request, context, std::move(full_target), "method", rule,
+                                    std::move(variables));
+  }
+  if (rule != nullptr && !rule->rule.cache) {
+    co_return co_await pass_through(runtime, request, context, std::move(full_target), "rule", nullptr, {});
+  }
+  if (rule != nullptr && rule->rule.per_user && !identity.user) {
+    // No verified identity: never served a per-user entry, never stores one.
+    co_return co_await pass_through(runtime, request, context, std::move(full_target), "no-identity", nullptr, {});
+  }
+  if (!request.body().empty()) {
+    co_return co_await pass_through(runtime, request, context, std::move(full_target), "request-body", nullptr, {});
+  }
+  auto plan = plan_entry(*runtime, rule, std::move(variables), *target, request, identity.user);
+  co_return co_await serve_cached(runtime, request, context, std::move(plan), identity.admin);
+}
+
+asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,
+                                                   const RequestContext& context, EntryPlan plan, bool admin) {
+  const bool head = request.method() == http::verb::head;
+  EntryOptions options;
+  const Rule* rule = plan.rule != nullptr ? &plan.rule->rule : nullptr;
+  if (rule != nullptr) {
+    options.stale_ttl = std::max(rule->stale_while_revalidate, rule->stale_if_error);
+    options.stale_while_revalidate = rule->stale_while_revalidate;
+  }
+  if (plan.user) options.user = plan.user;
+  auto state = std::make_shared<LoadState>();
+  auto upstream = upstream_request(*runtime, request, plan.upstream_target, context, true, plan.keyed_headers);
+  auto self = shared_from_this();
+  const auto max_body = runtime->config.limits.max_cacheable_bytes;
+  auto shared_plan = std::make_shared<const EntryPlan>(plan);
+  // Not a coroutine lambda: it hands its copies to a member coroutine (GCC 12 and lambda frames).
+  auto loader = [self, runtime, state, upstream, max_body, shared_plan](LoadContext& load) {
+    return self->load_from_origin(runtime, state, upstream, max_body, shared_plan, load);
+  };
+  auto [failure, fetched] = co_await asio::co_spawn(
+      executor_, cache_->fetch<HttpEntry>(plan.key, std::move(loader), options), kAwait);
+
+  const std::string key_detail = admin ? fmt::format("; key=\"{}\"", plan.key.to_string()) : std::string();
+  if (failure) {
+    std::shared_ptr<const StoredResponse> origin_error;
+    std::string message;
+    bool timed_out = false;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const OriginFailed& error) {
+      origin_error = error.response;
+    } catch (const OriginUnavailable& error) {
+      message = error.what();
+      timed_out = error.timed_out;
+    } catch (const LoadTimeout& error) {
+      message = error.what();
+      timed_out = true;
+    } catch (const std::exception& error) {
+      message = error.what();
+    }
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    if (origin_error) {
+      Reply reply = reply_from(*origin_error, origin_error);
+      reply.head = head;
+      set_cache_headers(reply, "MISS", fmt::format("strata; fwd=miss; fwd-status={}{}", origin_error->status, key_detail), 0);
+      co_return reply;
+    }
+    counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("strata serve: origin failed for {}: {}", plan.upstream_target, message);
+    Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
+    set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
+    co_return reply;
+  }
+
+  if (fetched.value.requester_only && !state->ran) {
+    // Another request's response that only it may see: ask the origin for our own.
+    co_return co_await pass_through(runtime, request, context, plan.upstream_target, "uncacheable", nullptr, {});
+  }
+  const auto& entry = fetched.value;
+  Reply reply = reply_from(*entry.response, entry.response);
+  reply.head = head;
+  if (entry.body_stream) {
+    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
+    reply.stream = std::static_pointer_cast<BodyStream>(entry.body_stream);
+    reply.stored.reset();
+    reply.stream_prefix = entry.response->body;
+  }
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(fetched.age).count();
+  switch (fetched.source) {
+    case Source::l1:
+    case Source::l2:
+      counters_.hits.fetch_add(1, std::memory_order_relaxed);
+      set_cache_headers(reply, "HIT", fmt::format("strata; hit; detail={}{}", to_string(fetched.source), key_detail), age);
+      break;
+    case Source::stale:
+      counters_.stale.fetch_add(1, std::memory_order_relaxed);
+      set_cache_headers(reply, "STALE", "strata; hit; fwd=stale" + key_detail, age);
+      break;
+    case Source::loader: {
+      counters_.misses.fetch_add(1, std::memory_order_relaxed);
+      std::string status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
+      if (!state->ran) status += "; collapsed";
+      set_cache_headers(reply, "MISS", status + key_detail, 0);
+      break;
+    }
+  }
+  // Conditional requests answered from what we hold (RFC 9110 13.2.2: If-None-Match first).
+  if (!entry.body_stream && entry.response->status == 200) {
+    const auto if_none_match = request[http::field::if_none_match];
+    const auto etag = entry.response->header("etag");
+    bool not_modified = false;
+    if (!if_none_match.empty()) {
+      not_modified = etag && none_match_satisfied(if_none_match, *etag);
+    } else if (const auto since = request[http::field::if_modified_since]; !since.empty()) {
+      const auto modified = entry.response->header("last-modified");
+      const auto since_time = parse_http_date(since);
+      const auto modified_time = modified ? parse_http_date(*modified) : std::nullopt;
+      not_modified = since_time && modified_time && *modified_time <= *since_time;
+    }
+    if (not_modified) {
+      counters_.not_modified.fetch_add(1, std::memory_order_relaxed);
+      Reply unchanged;
+      unchanged.header.result(http::status::not_modified);
+      for (const char* name : {"etag", "last-modified", "cache-control", "expires", "vary", "content-location", "date"}) {
+        if (auto value = entry.response->header(name)) unchanged.header.set(name, *value);
+      }
+      for (const char* name : {"X-Cache", "Cache-Status", "Age"}) unchanged.header.set(name, reply.header[name]);
+      unchanged.head = true;
+      co_return unchanged;
+    }
+  }
+  co_return reply;
+}
+
+asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<const Runtime> runtime,
+                                                           std::shared_ptr<LoadState> state, OriginRequest upstream,
+                                                           std::size_t max_body, std::shared_ptr<const EntryPlan> plan,
+                                                           LoadContext& load) {
+  state->ran = true;
+  auto reply = co_await origin_->send(std::move(upstream), max_body);
+  if (!reply.ok) throw OriginUnavailable(reply.error, reply.timed_out);
+  const auto& invalidation_header = runtime->config.invalidation_header;
+  auto decision = decide_storage(reply.response, *plan, invalidation_header);
+  const bool too_large = reply.rest != nullptr || reply.response.body.size() > max_body;
+  if (reply.response.status >= 500 && !decision.store && decision.shareable && !too_large) {
+    // Lets the cache serve a stale copy (stale-if-error); without one, every waiter gets this.
+    throw OriginFailed(storable_copy(reply.response, invalidation_header));
+  }
+  HttpEntry entry;
+  if (decision.store && !too_large) {
+    entry.response = storable_copy(reply.response, invalidation_header);
+    load.ttl = decision.ttl;
+    load.stale_ttl = decision.stale;
+    load.tags = std::move(decision.tags);
+    co_return entry;
+  }
+  load.cacheable = false;
+  entry.requester_only = !decision.shareable || too_large;
+  entry.response = entry.requester_only ? relay_copy(reply.response, invalidation_header)
+                                        : storable_copy(reply.response, invalidation_header);
+  entry.body_stream = std::move(reply.rest);
+  co_return entry;
+}
+
+asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime> runtime, Request& request,
+                                                   const RequestContext& context, std::string target,
+                                                   std::string_view reason, const CompiledRule* mutation_rule,
+                                                   Variables variables) {
+  counters_.bypass.fetch_add(1, std::memory_order_relaxed);
+  const bool head = request.method() == http::verb::head;
+  auto upstream = upstream_request(*runtime, request, std::move(target), context, false, {});
+  auto reply = co_await origin_->send(std::move(upstream), runtime->config.limits.max_cacheable_bytes);
+  const std::string cache_status = fmt::format("strata; fwd={}; detail={}", reason == "method" ? "method" : "bypass", reason);
+  if (!reply.ok) {
+    counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("strata serve: origin failed for {} {}: {}", request.method_string(), request.target(), reply.error);
+    Reply failed = reply.timed_out ? json_error(504, "origin_timeout", reply.error)
+                                   : json_error(502, "origin_unavailable", reply.error);
+    set_cache_headers(failed, "BYPASS", cache_status, 0);
+    co_return failed;
+  }
+  const bool mutation = request.method() != http::verb::get && request.method() != http::verb::head &&
+                        request.method() != http::verb::options;
+  if (mutation && reply.response.status >= 200 && reply.response.status < 300) {
+    std::string named;
+    for (const auto& [name, value] : reply.response.headers) {
+      if (name == runtime->config.invalidation_header) named += (named.empty() ? "" : ", ") + value;
+    }
+    if (mutation_rule != nullptr || !named.empty()) {
+      // Before the client hears of the write, so that its next read cannot see the old value.
+      co_await invalidate_after_mutation(runtime, mutation_rule, std::move(variables), std::move(named));
+    }
+  }
+  auto response = relay_copy(reply.response, runtime->config.invalidation_header);
+  Reply out = reply_from(*response, response);
+  out.head = head;
+  if (head) {
+    if (auto length = reply.response.header("content-length")) out.header.set(http::field::content_length, *length);
+  }
+  if (reply.rest) {
+    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
+    out.stream = std::move(reply.rest);
+    out.stream_prefix = std::move(response->body);
+    out.stored.reset();
+    if (auto length = reply.response.header("content-length")) out.header.set(http::field::content_length, *length);
+  }
+  set_cache_headers(out, "BYPASS", cache_status, 0);
+  co_return out;
+}
+
+asio::awaitable<void> Gateway::Impl::invalidate_after_mutation(std::shared_ptr<const Runtime> runtime,
+                                                               const CompiledRule* rule, Variables variables,
+                                                               std::string origin_header) {
+  (void)runtime;
+  std::vector<std::string> namespaces;
+  std::vector<std::string> tags;
+  std::vector<std::string> users;
+  std::vector<std::string> patterns;
+  if (rule != nullptr) {
+    namespaces = rule->rule.invalidate_namespaces;
+    for (const auto& pattern : rule->rule.invalidate_tags) {
+      if (auto tag = expand(pattern, variables)) tags.push_back(std::move(*tag));
+    }
+  }
+  for (auto item : split_list(origin_header)) {
+    const auto equals = item.find('=');
+    const auto kind = equals == std::string_view::npos ? std::string_view("tag") : item.substr(0, equals);
+    const std::string value(equals == std::string_view::npos ? item : item.substr(equals + 1));
+    if (value.empty()) continue;
+    if (kind == "tag") tags.push_back(value);
+    else if (kind == "namespace") namespaces.push_back(value);
+    else if (kind == "user") users.push_back(value);
+    else if (kind == "pattern") patterns.push_back(value);
+    else spdlog::warn("strata serve: origin asked to invalidate unknown kind \"{}\" (tag, namespace, user, pattern)", kind);
+  }
+  for (auto& name : namespaces) {
+    counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
+    (void)co_await cache_->invalidate_namespace(std::move(name));
+  }
+  if (!tags.empty()) {
+    counters_.invalidations.fetch_add(tags.size(), std::memory_order_relaxed);
+    (void)co_await cache_->invalidate_tags(std::move(tags));
+  }
+  for (auto& user : users) {
+    counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
+    (void)co_await cache_->invalidate_user(std::move(user));
+  }
+  for (auto& pattern : patterns) {
+    counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
+    (void)co_await cache_->invalidate_pattern(std::move(pattern));
+  }
+}
+
+Gateway::Gateway(asio::any_io_executor executor, GatewayConfig config)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config))) {}
+
+Gateway::~Gateway() = default;
+
+asio::awaitable<bool> Gateway::start() { co_return co_await impl_->cache_->start(); }
+
+asio::awaitable<Reply> Gateway::handle(Request request, RequestContext context) {
+  return impl_->handle(std::move(request), std::move(context));
+}
+
+std::string Gateway::reload(GatewayConfig config) {
+  std::string not_applied;
+  const auto& startup = impl_->startup_;
+  if (!(config.listen == startup.listen)) not_applied += "listen; ";
+  if (!(config.origin == startup.origin)) not_applied += "origin; ";
+  if (config.threads != startup.threads) not_applied += "threads; ";
+  if (config.cache.prefix != startup.cache.prefix || config.cache.redis_url != startup.cache.redis_url ||
+      config.cache.l1_capacity_mib != startup.cache.l1_capacity_mib || config.cache.l1 != startup.cache.l1 ||
+      config.cache.integrity_secret != startup.cache.integrity_secret) {
+    not_applied += "cache; ";
+  }
+  if (config.admin.listen != startup.admin.listen) not_applied += "admin.listen; ";
+  auto runtime = std::make_shared<const Runtime>(std::move(config));
+  std::unique_lock lock(impl_->runtime_mutex_);
+  impl_->runtime_ = std::move(runtime);
+  return not_applied;
+}
+
+const GatewayConfig& Gateway::startup_config() const noexcept { return impl_->startup_; }
+const GatewayCounters& Gateway::counters() const noexcept { return impl_->counters_; }
+Cache& Gateway::cache() noexcept { return *impl_->cache_; }
+void Gateway::close_idle_upstream() { impl_->origin_->close_idle(); }
+
+}  // namespace strata::gateway

@@ -1,0 +1,95 @@
+#pragma once
+
+// The caching proxy: what to do with one HTTP request. Sockets live in server.hpp; this file
+// owns rules, keys, identity, the cache, the origin pool and the admin API.
+
+#include "gateway/config.hpp"
+#include "gateway/http_cache.hpp"
+#include "gateway/origin.hpp"
+
+#include <strata/cache.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+namespace strata::gateway {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+// A response to write: the header, and a body that is owned, shared with the cache, or still
+// arriving from the origin.
+struct Reply {
+  boost::beast::http::response_header<> header;
+  std::string owned_body;
+  std::shared_ptr<const StoredResponse> stored;  // body is stored->body when set
+  std::shared_ptr<BodyStream> stream;            // then the rest of the body, streamed
+  std::string stream_prefix;                     // body bytes already read from the stream
+  bool head = false;                             // HEAD: the header only
+  bool close = false;                            // close the connection after writing
+
+  [[nodiscard]] std::string_view body() const {
+    return stored ? std::string_view(stored->body) : std::string_view(owned_body);
+  }
+};
+
+struct RequestContext {
+  std::string peer;             // client address, for X-Forwarded-For
+  bool admin_listener = false;  // arrived on admin.listen
+};
+
+struct GatewayCounters {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> misses{0};
+  std::atomic<std::uint64_t> stale{0};
+  std::atomic<std::uint64_t> bypass{0};
+  std::atomic<std::uint64_t> not_modified{0};
+  std::atomic<std::uint64_t> origin_errors{0};   // 502/504 answered for the origin
+  std::atomic<std::uint64_t> rejected{0};        // 4xx for malformed requests
+  std::atomic<std::uint64_t> streamed{0};        // bodies over the cacheable limit
+  std::atomic<std::uint64_t> invalidations{0};   // by mutation rules and origin headers
+  std::atomic<std::uint64_t> admin_requests{0};
+  std::atomic<std::uint64_t> admin_refused{0};
+};
+
+class Gateway {
+public:
+  // Throws ConfigError for settings that cannot work (bad key file, bad Redis URL).
+  Gateway(boost::asio::any_io_executor executor, GatewayConfig config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Connects to Redis when configured; false when it is configured but unreachable (the
+  // gateway serves anyway, from L1 and the origin, and keeps retrying).
+  boost::asio::awaitable<bool> start();
+
+  boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
+
+  // SIGHUP: new rules, identity and admin settings apply to requests that start after it.
+  // Listeners, origin and cache settings need a restart; returns what was not applied.
+  std::string reload(GatewayConfig config);
+
+  [[nodiscard]] const GatewayConfig& startup_config() const noexcept;
+  [[nodiscard]] const GatewayCounters& counters() const noexcept;
+  [[nodiscard]] Cache& cache() noexcept;
+  // Drops idle upstream connections (shutdown).
+  void close_idle_upstream();
+
+  class Impl;
+
+private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// A JSON error reply: {"error": code, "detail": detail}.
+Reply json_error(unsigned status, std::string_view code, std::string_view detail);
+
+}  // namespace strata::gateway

@@ -1,0 +1,95 @@
+#pragma once
+
+// Gateway::Impl, shared by gateway.cpp (proxying and caching) and admin.cpp (the admin API).
+
+#include "gateway/gateway.hpp"
+#include "gateway/identity.hpp"
+#include "gateway/route.hpp"
+
+#include <chrono>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+namespace strata::gateway {
+
+struct CompiledRule {
+  Rule rule;
+  PathTemplate path;
+};
+
+// The settings a SIGHUP replaces, as one immutable snapshot per request.
+struct Runtime {
+  explicit Runtime(GatewayConfig settings);
+  GatewayConfig config;
+  std::vector<CompiledRule> rules;
+  IdentityResolver identity;
+  std::unordered_set<std::string> stripped;  // request headers removed before going upstream
+
+  // The first rule for this method and path (GET rules also answer HEAD).
+  [[nodiscard]] std::pair<const CompiledRule*, Variables> match(std::string_view method, std::string_view path) const;
+};
+
+// A request resolved to one cache entry.
+struct EntryPlan {
+  const CompiledRule* rule = nullptr;  // null: no rule, the origin's headers decide
+  Variables variables;                 // path variables, plus "user" when known
+  Key key{"http", {}};
+  std::string upstream_target;         // normalised path + the keyed query only
+  std::vector<std::string> keyed_headers;
+  std::optional<std::string> user;
+};
+
+struct LoadState {
+  std::atomic<bool> ran{false};  // this request's loader ran, so a requester-only response is its own
+};
+
+class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
+public:
+  Impl(boost::asio::any_io_executor executor, GatewayConfig config);
+
+  boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
+  boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,
+                                             std::shared_ptr<const Runtime> runtime);
+  bool is_admin_path(std::string_view path, const Runtime& runtime) const;
+
+  std::shared_ptr<const Runtime> runtime() const;
+  EntryPlan plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,
+                       const Target& target, const Request& request, const std::optional<std::string>& user) const;
+  OriginRequest upstream_request(const Runtime& runtime, const Request& request, std::string target,
+                                 const RequestContext& context, bool for_cache,
+                                 const std::vector<std::string>& keyed_headers) const;
+
+  // Invalidations named by a rule and by the origin's invalidation header.
+  boost::asio::awaitable<void> invalidate_after_mutation(std::shared_ptr<const Runtime> runtime,
+                                                         const CompiledRule* rule, Variables variables,
+                                                         std::string origin_header);
+
+  boost::asio::any_io_executor executor_;
+  GatewayConfig startup_;
+  mutable std::shared_mutex runtime_mutex_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::unique_ptr<Cache> cache_;
+  std::shared_ptr<OriginPool> origin_;
+  GatewayCounters counters_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<const Runtime> runtime,
+                                                     std::shared_ptr<LoadState> state, OriginRequest upstream,
+                                                     std::size_t max_body, std::shared_ptr<const EntryPlan> plan,
+                                                     LoadContext& load);
+
+private:
+  boost::asio::awaitable<Reply> serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,
+                                             const RequestContext& context, EntryPlan plan, bool admin);
+  boost::asio::awaitable<Reply> pass_through(std::shared_ptr<const Runtime> runtime, Request& request,
+                                             const RequestContext& context, std::string target,
+                                             std::string_view reason, const CompiledRule* mutation_rule,
+                                             Variables variables);
+};
+
+std::int64_t unix_now();
+void set_cache_headers(Reply& reply, std::string_view x_cache, std::string cache_status, std::int64_t age_seconds);
+Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared);
+
+}  // namespace strata::gateway

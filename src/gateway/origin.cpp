@@ -1,0 +1,204 @@
+#include "gateway/origin.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+
+namespace strata::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+class OriginConnection {
+public:
+  explicit OriginConnection(asio::any_io_executor executor) : stream(asio::make_strand(executor)) {}
+
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::chrono::milliseconds timeout{30000};
+  bool reused = false;
+
+  // Reads body bytes into `out` (up to `max`); false on error.
+  asio::awaitable<bool> read_body(std::string& out, std::size_t max) {
+    std::array<char, 16 * 1024> chunk{};
+    while (!parser->is_done() && max > 0) {
+      const std::size_t want = std::min(chunk.size(), max);
+      parser->get().body().data = chunk.data();
+      parser->get().body().size = want;
+      stream.expires_after(timeout);
+      auto [error, bytes] = co_await http::async_read(stream, buffer, *parser, kAwait);
+      (void)bytes;
+      if (error && error != http::error::need_buffer) co_return false;
+      const std::size_t got = want - parser->get().body().size;
+      out.append(chunk.data(), got);
+      max -= got;
+      if (got == 0 && !parser->is_done() && !error) co_return false;  // no progress: protocol trouble
+    }
+    co_return true;
+  }
+};
+
+BodyStream::BodyStream(std::unique_ptr<OriginConnection> connection) : connection_(std::move(connection)) {}
+BodyStream::~BodyStream() = default;
+
+asio::awaitable<bool> BodyStream::read_some(std::string& out, std::size_t max) {
+  if (connection_->parser->is_done()) co_return true;
+  co_return co_await connection_->read_body(out, max);
+}
+
+bool BodyStream::done() const { return connection_->parser->is_done(); }
+
+std::optional<std::uint64_t> BodyStream::content_length() const {
+  const auto length = connection_->parser->content_length();
+  if (!length) return std::nullopt;
+  return *length;
+}
+
+OriginPool::OriginPool(asio::any_io_executor executor, Origin origin, UpstreamConfig config)
+    : executor_(std::move(executor)), origin_(std::move(origin)), config_(config) {
+  host_header_ = origin_.host.find(':') != std::string::npos ? "[" + origin_.host + "]" : origin_.host;
+  if (origin_.port != 80) host_header_ += ":" + std::to_string(origin_.port);
+}
+
+OriginPool::~OriginPool() = default;
+
+std::unique_ptr<OriginConnection> OriginPool::take_idle() {
+  std::lock_guard lock(mutex_);
+  if (idle_.empty()) return nullptr;
+  auto connection = std::move(idle_.back());
+  idle_.pop_back();
+  return connection;
+}
+
+void OriginPool::give_back(std::unique_ptr<OriginConnection> connection) {
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < config_.max_idle_per_thread * 4) idle_.push_back(std::move(connection));
+}
+
+void OriginPool::close_idle() {
+  std::lock_guard lock(mutex_);
+  idle_.clear();
+}
+
+asio::awaitable<OriginReply> OriginPool::send(OriginRequest request, std::size_t max_body) {
+  stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  request.set(http::field::host, host_header_);
+  if (!origin_.base_path.empty()) request.target(origin_.base_path + std::string(request.target()));
+  request.keep_alive(true);
+  request.prepare_payload();
+  const bool idempotent = request.method() == http::verb::get || request.method() == http::verb::head ||
+                          request.method() == http::verb::put || request.method() == http::verb::delete_ ||
+                          request.method() == http::verb::options;
+  OriginReply reply;
+  for (unsigned attempt_number = 0;; ++attempt_number) {
+    bool retryable = false;
+    reply = co_await attempt(request, max_body, &retryable);
+    if (reply.ok) co_return reply;
+    // A reused keep-alive connection may have been closed by the origin meanwhile: that says
+    // nothing about the origin, so it does not use up a retry.
+    if (!retryable) break;
+    if (!idempotent || attempt_number >= config_.retries) break;
+    stats_.retries.fetch_add(1, std::memory_order_relaxed);
+  }
+  stats_.failures.fetch_add(1, std::memory_order_relaxed);
+  co_return reply;
+}
+
+asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::size_t max_body, bool* retryable) {
+  OriginReply reply;
+  auto connection = take_idle();
+  if (connection) {
+    stats_.connections_reused.fetch_add(1, std::memory_order_relaxed);
+    connection->reused = true;
+  } else {
+    connection = std::make_unique<OriginConnection>(executor_);
+    tcp::resolver resolver(connection->stream.get_executor());
+    auto [resolve_error, endpoints] =
+        co_await resolver.async_resolve(origin_.host, std::to_string(origin_.port), kAwait);
+    if (resolve_error) {
+      reply.error = "cannot resolve origin host \"" + origin_.host + "\": " + resolve_error.message();
+      *retryable = true;
+      co_return reply;
+    }
+    connection->stream.expires_after(config_.connect_timeout);
+    auto [connect_error, endpoint] = co_await connection->stream.async_connect(endpoints, kAwait);
+    (void)endpoint;
+    if (connect_error) {
+      reply.timed_out = connect_error == beast::error::timeout;
+      reply.error = "cannot connect to the origin " + host_header_ + ": " +
+                    (reply.timed_out ? "timed out" : connect_error.message());
+      *retryable = true;
+      co_return reply;
+    }
+    connection->stream.socket().set_option(tcp::no_delay(true));
+    stats_.connections_opened.fetch_add(1, std::memory_order_relaxed);
+  }
+  connection->timeout = config_.response_timeout;
+  connection->stream.expires_after(config_.response_timeout);
+  auto [write_error, written] = co_await http::async_write(connection->stream, request, kAwait);
+  (void)written;
+  if (write_error) {
+    reply.error = "sending the request to the origin failed: " + write_error.message();
+    *retryable = true;
+    co_return reply;
+  }
+  connection->parser.emplace();
+  connection->parser->body_limit(boost::none);
+  connection->parser->header_limit(64 * 1024);
+  if (request.method() == http::verb::head) connection->parser->skip(true);
+  auto [read_error, read] = co_await http::async_read_header(connection->stream, connection->buffer,
+                                                             *connection->parser, kAwait);
+  (void)read;
+  if (read_error) {
+    reply.timed_out = read_error == beast::error::timeout;
+    reply.error = reply.timed_out ? "the origin did not answer within " +
+                                        std::to_string(config_.response_timeout.count()) + " ms"
+                                  : "reading the origin's response failed: " + read_error.message();
+    // Nothing came back: on a reused connection this is the origin having closed it.
+    *retryable = connection->reused && !reply.timed_out && connection->buffer.size() == 0;
+    co_return reply;
+  }
+  const auto& header = connection->parser->get();
+  reply.response.status = header.result_int();
+  for (const auto& field : header) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.response.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  if (const auto length = connection->parser->content_length(); length && *length <= max_body) {
+    reply.response.body.reserve(*length);
+  }
+  if (!co_await connection->read_body(reply.response.body, max_body + 1)) {
+    reply.timed_out = !connection->stream.socket().is_open();
+    reply.error = "reading the origin's response body failed";
+    co_return reply;
+  }
+  reply.ok = true;
+  if (!connection->parser->is_done()) {
+    // Past the limit: the caller streams the rest through.
+    reply.rest = std::make_shared<BodyStream>(std::move(connection));
+    co_return reply;
+  }
+  if (connection->parser->keep_alive()) {
+    connection->parser.reset();
+    connection->reused = false;
+    give_back(std::move(connection));
+  }
+  co_return reply;
+}
+
+}  // namespace strata::gateway

@@ -1,0 +1,61 @@
+#pragma once
+
+// Request targets: normalising the path (the same bytes go into the key and to the origin),
+// parsing the query, and matching rules' path templates ("/api/jobs/{id}").
+
+#include "gateway/config.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace strata::gateway {
+
+struct Target {
+  std::string path;   // normalised, still percent-encoded where it must be
+  std::string query;  // raw, without '?'
+};
+
+// Splits and normalises an origin-form request target. Unreserved characters written as %XX are
+// decoded, other escapes upper-cased, "." and ".." segments resolved, repeated '/' merged.
+// Refused (nullopt, `error` says why): targets not starting with '/', ".." above the root,
+// encoded '/', '\' or NUL, control characters, malformed escapes. So "/a/..%2fb" or "/a%2F..%2Fb"
+// never name a different resource for the cache than for the origin.
+std::optional<Target> normalize_target(std::string_view raw, std::string* error);
+
+// name=value pairs in order, names and values percent-decoded ('+' is a space).
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
+
+using Variables = std::map<std::string, std::string, std::less<>>;
+
+class PathTemplate {
+public:
+  // nullopt with `error` set when the template is malformed.
+  static std::optional<PathTemplate> compile(std::string_view text, std::string* error);
+
+  // The variables when `path` matches, decoded; each matches one non-empty segment.
+  [[nodiscard]] std::optional<Variables> match(std::string_view path) const;
+  // The first literal segment ("jobs" for /api/v2/jobs/{id}: the last literal before a variable,
+  // or the last literal), used as a rule's namespace when none is given.
+  [[nodiscard]] std::string default_namespace() const;
+  // The first {name} in `text` that neither the path nor {user} defines.
+  [[nodiscard]] std::optional<std::string> unknown_variable(std::string_view text) const;
+
+private:
+  struct Segment {
+    std::string text;
+    bool variable = false;
+  };
+  std::vector<Segment> segments_;
+};
+
+// "job:{id}" with the variables filled in; nullopt when a variable is missing (e.g. {user}
+// without an identity).
+std::optional<std::string> expand(std::string_view text, const Variables& variables);
+
+std::string percent_decode(std::string_view text, bool plus_is_space);
+
+}  // namespace strata::gateway

@@ -1,0 +1,312 @@
+#include "gateway/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <list>
+#include <mutex>
+
+namespace strata::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+tcp::acceptor bind(asio::io_context& io, const Endpoint& where, std::string_view what) {
+  boost::system::error_code error;
+  const auto address = asio::ip::make_address(where.host == "localhost" ? "127.0.0.1" : where.host, error);
+  if (error) throw std::runtime_error(fmt::format("{}: \"{}\" is not an IP address", what, where.host));
+  tcp::acceptor acceptor(io);
+  const tcp::endpoint endpoint(address, where.port);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(endpoint, error);
+  if (error) {
+    throw std::runtime_error(fmt::format("{}: cannot listen on {}:{}: {}", what, where.host, where.port, error.message()));
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+bool no_body_status(unsigned status) { return status < 200 || status == 204 || status == 304; }
+
+}  // namespace
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool busy = false;  // a request is being handled (touched on the connection's strand only)
+};
+
+class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
+public:
+  struct Listener {
+    tcp::acceptor acceptor;
+    bool admin = false;
+  };
+
+  Impl(asio::io_context& io, Gateway& gateway)
+      : io_(io), gateway_(gateway), config_(gateway.startup_config()), drain_timer_(io) {
+    acceptors_.push_back(Listener{bind(io, config_.listen, "listen"), false});
+    if (config_.admin.listen) acceptors_.push_back(Listener{bind(io, *config_.admin.listen, "admin.listen"), true});
+  }
+
+  void start() {
+    for (auto& listener : acceptors_) {
+      asio::co_spawn(io_, accept_loop(shared_from_this(), &listener), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, Listener* listener);
+  asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection, bool admin_listener);
+  asio::awaitable<bool> write_reply(Connection& connection, Reply& reply, bool keep_alive);
+
+  void drain(std::function<void()> done) {
+    draining_ = true;
+    for (auto& listener : acceptors_) {
+      boost::system::error_code ignored;
+      listener.acceptor.close(ignored);
+    }
+    std::vector<std::shared_ptr<Connection>> open;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& weak : connections_) {
+        if (auto connection = weak.lock()) open.push_back(std::move(connection));
+      }
+    }
+    for (auto& connection : open) {
+      // On the connection's strand: idle ones are closed, busy ones close after their response.
+      asio::post(connection->stream.get_executor(), [connection] {
+        if (!connection->busy) connection->stream.cancel();
+      });
+    }
+    drain_done_ = std::move(done);
+    drain_deadline_ = std::chrono::steady_clock::now() + config_.limits.drain_timeout;
+    check_drained();
+  }
+
+  void check_drained() {
+    if (connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+      if (auto done = std::exchange(drain_done_, nullptr)) done();
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(20));
+    drain_timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->check_drained(); });
+  }
+
+  std::size_t connections() const {
+    std::lock_guard lock(mutex_);
+    std::size_t count = 0;
+    for (const auto& weak : connections_) count += weak.expired() ? 0 : 1;
+    return count;
+  }
+
+  asio::io_context& io_;
+  Gateway& gateway_;
+  const GatewayConfig& config_;
+  std::list<Listener> acceptors_;
+  std::atomic<bool> draining_{false};
+  asio::steady_timer drain_timer_;
+  std::function<void()> drain_done_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  mutable std::mutex mutex_;
+  std::list<std::weak_ptr<Connection>> connections_;
+};
+
+asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self, Listener* listener) {
+  for (;;) {
+    auto [error, socket] = co_await listener->acceptor.async_accept(asio::make_strand(io_), kAwait);
+    if (error) {
+      if (error == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
+      spdlog::warn("strata serve: accept failed: {}", error.message());
+      continue;
+    }
+    if (connections() >= config_.limits.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // over the limit: refuse rather than let every connection slow down
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(mutex_);
+      std::erase_if(connections_, [](const std::weak_ptr<Connection>& weak) { return weak.expired(); });
+      connections_.push_back(connection);
+    }
+    auto executor = connection->stream.get_executor();
+    asio::co_spawn(executor, serve(self, std::move(connection), listener->admin), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection,
+                                          bool admin_listener) {
+  (void)self;  // keeps the server alive while this connection lives
+  const auto& limits = config_.limits;
+  beast::flat_buffer buffer(limits.max_header_bytes * limits.max_pipelined + 64 * 1024);
+  RequestContext context;
+  context.admin_listener = admin_listener;
+  {
+    boost::system::error_code error;
+    const auto remote = connection->stream.socket().remote_endpoint(error);
+    if (!error) context.peer = remote.address().to_string();
+  }
+  auto reject = [&](unsigned status, std::string_view code, std::string detail) -> asio::awaitable<void> {
+    Reply reply = json_error(status, code, detail);
+    reply.close = true;
+    (void)co_await write_reply(*connection, reply, false);
+  };
+  while (!draining_) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_request_body_bytes);
+    connection->stream.expires_after(limits.idle_timeout);
+    auto [header_error, header_bytes] = co_await http::async_read_header(connection->stream, buffer, parser, kAwait);
+    (void)header_bytes;
+    if (header_error) {
+      if (header_error == http::error::header_limit || header_error == http::error::buffer_overflow) {
+        co_await reject(400, "bad_request", fmt::format("request headers exceed {} bytes (limits.max_header_bytes)",
+                                                        limits.max_header_bytes));
+      } else if (&header_error.category() == &make_error_code(http::error::bad_method).category() &&
+                 header_error != http::error::end_of_stream && header_error != http::error::partial_message) {
+        co_await reject(400, "bad_request", "malformed request: " + header_error.message());
+      }
+      break;
+    }
+    connection->busy = true;
+    // Request smuggling: one length, stated once (RFC 9112 6.3).
+    const auto& header = parser.get();
+    const auto lengths = std::distance(header.equal_range(http::field::content_length).first,
+                                       header.equal_range(http::field::content_length).second);
+    if (lengths > 1 || (lengths == 1 && header.count(http::field::transfer_encoding) > 0)) {
+      co_await reject(400, "bad_request", "a request may not carry Content-Length twice or with Transfer-Encoding");
+      break;
+    }
+    if (!parser.is_done()) {
+      connection->stream.expires_after(limits.read_timeout);
+      auto [body_error, body_bytes] = co_await http::async_read(connection->stream, buffer, parser, kAwait);
+      (void)body_bytes;
+      if (body_error == http::error::body_limit) {
+        co_await reject(413, "payload_too_large", fmt::format("the request body exceeds {} bytes (limits.max_request_body_bytes)",
+                                                               limits.max_request_body_bytes));
+        break;
+      }
+      if (body_error) {
+        if (body_error != beast::error::timeout) co_await reject(400, "bad_request", "malformed request body: " + body_error.message());
+        break;
+      }
+    }
+    Request request = parser.release();
+    const bool keep_alive = request.keep_alive();
+    // The handler may run on other threads (cache, origin); the reply comes back here.
+    auto [failure, reply] = co_await asio::co_spawn(connection->stream.get_executor(),
+                                                   gateway_.handle(std::move(request), context), kAwait);
+    if (failure) {
+      std::string what = "internal error";
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& error) {
+        what = error.what();
+      }
+      spdlog::error("strata serve: request failed: {}", what);
+      reply = json_error(500, "internal_error", "the gateway failed to handle this request; see its log");
+    }
+    const bool keep = keep_alive && !reply.close && !draining_;
+    const bool written = co_await write_reply(*connection, reply, keep);
+    connection->busy = false;
+    if (!written || !keep) break;
+  }
+  boost::system::error_code ignored;
+  connection->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  connection->stream.close();
+}
+
+asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& reply, bool keep_alive) {
+  auto& stream = connection.stream;
+  stream.expires_after(config_.limits.write_timeout);
+  reply.header.version(11);
+  const unsigned status = reply.header.result_int();
+  if (!reply.stream) {
+    http::response<http::span_body<const char>> message(std::move(reply.header));
+    message.keep_alive(keep_alive);
+    const auto body = reply.body();
+    if (!no_body_status(status)) {
+      if (!reply.head || !message.has_content_length()) message.content_length(body.size());
+    }
+    if (!reply.head) message.body() = {body.data(), body.size()};
+    http::response_serializer<http::span_body<const char>> serializer(message);
+    if (reply.head) serializer.split(true);
+    boost::system::error_code error;
+    if (reply.head) {
+      std::tie(error, std::ignore) = co_await http::async_write_header(stream, serializer, kAwait);
+    } else {
+      std::tie(error, std::ignore) = co_await http::async_write(stream, serializer, kAwait);
+    }
+    co_return !error;
+  }
+
+  // A body larger than the cacheable limit: relay it as it arrives.
+  http::response<http::buffer_body> message(std::move(reply.header));
+  message.keep_alive(keep_alive);
+  if (!message.has_content_length()) message.chunked(true);
+  message.body().data = nullptr;
+  message.body().more = true;
+  http::response_serializer<http::buffer_body> serializer(message);
+  auto [header_error, header_written] = co_await http::async_write_header(stream, serializer, kAwait);
+  (void)header_written;
+  if (header_error) co_return false;
+  std::string chunk = std::move(reply.stream_prefix);
+  for (;;) {
+    if (!chunk.empty()) {
+      message.body().data = chunk.data();
+      message.body().size = chunk.size();
+      message.body().more = true;
+      stream.expires_after(config_.limits.write_timeout);
+      auto [error, written] = co_await http::async_write(stream, serializer, kAwait);
+      (void)written;
+      if (error && error != http::error::need_buffer) co_return false;
+    }
+    if (reply.stream->done()) break;
+    chunk.clear();
+    if (!co_await reply.stream->read_some(chunk, 64 * 1024)) co_return false;  // the origin broke off
+  }
+  message.body().data = nullptr;
+  message.body().size = 0;
+  message.body().more = false;
+  auto [error, written] = co_await http::async_write(stream, serializer, kAwait);
+  (void)written;
+  co_return !error;
+}
+
+Server::Server(asio::io_context& io, Gateway& gateway) : impl_(std::make_shared<Impl>(io, gateway)) {}
+Server::~Server() = default;
+void Server::start() { impl_->start(); }
+void Server::drain(std::function<void()> done) { impl_->drain(std::move(done)); }
+tcp::endpoint Server::endpoint() const { return impl_->acceptors_.front().acceptor.local_endpoint(); }
+std::optional<tcp::endpoint> Server::admin_endpoint() const {
+  if (impl_->acceptors_.size() < 2) return std::nullopt;
+  return impl_->acceptors_.back().acceptor.local_endpoint();
+}
+std::size_t Server::connections() const { return impl_->connections(); }
+
+}  // namespace strata::gateway

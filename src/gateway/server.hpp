@@ -1,0 +1,40 @@
+#pragma once
+
+// The HTTP/1.1 server in front of Gateway: listeners, connections, limits, deadlines, drain.
+
+#include "gateway/gateway.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace strata::gateway {
+
+class Server {
+public:
+  // Binds the listeners now (throws std::runtime_error naming the address when it cannot).
+  Server(boost::asio::io_context& io, Gateway& gateway);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // Stops accepting, closes idle connections, lets in-flight requests finish (their connections
+  // close after the response); `done` runs once every connection is gone or the drain timeout
+  // passed.
+  void drain(std::function<void()> done);
+
+  [[nodiscard]] boost::asio::ip::tcp::endpoint endpoint() const;
+  [[nodiscard]] std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
+  [[nodiscard]] std::size_t connections() const;
+
+  class Impl;
+
+private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace strata::gateway
