@@ -129,7 +129,9 @@ StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& 
   // Set-Cookie belongs to the one client it was sent to: never stored, never handed to waiters.
   if (has_field(response, "set-cookie")) return refuse("set-cookie", false);
   if (control.is_private && !(rule != nullptr && rule->per_user && plan.user)) return refuse("private", false);
-  for (auto varied : split_list(joined_field(response, "vary"))) {
+  // Views into these strings: they must outlive the loops (a temporary in a range-for would not).
+  const std::string vary = joined_field(response, "vary");
+  for (auto varied : split_list(vary)) {
     const auto name = lower(varied);
     if (name == "*") return refuse("vary-star", false);
     if (std::find(plan.keyed_headers.begin(), plan.keyed_headers.end(), name) == plan.keyed_headers.end()) {
@@ -174,7 +176,8 @@ StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& 
     }
   }
   for (const char* name : {"cache-tag", "surrogate-key"}) {
-    for (auto tag : split_list(joined_field(response, name), std::string_view(name) == "surrogate-key")) {
+    const std::string listed = joined_field(response, name);
+    for (auto tag : split_list(listed, std::string_view(name) == "surrogate-key")) {
       if (decision.tags.size() >= kMaxTags) break;
       decision.tags.emplace_back(tag);
     }
@@ -264,7 +267,7 @@ std::pair<const CompiledRule*, Variables> Runtime::match(std::string_view method
   return {nullptr, {}};
 }
 
-Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config)
+Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock)
     : executor_(std::move(executor)), startup_(config) {
   runtime_ = std::make_shared<const Runtime>(config);
   CacheOptions options;
@@ -273,6 +276,7 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config)
   options.l1.capacity_bytes = config.cache.l1_capacity_mib * 1024 * 1024;
   options.integrity_secret = config.cache.integrity_secret;
   options.defaults.use_l1 = config.cache.l1;
+  options.clock = std::move(clock);
   const auto load_budget = config.upstream.connect_timeout * (config.upstream.retries + 1) +
                            config.upstream.response_timeout + 1000ms;
   options.max_fill_duration = std::max(options.max_fill_duration, std::chrono::duration_cast<Millis>(load_budget) + 1000ms);
@@ -636,8 +640,8 @@ asio::awaitable<void> Gateway::Impl::invalidate_after_mutation(std::shared_ptr<c
   }
 }
 
-Gateway::Gateway(asio::any_io_executor executor, GatewayConfig config)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config))) {}
+Gateway::Gateway(asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config), std::move(clock))) {}
 
 Gateway::~Gateway() = default;
 

@@ -61,8 +61,9 @@ struct GatewayCounters {
 
 class Gateway {
 public:
-  // Throws ConfigError for settings that cannot work (bad key file, bad Redis URL).
-  Gateway(boost::asio::any_io_executor executor, GatewayConfig config);
+  // Throws ConfigError for settings that cannot work (bad key file, bad Redis URL). `clock`
+  // replaces the cache's time source (tests move it by hand).
+  Gateway(boost::asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock = nullptr);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

@@ -46,7 +46,7 @@ struct LoadState {
 
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
 public:
-  Impl(boost::asio::any_io_executor executor, GatewayConfig config);
+  Impl(boost::asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock);
 
   boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
   boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,

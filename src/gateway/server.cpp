@@ -184,7 +184,10 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     auto [header_error, header_bytes] = co_await http::async_read_header(connection->stream, buffer, parser, kAwait);
     (void)header_bytes;
     if (header_error) {
-      if (header_error == http::error::header_limit || header_error == http::error::buffer_overflow) {
+      if (header_error == http::error::body_limit) {  // a declared Content-Length over the limit
+        co_await reject(413, "payload_too_large", fmt::format("the request body exceeds {} bytes (limits.max_request_body_bytes)",
+                                                               limits.max_request_body_bytes));
+      } else if (header_error == http::error::header_limit || header_error == http::error::buffer_overflow) {
         co_await reject(400, "bad_request", fmt::format("request headers exceed {} bytes (limits.max_header_bytes)",
                                                         limits.max_header_bytes));
       } else if (&header_error.category() == &make_error_code(http::error::bad_method).category() &&

@@ -1,0 +1,356 @@
+// The gateway's pure parts: configuration, request targets, path templates, Cache-Control,
+// the stored-response codec, conditional requests and identity (JWT HS256/RS256/ES256).
+
+#include "gateway/config.hpp"
+#include "gateway/http_cache.hpp"
+#include "gateway/identity.hpp"
+#include "gateway/route.hpp"
+#include "gateway/harness.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+namespace strata::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string config_error(const std::string& toml) {
+  try {
+    (void)parse_config(toml, "strata.toml");
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(GatewayConfig, ParsesRulesLimitsAndIdentity) {
+  const auto config = parse_config(R"(
+listen = "127.0.0.1:9000"
+origin = "http://127.0.0.1:5000/v1/"
+threads = 3
+[limits]
+max_cacheable_bytes = 1024
+read_timeout = "5s"
+[identity]
+source = "jwt"
+jwt_secret = "0123456789abcdef0123"
+[[rules]]
+path = "/api/jobs/{id}"
+ttl = "30s"
+stale_if_error = "5m"
+query = ["page", "sort"]
+headers = ["Accept-Language"]
+per_user = true
+tags = ["job:{id}", "user:{user}"]
+[[rules]]
+method = "POST"
+path = "/api/meetings"
+invalidate_namespaces = ["session", "analytics"]
+)",
+                                   "strata.toml");
+  EXPECT_EQ(config.listen.port, 9000);
+  EXPECT_EQ(config.origin.port, 5000);
+  EXPECT_EQ(config.origin.base_path, "/v1");
+  EXPECT_EQ(config.threads, 3U);
+  EXPECT_EQ(config.limits.max_cacheable_bytes, 1024U);
+  EXPECT_EQ(config.limits.read_timeout, 5s);
+  ASSERT_EQ(config.rules.size(), 2U);
+  const auto& jobs = config.rules[0];
+  EXPECT_EQ(jobs.name_space, "jobs");
+  EXPECT_EQ(jobs.ttl, 30s);
+  EXPECT_EQ(jobs.stale_if_error, 300s);
+  EXPECT_THAT(jobs.headers, ::testing::ElementsAre("accept-language"));
+  EXPECT_TRUE(jobs.per_user);
+  EXPECT_EQ(config.rules[1].methods, std::vector<std::string>{"POST"});
+  EXPECT_THAT(config.rules[1].invalidate_namespaces, ::testing::ElementsAre("session", "analytics"));
+}
+
+TEST(GatewayConfig, MistakesNameTheFileLineOptionAndFix) {
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a\"\ntll = \"5s\"\n"),
+              AllOf(HasSubstr("strata.toml:4:"), HasSubstr("rules[0].tll"), HasSubstr("unknown option")));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a\"\nttl = \"5 minutes\"\n"),
+              AllOf(HasSubstr("rules[0].ttl"), HasSubstr("not a duration"), HasSubstr("\"30s\"")));
+  EXPECT_THAT(config_error("origin = \"ftp://x\"\n"), HasSubstr("origin: \"ftp://x\" is not an http:// URL"));
+  EXPECT_THAT(config_error("listen = \"127.0.0.1\"\norigin = \"http://x:1\"\n"), HasSubstr("has no port"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a/{id}\"\ntags = [\"item:{ident}\"]\n"),
+              HasSubstr("uses {ident}, which the path \"/a/{id}\" does not define"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a\"\nper_user = true\n"),
+              HasSubstr("per_user and {user} need an [identity] source"));
+  EXPECT_THAT(config_error("[[rules]]\npath = \"/a\"\n"), HasSubstr("origin: set the API to cache"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[admin]\ntoken_sha256 = \"secret\"\n"),
+              HasSubstr("expected 64 hex digits"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[identity]\nsource = \"jwt\"\njwt_secret = \"short\"\n"),
+              HasSubstr("at least 16 bytes"));
+  EXPECT_THAT(config_error("origin = [1\n"), HasSubstr("not valid TOML"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a/{id\"\n"),
+              HasSubstr("a variable is a whole segment"));
+}
+
+TEST(GatewayConfig, DurationsAndEndpoints) {
+  EXPECT_EQ(parse_duration("250ms"), 250ms);
+  EXPECT_EQ(parse_duration("30"), 30s);
+  EXPECT_EQ(parse_duration("2h"), 7200s);
+  EXPECT_EQ(parse_duration("1d"), 86400s);
+  EXPECT_EQ(parse_duration("-1s"), std::nullopt);
+  EXPECT_EQ(parse_duration("3 s"), std::nullopt);
+  EXPECT_EQ(parse_duration("99999999999999999d"), std::nullopt);
+  EXPECT_EQ(parse_endpoint("[::1]:80", "x").host, "::1");
+  EXPECT_EQ(parse_endpoint(":8080", "x").host, "0.0.0.0");
+  EXPECT_THROW(parse_endpoint("host:99999", "x"), ConfigError);
+  EXPECT_THROW(parse_origin("https://api", "origin"), ConfigError);
+  EXPECT_THROW(parse_origin("http://user:pw@api", "origin"), ConfigError);
+  EXPECT_EQ(parse_origin("http://api.internal", "origin").port, 80);
+}
+
+TEST(RequestTarget, NormalisesLikeTheOriginWill) {
+  std::string error;
+  EXPECT_EQ(normalize_target("/a/./b/../c", &error)->path, "/a/c");
+  EXPECT_EQ(normalize_target("//a///b", &error)->path, "/a/b");
+  EXPECT_EQ(normalize_target("/%61%62c", &error)->path, "/abc");  // unreserved decoded
+  EXPECT_EQ(normalize_target("/a%2eb/%2e%2e/c", &error)->path, "/c");
+  EXPECT_EQ(normalize_target("/a%3ab", &error)->path, "/a%3Ab");  // reserved kept, upper-cased
+  EXPECT_EQ(normalize_target("/a/?x=1&y=2", &error)->path, "/a/");
+  EXPECT_EQ(normalize_target("/a?x=1&y=2", &error)->query, "x=1&y=2");
+  EXPECT_EQ(normalize_target("/account;x.css", &error)->path, "/account;x.css");
+}
+
+TEST(RequestTarget, RefusesWhatOriginsReadDifferently) {
+  for (const char* target : {"/a/..%2f..%2fadmin", "/a%2Fb", "/a%5cb", "/a%00", "/..", "/a/../../b", "a/b",
+                             "http://evil/a", "/a%zz", "/a%2", "/a\\b"}) {
+    std::string error;
+    EXPECT_FALSE(normalize_target(target, &error).has_value()) << target;
+    EXPECT_FALSE(error.empty()) << target;
+  }
+}
+
+TEST(PathTemplate, MatchesWholeSegmentsAndDecodesVariables) {
+  std::string error;
+  auto compiled = PathTemplate::compile("/api/jobs/{id}/logs", &error);
+  ASSERT_TRUE(compiled) << error;
+  auto variables = compiled->match("/api/jobs/a%20b/logs");
+  ASSERT_TRUE(variables);
+  EXPECT_EQ(variables->at("id"), "a b");
+  EXPECT_TRUE(compiled->match("/api/jobs/7/logs/"));
+  EXPECT_FALSE(compiled->match("/api/jobs//logs"));
+  EXPECT_FALSE(compiled->match("/api/jobs/7"));
+  EXPECT_FALSE(compiled->match("/api/jobs/7/logs;x.css"));
+  EXPECT_EQ(compiled->default_namespace(), "jobs");
+  EXPECT_FALSE(PathTemplate::compile("/a/{user}", &error));
+  EXPECT_EQ(expand("job:{id}", *variables), "job:a b");
+  EXPECT_EQ(expand("user:{user}", *variables), std::nullopt);
+}
+
+TEST(PathTemplate, QueryParsingDecodes) {
+  const auto pairs = parse_query("b=2&a=x+y&c=%26&flag&=v");
+  ASSERT_EQ(pairs.size(), 5U);
+  EXPECT_EQ(pairs[1].second, "x y");
+  EXPECT_EQ(pairs[2].second, "&");
+  EXPECT_EQ(pairs[3].first, "flag");
+}
+
+TEST(CacheControlParsing, DirectivesAndInvalidValues) {
+  const auto control = parse_cache_control("public, max-age=60, S-MAXAGE=\"120\", stale-if-error=30, no-cache");
+  EXPECT_TRUE(control.is_public);
+  EXPECT_TRUE(control.no_cache);
+  EXPECT_EQ(control.max_age, 60s);
+  EXPECT_EQ(control.s_maxage, 120s);
+  EXPECT_EQ(control.stale_if_error, 30s);
+  EXPECT_EQ(parse_cache_control("max-age=abc").max_age, 0s);  // invalid freshness is stale
+  EXPECT_TRUE(parse_cache_control("private=\"Set-Cookie\"").is_private);
+  EXPECT_TRUE(parse_cache_control("no-store").no_store);
+}
+
+TEST(StoredResponseCodec, RoundTripsAndRefusesDamage) {
+  auto response = std::make_shared<StoredResponse>();
+  response->status = 203;
+  response->headers = {{"content-type", "application/json"}, {"etag", "\"v1\""}};
+  response->body = std::string("a\0b", 3);
+  const auto bytes = Codec<HttpEntry>::encode(HttpEntry{response, false, nullptr});
+  const auto decoded = Codec<HttpEntry>::decode(bytes);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->response->status, 203U);
+  EXPECT_EQ(decoded->response->headers, response->headers);
+  EXPECT_EQ(decoded->response->body, response->body);
+  for (std::size_t cut = 0; cut < 20; ++cut) EXPECT_FALSE(Codec<HttpEntry>::decode(bytes.substr(0, cut))) << cut;
+  std::string wrong_version = bytes;
+  wrong_version[0] = 9;
+  EXPECT_FALSE(Codec<HttpEntry>::decode(wrong_version));
+}
+
+TEST(ConditionalRequests, ETagsAndDates) {
+  EXPECT_TRUE(none_match_satisfied("\"a\", W/\"v1\"", "\"v1\""));
+  EXPECT_TRUE(none_match_satisfied("*", "\"x\""));
+  EXPECT_FALSE(none_match_satisfied("\"v2\"", "\"v1\""));
+  EXPECT_FALSE(none_match_satisfied("\"v1\"", ""));
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), 784111777);
+  EXPECT_EQ(parse_http_date("yesterday"), std::nullopt);
+  EXPECT_EQ(format_http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+constexpr std::int64_t kNow = 1'900'000'000;
+
+IdentityConfig hs256() {
+  IdentityConfig config;
+  config.source = IdentitySource::jwt;
+  config.jwt_secret = "a-secret-of-enough-bytes";
+  return config;
+}
+
+TEST(Identity, Hs256TokensAreVerified) {
+  IdentityResolver resolver(hs256());
+  const auto good = testing::hs256_jwt("a-secret-of-enough-bytes", R"({"sub":"alice","exp":1900000100,"role":"admin"})");
+  const auto identity = resolver.resolve("Bearer " + good, "", kNow);
+  EXPECT_EQ(identity.user, "alice");
+  EXPECT_TRUE(identity.admin);
+
+  const auto forged = testing::hs256_jwt("another-secret-entirely", R"({"sub":"alice"})");
+  EXPECT_THAT(resolver.resolve("Bearer " + forged, "", kNow).problem, HasSubstr("bad signature"));
+  EXPECT_FALSE(resolver.resolve("Bearer " + forged, "", kNow).user);
+
+  const auto expired = testing::hs256_jwt("a-secret-of-enough-bytes", R"({"sub":"alice","exp":1899999000})");
+  EXPECT_THAT(resolver.resolve("Bearer " + expired, "", kNow).problem, HasSubstr("expired"));
+
+  const auto unsigned_token = testing::base64url(R"({"alg":"none"})") + "." + testing::base64url(R"({"sub":"alice"})") + ".";
+  EXPECT_THAT(resolver.resolve("Bearer " + unsigned_token, "", kNow).problem, HasSubstr("algorithm is not HS256"));
+  EXPECT_THAT(resolver.resolve("Bearer a.b", "", kNow).problem, HasSubstr("three"));
+  EXPECT_FALSE(resolver.resolve("", "", kNow).user);
+
+  const auto numeric = testing::hs256_jwt("a-secret-of-enough-bytes", R"({"sub":42})");
+  EXPECT_EQ(resolver.resolve("Bearer " + numeric, "", kNow).user, "42");
+  const auto no_subject = testing::hs256_jwt("a-secret-of-enough-bytes", R"({"name":"x"})");
+  EXPECT_THAT(resolver.resolve("Bearer " + no_subject, "", kNow).problem, HasSubstr("\"sub\""));
+}
+
+TEST(Identity, IssuerAudienceAndNotBefore) {
+  auto config = hs256();
+  config.issuer = "https://auth.example";
+  config.audience = "api";
+  IdentityResolver resolver(config);
+  auto token = [](const std::string& claims) { return "Bearer " + testing::hs256_jwt("a-secret-of-enough-bytes", claims); };
+  EXPECT_TRUE(resolver.resolve(token(R"({"sub":"a","iss":"https://auth.example","aud":["x","api"]})"), "", kNow).user);
+  EXPECT_THAT(resolver.resolve(token(R"({"sub":"a","iss":"https://evil","aud":"api"})"), "", kNow).problem, HasSubstr("issuer"));
+  EXPECT_THAT(resolver.resolve(token(R"({"sub":"a","iss":"https://auth.example","aud":"web"})"), "", kNow).problem, HasSubstr("audience"));
+  EXPECT_THAT(resolver.resolve(token(R"({"sub":"a","iss":"https://auth.example","aud":"api","nbf":1900001000})"), "", kNow).problem,
+              HasSubstr("nbf"));
+}
+
+struct KeyPair {
+  std::string public_pem;
+  EVP_PKEY* key = nullptr;
+  ~KeyPair() { EVP_PKEY_free(key); }
+};
+
+void generate(KeyPair& pair, const char* algorithm) {
+  pair.key = std::string(algorithm) == "RS256" ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+  ASSERT_NE(pair.key, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, pair.key);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  pair.public_pem.assign(data, static_cast<std::size_t>(size));
+  BIO_free(bio);
+}
+
+std::string sign(const KeyPair& pair, const char* algorithm, const std::string& claims) {
+  const std::string input = testing::base64url(std::string(R"({"alg":")") + algorithm + R"("})") + "." +
+                            testing::base64url(claims);
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  EVP_DigestSignInit(context, nullptr, EVP_sha256(), nullptr, pair.key);
+  std::size_t size = 0;
+  EVP_DigestSign(context, nullptr, &size, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::string signature(size, '\0');
+  EVP_DigestSign(context, reinterpret_cast<unsigned char*>(signature.data()), &size,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  signature.resize(size);
+  EVP_MD_CTX_free(context);
+  if (std::string(algorithm) == "ES256") {  // DER to the JWS form: r || s, 32 bytes each
+    const auto* der = reinterpret_cast<const unsigned char*>(signature.data());
+    ECDSA_SIG* parsed = d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(signature.size()));
+    std::string raw(64, '\0');
+    BN_bn2binpad(ECDSA_SIG_get0_r(parsed), reinterpret_cast<unsigned char*>(raw.data()), 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(parsed), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+    ECDSA_SIG_free(parsed);
+    signature = raw;
+  }
+  return input + "." + testing::base64url(signature);
+}
+
+class AsymmetricJwt : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(AsymmetricJwt, VerifiesWithThePublicKeyOnly) {
+  KeyPair pair;
+  KeyPair other;
+  generate(pair, GetParam());
+  generate(other, GetParam());
+  IdentityConfig config;
+  config.source = IdentitySource::jwt;
+  config.jwt_algorithm = GetParam();
+  config.jwt_public_key_pem = pair.public_pem;
+  IdentityResolver resolver(config);
+  EXPECT_EQ(resolver.resolve("Bearer " + sign(pair, GetParam(), R"({"sub":"bob"})"), "", kNow).user, "bob");
+  EXPECT_THAT(resolver.resolve("Bearer " + sign(other, GetParam(), R"({"sub":"bob"})"), "", kNow).problem,
+              HasSubstr("bad signature"));
+  // The classic confusion: an HS256 token "signed" with the public key as the secret.
+  const auto confused = testing::hs256_jwt(pair.public_pem, R"({"sub":"bob"})");
+  EXPECT_THAT(resolver.resolve("Bearer " + confused, "", kNow).problem, HasSubstr("algorithm"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, AsymmetricJwt, ::testing::Values("RS256", "ES256"));
+
+TEST(Identity, WrongKeyTypeIsAConfigError) {
+  KeyPair ec;
+  generate(ec, "ES256");
+  IdentityConfig config;
+  config.source = IdentitySource::jwt;
+  config.jwt_algorithm = "RS256";
+  config.jwt_public_key_pem = ec.public_pem;
+  EXPECT_THROW(IdentityResolver{config}, ConfigError);
+  config.jwt_public_key_pem = "not a key";
+  EXPECT_THROW(IdentityResolver{config}, ConfigError);
+}
+
+TEST(Identity, BearerDigestNeverContainsTheToken) {
+  IdentityConfig config;
+  config.source = IdentitySource::bearer_digest;
+  config.digest_secret = "digest-secret-0123456789";
+  IdentityResolver resolver(config);
+  const auto first = resolver.resolve("Bearer token-of-alice", "", kNow);
+  const auto again = resolver.resolve("bearer token-of-alice", "", kNow);
+  const auto other = resolver.resolve("Bearer token-of-bob", "", kNow);
+  ASSERT_TRUE(first.user);
+  EXPECT_EQ(first.user, again.user);
+  EXPECT_NE(first.user, other.user);
+  EXPECT_EQ(first.user->find("alice"), std::string::npos);
+  EXPECT_FALSE(resolver.resolve("Basic dXNlcjpwdw==", "", kNow).user);
+}
+
+TEST(Identity, TrustedHeader) {
+  IdentityConfig config;
+  config.source = IdentitySource::header;
+  config.header = "x-user-id";
+  IdentityResolver resolver(config);
+  EXPECT_EQ(resolver.resolve("", "u-17", kNow).user, "u-17");
+  EXPECT_FALSE(resolver.resolve("", "", kNow).user);
+}
+
+TEST(Identity, DigestsAndConstantTimeCompare) {
+  EXPECT_EQ(sha256_hex("test"), "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+}
+
+}  // namespace
+}  // namespace strata::gateway

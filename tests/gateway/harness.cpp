@@ -1,0 +1,353 @@
+#include "gateway/harness.hpp"
+
+#include "gateway/config.hpp"
+#include "gateway/identity.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <openssl/hmac.h>
+
+#include <future>
+#include <list>
+#include <stdexcept>
+
+namespace strata::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+asio::awaitable<HttpResult> exchange(std::uint16_t port, std::string method, std::string target, Fields fields,
+                                     std::string body, std::chrono::milliseconds timeout) {
+  HttpResult result;
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  stream.expires_after(timeout);
+  auto [connect_error] = co_await stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kAwait);
+  if (connect_error) {
+    result.error = "connect: " + connect_error.message();
+    co_return result;
+  }
+  http::request<http::string_body> request(http::string_to_verb(method), target, 11);
+  request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  for (const auto& [name, value] : fields) request.insert(name, value);
+  request.body() = body;
+  if (!body.empty() || method == "POST" || method == "PUT") request.prepare_payload();
+  request.keep_alive(false);
+  auto [write_error, written] = co_await http::async_write(stream, request, kAwait);
+  (void)written;
+  if (write_error) {
+    result.error = "write: " + write_error.message();
+    co_return result;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(256 * 1024 * 1024);
+  if (method == "HEAD") parser.skip(true);
+  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, kAwait);
+  (void)read;
+  if (read_error) {
+    result.error = "read: " + read_error.message();
+    co_return result;
+  }
+  auto response = parser.release();
+  result.status = response.result_int();
+  for (const auto& field : response) {
+    const auto name = lower(std::string(field.name_string()));
+    if (name == "set-cookie") result.set_cookies.emplace_back(field.value());
+    result.headers[name] = std::string(field.value());
+  }
+  result.body = std::move(response.body());
+  co_return result;
+}
+
+}  // namespace
+
+HttpResult http_request(std::uint16_t port, const std::string& method, const std::string& target, const Fields& fields,
+                        const std::string& body, std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  HttpResult result;
+  result.error = "no answer within the time limit";
+  asio::co_spawn(io, exchange(port, method, target, fields, body, timeout), [&](std::exception_ptr failure, HttpResult got) {
+    if (!failure) result = std::move(got);
+  });
+  io.run_for(timeout + std::chrono::seconds(1));
+  return result;
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  std::string received;
+  auto work = [&]() -> asio::awaitable<void> {
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    stream.expires_after(timeout);
+    auto [connect_error] = co_await stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kAwait);
+    if (connect_error) co_return;
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(bytes), kAwait);
+    (void)written;
+    if (write_error) co_return;
+    std::array<char, 4096> chunk{};
+    for (;;) {
+      auto [error, got] = co_await stream.async_read_some(asio::buffer(chunk), kAwait);
+      received.append(chunk.data(), got);
+      if (error) break;
+    }
+  };
+  asio::co_spawn(io, work(), asio::detached);
+  io.run_for(timeout + std::chrono::seconds(1));
+  return received;
+}
+
+std::vector<HttpResult> concurrent_requests(std::uint16_t port, std::size_t count,
+                                            const std::function<std::pair<std::string, Fields>(std::size_t)>& request) {
+  asio::io_context io;
+  std::vector<HttpResult> results(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto [target, fields] = request(i);
+    asio::co_spawn(io, exchange(port, "GET", target, fields, {}, std::chrono::seconds(20)),
+                   [&results, i](std::exception_ptr failure, HttpResult got) {
+                     if (!failure) results[i] = std::move(got);
+                   });
+  }
+  io.run_for(std::chrono::seconds(30));
+  return results;
+}
+
+// ------------------------------------------------------------------------------------------
+// TestOrigin
+
+struct TestOrigin::State : std::enable_shared_from_this<TestOrigin::State> {
+  explicit State(Handler h) : handler(std::move(h)) {}
+  asio::io_context io;
+  std::optional<tcp::acceptor> acceptor;
+  std::list<std::weak_ptr<tcp::socket>> sockets;
+  Handler handler;
+  mutable std::mutex mutex;
+  std::vector<OriginRequestSeen> log;
+  std::thread thread;
+  std::uint16_t port = 0;
+
+  void listen() {
+    acceptor.emplace(io);
+    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(tcp::acceptor::reuse_address(true));
+    acceptor->bind(endpoint);
+    acceptor->listen();
+    port = acceptor->local_endpoint().port();
+    asio::co_spawn(io, accept_loop(shared_from_this()), asio::detached);
+  }
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<State> self) {
+    while (acceptor && acceptor->is_open()) {
+      auto socket = std::make_shared<tcp::socket>(io);
+      auto [error] = co_await acceptor->async_accept(*socket, kAwait);
+      if (error) co_return;
+      socket->set_option(tcp::no_delay(true));
+      sockets.push_back(socket);
+      asio::co_spawn(io, serve(self, socket), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<State> self, std::shared_ptr<tcp::socket> socket) {
+    (void)self;  // keeps the state alive while the connection lives
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request<http::string_body> request;
+      auto [error, read] = co_await http::async_read(*socket, buffer, request, kAwait);
+      (void)read;
+      if (error) co_return;
+      OriginRequestSeen seen;
+      seen.method = std::string(request.method_string());
+      seen.target = std::string(request.target());
+      for (const auto& field : request) seen.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+      seen.body = request.body();
+      {
+        std::lock_guard lock(mutex);
+        log.push_back(seen);
+      }
+      OriginAnswer answer = handler(seen);
+      if (answer.delay > std::chrono::milliseconds::zero()) {
+        asio::steady_timer timer(io, answer.delay);
+        co_await timer.async_wait(kAwait);
+      }
+      http::response<http::string_body> response(static_cast<http::status>(answer.status), 11);
+      for (const auto& [name, value] : answer.headers) response.insert(name, value);
+      response.body() = std::move(answer.body);
+      response.keep_alive(request.keep_alive());
+      response.prepare_payload();
+      if (seen.method == "HEAD") response.body().clear();
+      auto [write_error, written] = co_await http::async_write(*socket, response, kAwait);
+      (void)written;
+      if (write_error || !request.keep_alive()) co_return;
+    }
+  }
+
+  void close_all() {
+    if (acceptor) {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+      acceptor.reset();
+    }
+    for (auto& weak : sockets) {
+      if (auto socket = weak.lock()) {
+        boost::system::error_code ignored;
+        socket->close(ignored);
+      }
+    }
+    sockets.clear();
+  }
+};
+
+TestOrigin::TestOrigin(Handler handler) : state_(std::make_shared<State>(std::move(handler))) {
+  state_->listen();
+  port_ = state_->port;
+  state_->thread = std::thread([state = state_] {
+    auto guard = asio::make_work_guard(state->io);
+    state->io.run();
+  });
+}
+
+TestOrigin::~TestOrigin() {
+  asio::post(state_->io, [state = state_] {
+    state->close_all();
+    state->io.stop();
+  });
+  state_->thread.join();
+}
+
+std::size_t TestOrigin::count(const std::string& target) const {
+  std::lock_guard lock(state_->mutex);
+  std::size_t n = 0;
+  for (const auto& seen : state_->log) n += seen.target == target ? 1 : 0;
+  return n;
+}
+
+std::size_t TestOrigin::total() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->log.size();
+}
+
+std::vector<OriginRequestSeen> TestOrigin::seen() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->log;
+}
+
+void TestOrigin::stop() {
+  std::promise<void> done;
+  asio::post(state_->io, [&] {
+    state_->close_all();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void TestOrigin::start() {
+  std::promise<void> done;
+  asio::post(state_->io, [&] {
+    state_->listen();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+// ------------------------------------------------------------------------------------------
+// GatewayUnderTest
+
+GatewayUnderTest::GatewayUnderTest(const std::string& toml, const std::string& origin_url,
+                                   std::shared_ptr<const Clock> clock, unsigned threads) {
+  std::string text = toml;
+  for (auto at = text.find("{origin}"); at != std::string::npos; at = text.find("{origin}")) {
+    text.replace(at, 8, origin_url);
+  }
+  text = "listen = \"127.0.0.1:0\"\n" + text;  // top-level keys come before any table
+  auto config = gateway::parse_config(text, "test.toml");
+  gateway_ = std::make_unique<gateway::Gateway>(io_.get_executor(), config, std::move(clock));
+  server_ = std::make_unique<gateway::Server>(io_, *gateway_);
+  server_->start();
+  port_ = server_->endpoint().port();
+  if (auto admin = server_->admin_endpoint()) admin_port_ = admin->port();
+  for (unsigned i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      auto guard = asio::make_work_guard(io_);
+      io_.run();
+    });
+  }
+  run([this]() -> asio::awaitable<void> { (void)co_await gateway_->start(); });
+}
+
+GatewayUnderTest::~GatewayUnderTest() {
+  std::promise<void> drained;
+  asio::post(io_, [&] { server_->drain([&] { drained.set_value(); }); });
+  drained.get_future().wait_for(std::chrono::seconds(30));
+  gateway_->close_idle_upstream();
+  io_.stop();
+  for (auto& thread : threads_) thread.join();
+  server_.reset();
+  gateway_.reset();
+}
+
+void GatewayUnderTest::run(std::function<asio::awaitable<void>()> work) {
+  std::promise<void> done;
+  asio::co_spawn(io_, work(), [&](std::exception_ptr failure) {
+    if (failure) {
+      done.set_exception(failure);
+    } else {
+      done.set_value();
+    }
+  });
+  auto future = done.get_future();
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    throw std::runtime_error("gateway work did not finish within 30 s");
+  }
+  future.get();
+}
+
+std::string base64url(const std::string& bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(buffer >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63]);
+  return out;
+}
+
+std::string hs256_jwt(const std::string& secret, const std::string& claims) {
+  const std::string signing_input = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(claims);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned size = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), digest, &size);
+  return signing_input + "." + base64url(std::string(reinterpret_cast<char*>(digest), size));
+}
+
+}  // namespace strata::testing
