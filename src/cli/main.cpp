@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   auto* threads_option = serve_command->add_option("--threads", threads, "I/O threads (default: one per core)")
                              ->check(CLI::Range(1U, 256U))
                              ->envname("STRATA_THREADS");
+  serve_command->add_flag("--check", serve.check_only, "Validate the configuration and exit (0: valid, 2: not)");
   auto* redis_option = serve_command->add_option("--redis-url", redis_url, "Redis for L2 (default: REDIS_URL; none: L1 only)");
 
   CLI11_PARSE(app, argc, argv);

@@ -2,6 +2,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/identity.hpp"
 #include "gateway/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -74,6 +75,18 @@ int run_serve(const ServeOptions& options) {
   } catch (const ConfigError& error) {
     std::cerr << "strata serve: " << error.what() << '\n';
     return 2;
+  }
+  if (options.check_only) {
+    try {
+      gateway::IdentityResolver keys_load(config.identity);  // key files parse too
+    } catch (const ConfigError& error) {
+      std::cerr << "strata serve: " << error.what() << '\n';
+      return 2;
+    }
+    std::cout << fmt::format("strata serve: configuration ok: {} rules, origin http://{}:{}{}, listen {}:{}\n",
+                             config.rules.size(), config.origin.host, config.origin.port, config.origin.base_path,
+                             config.listen.host, config.listen.port);
+    return 0;
   }
   const unsigned threads = config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
   asio::io_context io(static_cast<int>(threads));

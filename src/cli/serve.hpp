@@ -12,6 +12,7 @@ struct ServeOptions {
   std::optional<std::string> admin_listen;
   std::optional<unsigned> threads;
   std::optional<std::string> redis_url;
+  bool check_only = false;  // validate the configuration, print a summary, exit
 };
 
 // Runs `strata serve` until SIGTERM/SIGINT (graceful drain); SIGHUP reloads the config file.
