@@ -14,6 +14,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   redis-server redis-tools openssl
+  # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh)
+  wrk nginx-light varnish
 )
 
 missing=()

@@ -140,6 +140,9 @@ std::vector<HttpResult> concurrent_requests(std::uint16_t port, std::size_t coun
 struct TestOrigin::State : std::enable_shared_from_this<TestOrigin::State> {
   explicit State(Handler h) : handler(std::move(h)) {}
   asio::io_context io;
+  // Keeps io.run() going while the origin is stopped; released on destruction so that run()
+  // returns once every connection coroutine has ended (none is left suspended, none leaks).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   std::optional<tcp::acceptor> acceptor;
   std::list<std::weak_ptr<tcp::socket>> sockets;
   Handler handler;
@@ -223,16 +226,13 @@ struct TestOrigin::State : std::enable_shared_from_this<TestOrigin::State> {
 TestOrigin::TestOrigin(Handler handler) : state_(std::make_shared<State>(std::move(handler))) {
   state_->listen();
   port_ = state_->port;
-  state_->thread = std::thread([state = state_] {
-    auto guard = asio::make_work_guard(state->io);
-    state->io.run();
-  });
+  state_->thread = std::thread([state = state_.get()] { state->io.run(); });
 }
 
 TestOrigin::~TestOrigin() {
-  asio::post(state_->io, [state = state_] {
+  asio::post(state_->io, [state = state_.get()] {
     state->close_all();
-    state->io.stop();
+    state->work.reset();
   });
   state_->thread.join();
 }

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Cache-hit serving, side by side in one run with the same wrk settings and URL set:
+#   the origin alone (a fixed delay per request, like a database query), nginx proxy_cache,
+#   Varnish, Strata with L1 hits, and Strata with L1 off (every hit from Redis).
+# Prints req/s and p50/p99 latency, with ratios to nginx. Everything runs on 127.0.0.1 and stops
+# on its own.
+#
+#   bench/gateway_vs_nginx.sh [--quick] [--build DIR] [--duration S] [--connections N]
+#                             [--threads N] [--keys N] [--delay-ms MS] [--body-bytes N]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build/release"
+duration=10
+connections=64
+wrk_threads=2
+keys=1000
+delay_ms=20
+body_bytes=1024
+while (($#)); do
+  case "$1" in
+    --quick) duration=1; connections=8; keys=50; shift ;;
+    --build) build=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) wrk_threads=$2; shift 2 ;;
+    --keys) keys=$2; shift 2 ;;
+    --delay-ms) delay_ms=$2; shift 2 ;;
+    --body-bytes) body_bytes=$2; shift 2 ;;
+    *) echo "gateway_vs_nginx: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in wrk nginx varnishd redis-server; do
+  command -v "$tool" >/dev/null || { echo "gateway_vs_nginx: $tool is missing; run scripts/setup.sh" >&2; exit 2; }
+done
+for binary in strata strata_bench_origin; do
+  found=$(find "$build" -maxdepth 2 -name "$binary" -type f -perm -u+x | head -1)
+  [[ -n "$found" ]] || { echo "gateway_vs_nginx: $binary not built under $build" >&2; exit 2; }
+  declare "bin_${binary}=$found"
+done
+
+work=$(mktemp -d /tmp/strata-gateway-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+}
+# Waits (bounded) until something accepts connections on the port.
+wait_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "gateway_vs_nginx: $name did not start listening on $port; its log:" >&2
+  cat "$work/$name.log" >&2 || true
+  exit 1
+}
+# A port printed by a process on its first line ("... listening on ... :PORT ...").
+port_from_log() {
+  local log=$1 pattern=$2
+  for _ in $(seq 1 200); do
+    local port
+    port=$(grep -oE "$pattern" "$log" 2>/dev/null | grep -oE '[0-9]+$' | head -1 || true)
+    if [[ -n "$port" ]]; then echo "$port"; return; fi
+    sleep 0.05
+  done
+  echo "gateway_vs_nginx: no port in $log" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+"$bin_strata_bench_origin" --port 0 --delay-ms "$delay_ms" --body-bytes "$body_bytes" >"$work/origin.log" 2>&1 &
+pids+=($!)
+origin_port=$(port_from_log "$work/origin.log" 'listening on [0-9]+')
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port" redis
+
+strata_config() {  # $1: l1 true|false
+  cat <<TOML
+listen = "127.0.0.1:0"
+origin = "http://127.0.0.1:$origin_port"
+threads = 2
+[cache]
+l1 = $1
+redis_url = "redis://127.0.0.1:$redis_port"
+[[rules]]
+path = "/api/items/{id}"
+ttl = "300s"
+TOML
+}
+strata_config true >"$work/strata-l1.toml"
+strata_config false >"$work/strata-l2.toml"
+"$bin_strata" serve --config "$work/strata-l1.toml" >"$work/strata-l1.log" 2>&1 &
+pids+=($!)
+strata_l1_port=$(port_from_log "$work/strata-l1.log" 'listening on http://127.0.0.1:[0-9]+')
+"$bin_strata" serve --config "$work/strata-l2.toml" >"$work/strata-l2.log" 2>&1 &
+pids+=($!)
+strata_l2_port=$(port_from_log "$work/strata-l2.log" 'listening on http://127.0.0.1:[0-9]+')
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx/cache" "$work/nginx/logs"
+user_line=""
+if [[ $(id -u) -eq 0 ]]; then user_line="user root;"; fi
+cat >"$work/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=bench:64m max_size=1g inactive=10m use_temp_path=off;
+  upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      proxy_cache_valid 200 300s;
+      proxy_cache_lock on;
+      add_header X-Cache \$upstream_cache_status;
+    }
+  }
+}
+CONF
+nginx -p "$work/nginx/" -e "$work/nginx/logs/error.log" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
+pids+=($!)
+wait_port "$nginx_port" nginx
+
+varnish_port=$(free_port)
+varnishd -F -j none -n "$work/varnish" -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$origin_port" \
+  -s malloc,256m -p thread_pools=2 >"$work/varnish.log" 2>&1 &
+pids+=($!)
+wait_port "$varnish_port" varnish
+
+cat >"$work/urls.lua" <<'LUA'
+local keys = 1000
+local counter = 0
+function init(args)
+  keys = tonumber(args[1]) or keys
+  counter = math.random(keys)
+end
+function request()
+  counter = counter + 1
+  return wrk.format("GET", "/api/items/" .. (counter % keys))
+end
+LUA
+
+# wrk's latency figure in ms ("812.00us", "1.23ms", "2.00s").
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "nan" }'
+}
+
+declare -A rps p50 p99
+measure() {  # name port
+  local name=$1 port=$2
+  # Warm-up: one pass fills the cache (misses cost the origin's delay), then the measured run.
+  wrk -t"$wrk_threads" -c"$connections" -d"$(( duration > 2 ? 2 : 1 ))s" -s "$work/urls.lua" \
+    "http://127.0.0.1:$port" -- "$keys" >/dev/null 2>&1 || true
+  local out
+  out=$(wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency -s "$work/urls.lua" \
+    "http://127.0.0.1:$port" -- "$keys" 2>&1)
+  echo "$out" >"$work/wrk-$name.txt"
+  if echo "$out" | grep -q "Non-2xx"; then
+    echo "gateway_vs_nginx: $name answered non-2xx responses:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  rps[$name]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50[$name]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+  p99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+}
+
+# A hit must really be a hit: check each cache answers from itself before measuring.
+check_hit() {  # name port header-regex
+  local name=$1 port=$2 pattern=$3
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /api/items/1 HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
+  cat <&3 >/dev/null
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /api/items/1 HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
+  local answer
+  answer=$(cat <&3)
+  exec 3>&-
+  if ! grep -qiE "$pattern" <<<"$answer"; then
+    echo "gateway_vs_nginx: $name did not serve a cache hit; its answer:" >&2
+    echo "$answer" >&2
+    exit 1
+  fi
+}
+check_hit nginx "$nginx_port" '^X-Cache: HIT'
+check_hit varnish "$varnish_port" '^Age: [0-9]+'
+check_hit strata-l1 "$strata_l1_port" '^X-Cache: HIT'
+check_hit strata-l2 "$strata_l2_port" 'Cache-Status: strata; hit; detail=l2'
+
+names=(origin nginx varnish strata-l1 strata-l2)
+declare -A labels=(
+  [origin]="origin alone (${delay_ms} ms per request)"
+  [nginx]="nginx proxy_cache"
+  [varnish]="Varnish"
+  [strata-l1]="Strata, L1 hits"
+  [strata-l2]="Strata, L1 off (Redis hits)"
+)
+declare -A ports=([origin]=$origin_port [nginx]=$nginx_port [varnish]=$varnish_port
+                  [strata-l1]=$strata_l1_port [strata-l2]=$strata_l2_port)
+for name in "${names[@]}"; do measure "$name" "${ports[$name]}"; done
+
+echo
+echo "Cache hits over HTTP: wrk -t$wrk_threads -c$connections -d${duration}s, $keys URLs, ${body_bytes}-byte bodies, all on 127.0.0.1 ($(nproc) cores)"
+printf '%-36s %12s %10s %10s %12s %12s\n' "server" "req/s" "p50 ms" "p99 ms" "req/s÷nginx" "p99÷nginx"
+for name in "${names[@]}"; do
+  awk -v label="${labels[$name]}" -v r="${rps[$name]}" -v a="${p50[$name]}" -v b="${p99[$name]}" \
+      -v nr="${rps[nginx]}" -v nb="${p99[nginx]}" 'BEGIN {
+    printf "%-36s %12.0f %10.3f %10.3f %11.2fx %11.2fx\n", label, r, a, b, r / nr, b / nb }'
+done
