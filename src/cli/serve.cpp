@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <functional>
+#include <memory>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -40,7 +42,7 @@ GatewayConfig read_config(const ServeOptions& options) {
 }
 
 void on_signal(asio::signal_set& signals, const ServeOptions& options, gateway::Gateway& gateway,
-               gateway::Server& server, asio::io_context& io) {
+               gateway::Server& server, const std::function<void()>& stop_all) {
   signals.async_wait([&](boost::system::error_code error, int number) {
     if (error) return;
     if (number == SIGHUP) {
@@ -55,13 +57,13 @@ void on_signal(asio::signal_set& signals, const ServeOptions& options, gateway::
           spdlog::error("strata serve: reload refused, the running configuration stays: {}", problem.what());
         }
       }
-      on_signal(signals, options, gateway, server, io);
+      on_signal(signals, options, gateway, server, stop_all);
       return;
     }
     spdlog::info("strata serve: draining ({} connections)", server.connections());
-    server.drain([&io, &gateway] {
+    server.drain([&gateway, &stop_all] {
       gateway.close_idle_upstream();
-      io.stop();
+      stop_all();
     });
   });
 }
@@ -89,10 +91,21 @@ int run_serve(const ServeOptions& options) {
     return 0;
   }
   const unsigned threads = config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
-  asio::io_context io(static_cast<int>(threads));
+  // One io_context per thread (see Server): hint 1 lets each run without internal locking.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    workers.push_back(contexts.back().get());
+  }
+  asio::io_context& io = *workers.front();
+  // A named function object: the signal handler keeps a reference to it.
+  const std::function<void()> stop_all = [&workers] {
+    for (auto* worker : workers) worker->stop();
+  };
   try {
     gateway::Gateway gateway(io.get_executor(), config);
-    gateway::Server server(io, gateway);
+    gateway::Server server(workers, gateway);
     server.start();
     asio::co_spawn(io, gateway.start(), [&gateway](std::exception_ptr, bool reachable) {
       if (gateway.cache().redis_enabled() && !reachable) {
@@ -100,7 +113,7 @@ int run_serve(const ServeOptions& options) {
       }
     });
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-    on_signal(signals, options, gateway, server, io);
+    on_signal(signals, options, gateway, server, stop_all);
     const auto endpoint = server.endpoint();
     std::cout << fmt::format("strata serve: listening on http://{}:{} for origin http://{}:{}{} ({}; {} threads)",
                              endpoint.address().to_string(), endpoint.port(), config.origin.host, config.origin.port,
@@ -112,10 +125,16 @@ int run_serve(const ServeOptions& options) {
                                config.admin.base)
                 << std::endl;
     }
-    std::vector<std::thread> workers;
-    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
+    std::vector<std::thread> runners;
+    for (std::size_t i = 1; i < workers.size(); ++i) {
+      runners.emplace_back([worker = workers[i]] {
+        auto guard = asio::make_work_guard(*worker);
+        worker->run();
+      });
+    }
     io.run();
-    for (auto& worker : workers) worker.join();
+    stop_all();
+    for (auto& runner : runners) runner.join();
     std::cout << "strata serve: stopped" << std::endl;
   } catch (const ConfigError& error) {
     std::cerr << "strata serve: " << error.what() << '\n';

@@ -426,8 +426,9 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   auto loader = [self, runtime, state, upstream, max_body, shared_plan](LoadContext& load) {
     return self->load_from_origin(runtime, state, upstream, max_body, shared_plan, load);
   };
+  // On this connection's own thread: an L1 hit never leaves it.
   auto [failure, fetched] = co_await asio::co_spawn(
-      executor_, cache_->fetch<HttpEntry>(plan.key, std::move(loader), options), kAwait);
+      co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(plan.key, std::move(loader), options), kAwait);
 
   const std::string key_detail = admin ? fmt::format("; key=\"{}\"", plan.key.to_string()) : std::string();
   if (failure) {

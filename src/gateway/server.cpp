@@ -55,7 +55,7 @@ bool no_body_status(unsigned status) { return status < 200 || status == 204 || s
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;  // a request is being handled (touched on the connection's strand only)
+  bool busy = false;  // a request is being handled (touched on the connection's thread only)
 };
 
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
@@ -65,10 +65,11 @@ public:
     bool admin = false;
   };
 
-  Impl(asio::io_context& io, Gateway& gateway)
-      : io_(io), gateway_(gateway), config_(gateway.startup_config()), drain_timer_(io) {
-    acceptors_.push_back(Listener{bind(io, config_.listen, "listen"), false});
-    if (config_.admin.listen) acceptors_.push_back(Listener{bind(io, *config_.admin.listen, "admin.listen"), true});
+  Impl(std::vector<asio::io_context*> workers, Gateway& gateway)
+      : workers_(std::move(workers)), io_(*workers_.at(0)), gateway_(gateway), config_(gateway.startup_config()),
+        drain_timer_(io_) {
+    acceptors_.push_back(Listener{bind(io_, config_.listen, "listen"), false});
+    if (config_.admin.listen) acceptors_.push_back(Listener{bind(io_, *config_.admin.listen, "admin.listen"), true});
   }
 
   void start() {
@@ -95,7 +96,7 @@ public:
       }
     }
     for (auto& connection : open) {
-      // On the connection's strand: idle ones are closed, busy ones close after their response.
+      // On the connection's thread: idle ones are closed, busy ones close after their response.
       asio::post(connection->stream.get_executor(), [connection] {
         if (!connection->busy) connection->stream.cancel();
       });
@@ -121,6 +122,8 @@ public:
     return count;
   }
 
+  std::vector<asio::io_context*> workers_;
+  std::size_t next_worker_ = 0;  // touched by the accept loops, all on workers_[0]
   asio::io_context& io_;
   Gateway& gateway_;
   const GatewayConfig& config_;
@@ -135,7 +138,8 @@ public:
 
 asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self, Listener* listener) {
   for (;;) {
-    auto [error, socket] = co_await listener->acceptor.async_accept(asio::make_strand(io_), kAwait);
+    auto& worker = *workers_[next_worker_++ % workers_.size()];
+    auto [error, socket] = co_await listener->acceptor.async_accept(worker.get_executor(), kAwait);
     if (error) {
       if (error == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
       spdlog::warn("strata serve: accept failed: {}", error.message());
@@ -221,7 +225,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     }
     Request request = parser.release();
     const bool keep_alive = request.keep_alive();
-    // The handler may run on other threads (cache, origin); the reply comes back here.
+    // Spawned so that an exception from a bug becomes a 500 for this request, not a dead server.
     auto [failure, reply] = co_await asio::co_spawn(connection->stream.get_executor(),
                                                    gateway_.handle(std::move(request), context), kAwait);
     if (failure) {
@@ -301,7 +305,8 @@ asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& r
   co_return !error;
 }
 
-Server::Server(asio::io_context& io, Gateway& gateway) : impl_(std::make_shared<Impl>(io, gateway)) {}
+Server::Server(std::vector<asio::io_context*> workers, Gateway& gateway)
+    : impl_(std::make_shared<Impl>(std::move(workers), gateway)) {}
 Server::~Server() = default;
 void Server::start() { impl_->start(); }
 void Server::drain(std::function<void()> done) { impl_->drain(std::move(done)); }

@@ -10,13 +10,17 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace strata::gateway {
 
+// Connections are spread round-robin over `workers`, one io_context per thread: a connection
+// lives on one thread from accept to close, so serving a hit never hands work to another thread.
 class Server {
 public:
   // Binds the listeners now (throws std::runtime_error naming the address when it cannot).
-  Server(boost::asio::io_context& io, Gateway& gateway);
+  // Listeners run on workers[0].
+  Server(std::vector<boost::asio::io_context*> workers, Gateway& gateway);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

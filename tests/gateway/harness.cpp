@@ -283,15 +283,20 @@ GatewayUnderTest::GatewayUnderTest(const std::string& toml, const std::string& o
   }
   text = "listen = \"127.0.0.1:0\"\n" + text;  // top-level keys come before any table
   auto config = gateway::parse_config(text, "test.toml");
-  gateway_ = std::make_unique<gateway::Gateway>(io_.get_executor(), config, std::move(clock));
-  server_ = std::make_unique<gateway::Server>(io_, *gateway_);
+  std::vector<asio::io_context*> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    workers.push_back(contexts_.back().get());
+  }
+  gateway_ = std::make_unique<gateway::Gateway>(workers.front()->get_executor(), config, std::move(clock));
+  server_ = std::make_unique<gateway::Server>(workers, *gateway_);
   server_->start();
   port_ = server_->endpoint().port();
   if (auto admin = server_->admin_endpoint()) admin_port_ = admin->port();
-  for (unsigned i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
-      auto guard = asio::make_work_guard(io_);
-      io_.run();
+  for (auto* worker : workers) {
+    threads_.emplace_back([worker] {
+      auto guard = asio::make_work_guard(*worker);
+      worker->run();
     });
   }
   run([this]() -> asio::awaitable<void> { (void)co_await gateway_->start(); });
@@ -299,10 +304,10 @@ GatewayUnderTest::GatewayUnderTest(const std::string& toml, const std::string& o
 
 GatewayUnderTest::~GatewayUnderTest() {
   std::promise<void> drained;
-  asio::post(io_, [&] { server_->drain([&] { drained.set_value(); }); });
+  asio::post(*contexts_.front(), [&] { server_->drain([&] { drained.set_value(); }); });
   drained.get_future().wait_for(std::chrono::seconds(30));
   gateway_->close_idle_upstream();
-  io_.stop();
+  for (auto& context : contexts_) context->stop();
   for (auto& thread : threads_) thread.join();
   server_.reset();
   gateway_.reset();
@@ -310,7 +315,7 @@ GatewayUnderTest::~GatewayUnderTest() {
 
 void GatewayUnderTest::run(std::function<asio::awaitable<void>()> work) {
   std::promise<void> done;
-  asio::co_spawn(io_, work(), [&](std::exception_ptr failure) {
+  asio::co_spawn(*contexts_.front(), work(), [&](std::exception_ptr failure) {
     if (failure) {
       done.set_exception(failure);
     } else {

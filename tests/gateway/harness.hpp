@@ -107,7 +107,7 @@ public:
   void run(std::function<boost::asio::awaitable<void>()> work);
 
 private:
-  boost::asio::io_context io_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<gateway::Server> server_;
   std::vector<std::thread> threads_;
