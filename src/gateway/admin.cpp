@@ -21,9 +21,9 @@ namespace {
 
 Reply json_reply(unsigned status, const json::value& body) {
   Reply reply;
-  reply.header.result(status);
-  reply.header.set(http::field::content_type, "application/json");
-  reply.header.set(http::field::cache_control, "no-store");
+  reply.status = status;
+  reply.add("Content-Type", "application/json");
+  reply.add("Cache-Control", "no-store");
   reply.owned_body = json::serialize(body);
   return reply;
 }
@@ -119,7 +119,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     counters_.admin_refused.fetch_add(1, std::memory_order_relaxed);
     if (token.empty() && !identity.user) {
       Reply reply = json_error(401, "unauthorized", "admin endpoints need \"Authorization: Bearer <admin token>\" or an admin JWT");
-      reply.header.set(http::field::www_authenticate, "Bearer realm=\"strata admin\"");
+      reply.add("WWW-Authenticate", "Bearer realm=\"strata admin\"");
       return reply;
     }
     if (config.admin.token_sha256.empty() && config.identity.source != IdentitySource::jwt) {
@@ -129,7 +129,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   };
   auto method_not_allowed = [&](std::string_view allowed) {
     Reply reply = json_error(405, "method_not_allowed", fmt::format("{} accepts {}", path, allowed));
-    reply.header.set(http::field::allow, allowed);
+    reply.add("Allow", allowed);
     return reply;
   };
   auto parse_body = [&](json::object& out) -> std::optional<Reply> {
@@ -180,8 +180,8 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     counter("origin_failures_total", "Origin requests that got no response", origin.failures);
     counter("origin_connections_opened_total", "Connections opened to the origin", origin.connections_opened);
     Reply reply;
-    reply.header.result(http::status::ok);
-    reply.header.set(http::field::content_type, "text/plain; version=0.0.4");
+    reply.status = 200;
+    reply.add("Content-Type", "text/plain; version=0.0.4");
     reply.owned_body = std::move(text);
     co_return reply;
   }

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace strata::gateway {
 
@@ -201,6 +202,7 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
     if (is_hop_by_hop(header.first) || gateway_owned(header.first, invalidation_header)) continue;
     copy->headers.push_back(header);
   }
+  copy->render_headers();
   return copy;
 }
 
@@ -208,6 +210,7 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
 std::shared_ptr<StoredResponse> storable_copy(const StoredResponse& response, std::string_view invalidation_header) {
   auto copy = relay_copy(response, invalidation_header);
   std::erase_if(copy->headers, [](const Header& header) { return header.first == "set-cookie"; });
+  copy->render_headers();
   return copy;
 }
 
@@ -219,9 +222,9 @@ std::int64_t unix_now() {
 
 Reply json_error(unsigned status, std::string_view code, std::string_view detail) {
   Reply reply;
-  reply.header.result(status);
-  reply.header.set(http::field::content_type, "application/json");
-  reply.header.set(http::field::cache_control, "no-store");
+  reply.status = status;
+  reply.add("Content-Type", "application/json");
+  reply.add("Cache-Control", "no-store");
   boost::json::object body;
   body["error"] = code;
   body["detail"] = detail;
@@ -231,19 +234,15 @@ Reply json_error(unsigned status, std::string_view code, std::string_view detail
 
 Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared) {
   Reply reply;
-  reply.header.result(response.status);
-  for (const auto& [name, value] : response.headers) {
-    if (name == "content-length" || name == "transfer-encoding" || name == "connection") continue;
-    reply.header.insert(name, value);
-  }
+  reply.status = response.status;
   reply.stored = std::move(shared);
   return reply;
 }
 
-void set_cache_headers(Reply& reply, std::string_view x_cache, std::string cache_status, std::int64_t age_seconds) {
-  reply.header.set("X-Cache", x_cache);
-  reply.header.set("Cache-Status", cache_status);
-  reply.header.set(http::field::age, std::to_string(std::max<std::int64_t>(0, age_seconds)));
+void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view cache_status, std::int64_t age_seconds) {
+  reply.add("X-Cache", x_cache);
+  reply.add("Cache-Status", cache_status);
+  reply.add("Age", std::to_string(std::max<std::int64_t>(0, age_seconds)));
 }
 
 Runtime::Runtime(GatewayConfig settings) : config(std::move(settings)), identity(config.identity) {
@@ -467,33 +466,31 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     co_return co_await pass_through(runtime, request, context, plan.upstream_target, "uncacheable", nullptr, {});
   }
   const auto& entry = fetched.value;
-  Reply reply = reply_from(*entry.response, entry.response);
-  reply.head = head;
-  if (entry.body_stream) {
-    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
-    reply.stream = std::static_pointer_cast<BodyStream>(entry.body_stream);
-    reply.stored.reset();
-    reply.stream_prefix = entry.response->body;
-  }
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(fetched.age).count();
+  std::string_view x_cache;
+  std::string cache_status;
   switch (fetched.source) {
     case Source::l1:
     case Source::l2:
       counters_.hits.fetch_add(1, std::memory_order_relaxed);
-      set_cache_headers(reply, "HIT", fmt::format("strata; hit; detail={}{}", to_string(fetched.source), key_detail), age);
+      x_cache = "HIT";
+      cache_status = fetched.source == Source::l1 ? "strata; hit; detail=l1" : "strata; hit; detail=l2";
       break;
     case Source::stale:
       counters_.stale.fetch_add(1, std::memory_order_relaxed);
-      set_cache_headers(reply, "STALE", "strata; hit; fwd=stale" + key_detail, age);
+      x_cache = "STALE";
+      cache_status = "strata; hit; fwd=stale";
       break;
-    case Source::loader: {
+    case Source::loader:
       counters_.misses.fetch_add(1, std::memory_order_relaxed);
-      std::string status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
-      if (!state->ran) status += "; collapsed";
-      set_cache_headers(reply, "MISS", status + key_detail, 0);
+      x_cache = "MISS";
+      cache_status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
+      if (!state->ran) cache_status += "; collapsed";
       break;
-    }
   }
+  cache_status += key_detail;
+  const std::int64_t shown_age = fetched.source == Source::loader ? 0 : age;
+
   // Conditional requests answered from what we hold (RFC 9110 13.2.2: If-None-Match first).
   if (!entry.body_stream && entry.response->status == 200) {
     const auto if_none_match = request[http::field::if_none_match];
@@ -510,15 +507,24 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     if (not_modified) {
       counters_.not_modified.fetch_add(1, std::memory_order_relaxed);
       Reply unchanged;
-      unchanged.header.result(http::status::not_modified);
+      unchanged.status = 304;
       for (const char* name : {"etag", "last-modified", "cache-control", "expires", "vary", "content-location", "date"}) {
-        if (auto value = entry.response->header(name)) unchanged.header.set(name, *value);
+        if (auto value = entry.response->header(name)) unchanged.add(name, *value);
       }
-      for (const char* name : {"X-Cache", "Cache-Status", "Age"}) unchanged.header.set(name, reply.header[name]);
+      set_cache_headers(unchanged, x_cache, cache_status, shown_age);
       unchanged.head = true;
       co_return unchanged;
     }
   }
+  Reply reply = reply_from(*entry.response, entry.response);
+  reply.head = head;
+  if (entry.body_stream) {
+    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
+    reply.stream = std::static_pointer_cast<BodyStream>(entry.body_stream);
+    reply.stream_prefix = entry.response->body;
+    reply.content_length = reply.stream->content_length();
+  }
+  set_cache_headers(reply, x_cache, cache_status, shown_age);
   co_return reply;
 }
 
@@ -584,15 +590,18 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   auto response = relay_copy(reply.response, runtime->config.invalidation_header);
   Reply out = reply_from(*response, response);
   out.head = head;
-  if (head) {
-    if (auto length = reply.response.header("content-length")) out.header.set(http::field::content_length, *length);
+  std::optional<std::uint64_t> declared;
+  if (auto length = reply.response.header("content-length")) {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), value);
+    if (error == std::errc() && end == length->data() + length->size()) declared = value;
   }
+  if (head) out.content_length = declared;
   if (reply.rest) {
     counters_.streamed.fetch_add(1, std::memory_order_relaxed);
     out.stream = std::move(reply.rest);
-    out.stream_prefix = std::move(response->body);
-    out.stored.reset();
-    if (auto length = reply.response.header("content-length")) out.header.set(http::field::content_length, *length);
+    out.stream_prefix = response->body;
+    out.content_length = declared;
   }
   set_cache_headers(out, "BYPASS", cache_status, 0);
   co_return out;

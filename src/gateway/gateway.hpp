@@ -14,6 +14,9 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <optional>
+#include <string_view>
+
 #include <atomic>
 #include <memory>
 #include <shared_mutex>
@@ -23,18 +26,26 @@ namespace strata::gateway {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-// A response to write: the header, and a body that is owned, shared with the cache, or still
-// arriving from the origin.
+// A response to write: status, header lines, and a body that is owned, shared with the cache,
+// or still arriving from the origin. Header lines are rendered as they are added, so that a
+// cache hit writes its stored header block as one piece (no per-field work).
 struct Reply {
-  boost::beast::http::response_header<> header;
+  unsigned status = 200;
+  std::string fields;                            // "Name: value\r\n" lines added by the gateway
   std::string owned_body;
-  std::shared_ptr<const StoredResponse> stored;  // body is stored->body when set
-  std::shared_ptr<BodyStream> stream;            // then the rest of the body, streamed
-  std::string stream_prefix;                     // body bytes already read from the stream
+  std::shared_ptr<const StoredResponse> stored;  // its headers, and its body unless streaming
+  bool stored_headers = true;                    // false: the stored header block is left out (304)
+  std::shared_ptr<BodyStream> stream;            // then the body is stream_prefix + the stream
+  std::string stream_prefix;
+  std::optional<std::uint64_t> content_length;   // declared length (HEAD pass-through, streams)
   bool head = false;                             // HEAD: the header only
   bool close = false;                            // close the connection after writing
 
+  void add(std::string_view name, std::string_view value) {
+    fields.append(name).append(": ").append(value).append("\r\n");
+  }
   [[nodiscard]] std::string_view body() const {
+    if (stream) return stream_prefix;
     return stored ? std::string_view(stored->body) : std::string_view(owned_body);
   }
 };

@@ -89,7 +89,7 @@ private:
 };
 
 std::int64_t unix_now();
-void set_cache_headers(Reply& reply, std::string_view x_cache, std::string cache_status, std::int64_t age_seconds);
+void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view cache_status, std::int64_t age_seconds);
 Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared);
 
 }  // namespace strata::gateway

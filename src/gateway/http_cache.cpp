@@ -95,6 +95,14 @@ std::optional<std::string_view> StoredResponse::header(std::string_view lower_na
   return std::nullopt;
 }
 
+void StoredResponse::render_headers() {
+  rendered_headers.clear();
+  for (const auto& [name, value] : headers) {
+    if (is_hop_by_hop(name)) continue;
+    rendered_headers.append(name).append(": ").append(value).append("\r\n");
+  }
+}
+
 bool is_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 10> kNames{
       "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
@@ -175,6 +183,7 @@ std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_
     if (!get_string(bytes, name) || !get_string(bytes, value)) return std::nullopt;
   }
   response->body.assign(bytes);
+  response->render_headers();
   return gateway::HttpEntry{std::move(response), false, nullptr};
 }
 

@@ -42,6 +42,9 @@ struct StoredResponse {
   unsigned status = 200;
   std::vector<Header> headers;
   std::string body;
+  std::string rendered_headers;  // "name: value\r\n" for each header, written as is on a hit
+
+  void render_headers();
 
   [[nodiscard]] std::optional<std::string_view> header(std::string_view lower_name) const;
 };

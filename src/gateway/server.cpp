@@ -9,11 +9,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/span_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -80,7 +79,7 @@ public:
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, Listener* listener);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection, bool admin_listener);
-  asio::awaitable<bool> write_reply(Connection& connection, Reply& reply, bool keep_alive);
+  asio::awaitable<bool> write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10);
 
   void drain(std::function<void()> done) {
     draining_ = true;
@@ -178,7 +177,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
   auto reject = [&](unsigned status, std::string_view code, std::string detail) -> asio::awaitable<void> {
     Reply reply = json_error(status, code, detail);
     reply.close = true;
-    (void)co_await write_reply(*connection, reply, false);
+    (void)co_await write_reply(*connection, reply, false, false);
   };
   while (!draining_) {
     http::request_parser<http::string_body> parser;
@@ -225,6 +224,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     }
     Request request = parser.release();
     const bool keep_alive = request.keep_alive();
+    const bool http10 = request.version() == 10;
     // Spawned so that an exception from a bug becomes a 500 for this request, not a dead server.
     auto [failure, reply] = co_await asio::co_spawn(connection->stream.get_executor(),
                                                    gateway_.handle(std::move(request), context), kAwait);
@@ -239,7 +239,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
       reply = json_error(500, "internal_error", "the gateway failed to handle this request; see its log");
     }
     const bool keep = keep_alive && !reply.close && !draining_;
-    const bool written = co_await write_reply(*connection, reply, keep);
+    const bool written = co_await write_reply(*connection, reply, keep, http10);
     connection->busy = false;
     if (!written || !keep) break;
   }
@@ -248,61 +248,78 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
   connection->stream.close();
 }
 
-asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& reply, bool keep_alive) {
+asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10) {
   auto& stream = connection.stream;
-  stream.expires_after(config_.limits.write_timeout);
-  reply.header.version(11);
-  const unsigned status = reply.header.result_int();
-  if (!reply.stream) {
-    http::response<http::span_body<const char>> message(std::move(reply.header));
-    message.keep_alive(keep_alive);
-    const auto body = reply.body();
-    if (!no_body_status(status)) {
-      if (!reply.head || !message.has_content_length()) message.content_length(body.size());
-    }
-    if (!reply.head) message.body() = {body.data(), body.size()};
-    http::response_serializer<http::span_body<const char>> serializer(message);
-    if (reply.head) serializer.split(true);
-    boost::system::error_code error;
-    if (reply.head) {
-      std::tie(error, std::ignore) = co_await http::async_write_header(stream, serializer, kAwait);
+  // The head is rendered by hand: for a hit, the stored header block goes out as one piece
+  // and the body as a second buffer of the same write (one sendmsg).
+  std::string head;
+  const std::string_view stored_headers =
+      reply.stored && reply.stored_headers ? std::string_view(reply.stored->rendered_headers) : std::string_view();
+  head.reserve(64 + stored_headers.size() + reply.fields.size());
+  const auto reason = http::obsolete_reason(static_cast<http::status>(reply.status));
+  head.append("HTTP/1.1 ").append(std::to_string(reply.status)).append(" ").append(reason.data(), reason.size()).append("\r\n");
+  head.append(stored_headers).append(reply.fields);
+  const bool streaming = reply.stream != nullptr;
+  bool chunked = false;
+  if (streaming) {
+    if (reply.content_length) {
+      head.append("Content-Length: ").append(std::to_string(*reply.content_length)).append("\r\n");
+    } else if (http10) {
+      keep_alive = false;  // the end of the body is the end of the connection
     } else {
-      std::tie(error, std::ignore) = co_await http::async_write(stream, serializer, kAwait);
+      chunked = true;
+      head.append("Transfer-Encoding: chunked\r\n");
     }
+  } else if (!no_body_status(reply.status)) {
+    const std::uint64_t length = reply.head && reply.content_length ? *reply.content_length : reply.body().size();
+    head.append("Content-Length: ").append(std::to_string(length)).append("\r\n");
+  }
+  if (!keep_alive) head.append("Connection: close\r\n");
+  else if (http10) head.append("Connection: keep-alive\r\n");
+  head.append("\r\n");
+
+  stream.expires_after(config_.limits.write_timeout);
+  const std::string_view body = reply.head || no_body_status(reply.status) ? std::string_view() : reply.body();
+  if (!streaming || reply.head) {
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body.data(), body.size())};
+    auto [error, written] = co_await asio::async_write(stream, buffers, kAwait);
+    (void)written;
     co_return !error;
   }
 
   // A body larger than the cacheable limit: relay it as it arrives.
-  http::response<http::buffer_body> message(std::move(reply.header));
-  message.keep_alive(keep_alive);
-  if (!message.has_content_length()) message.chunked(true);
-  message.body().data = nullptr;
-  message.body().more = true;
-  http::response_serializer<http::buffer_body> serializer(message);
-  auto [header_error, header_written] = co_await http::async_write_header(stream, serializer, kAwait);
-  (void)header_written;
-  if (header_error) co_return false;
+  auto send = [&](std::string_view data, bool last) -> asio::awaitable<bool> {
+    std::string frame_head;
+    std::array<asio::const_buffer, 3> buffers{};
+    if (chunked) {
+      if (!data.empty()) frame_head = fmt::format("{:x}\r\n", data.size());
+      buffers = {asio::buffer(frame_head), asio::buffer(data.data(), data.size()),
+                 asio::buffer(data.empty() ? std::string_view() : std::string_view("\r\n"))};
+      if (last) buffers[2] = asio::buffer(std::string_view(data.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n"));
+    } else {
+      buffers = {asio::const_buffer(), asio::buffer(data.data(), data.size()), asio::const_buffer()};
+    }
+    stream.expires_after(config_.limits.write_timeout);
+    auto [error, written] = co_await asio::async_write(stream, buffers, kAwait);
+    (void)written;
+    co_return !error;
+  };
+  {
+    auto [error, written] = co_await asio::async_write(stream, asio::buffer(head), kAwait);
+    (void)written;
+    if (error) co_return false;
+  }
   std::string chunk = std::move(reply.stream_prefix);
   for (;;) {
-    if (!chunk.empty()) {
-      message.body().data = chunk.data();
-      message.body().size = chunk.size();
-      message.body().more = true;
-      stream.expires_after(config_.limits.write_timeout);
-      auto [error, written] = co_await http::async_write(stream, serializer, kAwait);
-      (void)written;
-      if (error && error != http::error::need_buffer) co_return false;
+    const bool done = reply.stream->done();
+    if (!chunk.empty() || done) {
+      if (!co_await send(chunk, done)) co_return false;
     }
-    if (reply.stream->done()) break;
+    if (done) break;
     chunk.clear();
     if (!co_await reply.stream->read_some(chunk, 64 * 1024)) co_return false;  // the origin broke off
   }
-  message.body().data = nullptr;
-  message.body().size = 0;
-  message.body().more = false;
-  auto [error, written] = co_await http::async_write(stream, serializer, kAwait);
-  (void)written;
-  co_return !error;
+  co_return keep_alive;
 }
 
 Server::Server(std::vector<asio::io_context*> workers, Gateway& gateway)
