@@ -406,30 +406,33 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
   co_return co_await serve_cached(runtime, request, context, std::move(plan), identity.admin);
 }
 
-asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,
+asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& client_request,
                                                    const RequestContext& context, EntryPlan plan, bool admin) {
+  // Everything a load needs, in one allocation; the upstream request is built only on a miss.
+  auto inputs = std::make_shared<LoadInputs>();
+  inputs->runtime = runtime;
+  inputs->request = std::move(client_request);
+  inputs->context = context;
+  inputs->plan = std::move(plan);
+  const Request& request = inputs->request;
+  const EntryPlan& planned = inputs->plan;
   const bool head = request.method() == http::verb::head;
   EntryOptions options;
-  const Rule* rule = plan.rule != nullptr ? &plan.rule->rule : nullptr;
+  const Rule* rule = planned.rule != nullptr ? &planned.rule->rule : nullptr;
   if (rule != nullptr) {
     options.stale_ttl = std::max(rule->stale_while_revalidate, rule->stale_if_error);
     options.stale_while_revalidate = rule->stale_while_revalidate;
   }
-  if (plan.user) options.user = plan.user;
-  auto state = std::make_shared<LoadState>();
-  auto upstream = upstream_request(*runtime, request, plan.upstream_target, context, true, plan.keyed_headers);
+  if (planned.user) options.user = planned.user;
   auto self = shared_from_this();
-  const auto max_body = runtime->config.limits.max_cacheable_bytes;
-  auto shared_plan = std::make_shared<const EntryPlan>(plan);
   // Not a coroutine lambda: it hands its copies to a member coroutine (GCC 12 and lambda frames).
-  auto loader = [self, runtime, state, upstream, max_body, shared_plan](LoadContext& load) {
-    return self->load_from_origin(runtime, state, upstream, max_body, shared_plan, load);
-  };
+  auto loader = [self, inputs](LoadContext& load) { return self->load_from_origin(inputs, load); };
   // On this connection's own thread: an L1 hit never leaves it.
   auto [failure, fetched] = co_await asio::co_spawn(
-      co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(plan.key, std::move(loader), options), kAwait);
+      co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(planned.key, std::move(loader), options), kAwait);
+  auto& state = inputs;
 
-  const std::string key_detail = admin ? fmt::format("; key=\"{}\"", plan.key.to_string()) : std::string();
+  const std::string key_detail = admin ? fmt::format("; key=\"{}\"", planned.key.to_string()) : std::string();
   if (failure) {
     std::shared_ptr<const StoredResponse> origin_error;
     std::string message;
@@ -455,7 +458,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       co_return reply;
     }
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("strata serve: origin failed for {}: {}", plan.upstream_target, message);
+    spdlog::warn("strata serve: origin failed for {}: {}", planned.upstream_target, message);
     Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
     co_return reply;
@@ -463,7 +466,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
 
   if (fetched.value.requester_only && !state->ran) {
     // Another request's response that only it may see: ask the origin for our own.
-    co_return co_await pass_through(runtime, request, context, plan.upstream_target, "uncacheable", nullptr, {});
+    co_return co_await pass_through(runtime, inputs->request, context, planned.upstream_target, "uncacheable", nullptr, {});
   }
   const auto& entry = fetched.value;
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(fetched.age).count();
@@ -528,11 +531,13 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   co_return reply;
 }
 
-asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<const Runtime> runtime,
-                                                           std::shared_ptr<LoadState> state, OriginRequest upstream,
-                                                           std::size_t max_body, std::shared_ptr<const EntryPlan> plan,
-                                                           LoadContext& load) {
-  state->ran = true;
+asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load) {
+  inputs->ran = true;
+  const auto& runtime = inputs->runtime;
+  const auto max_body = runtime->config.limits.max_cacheable_bytes;
+  const auto plan = &inputs->plan;
+  auto upstream = upstream_request(*runtime, inputs->request, plan->upstream_target, inputs->context, true,
+                                   plan->keyed_headers);
   auto reply = co_await origin_->send(std::move(upstream), max_body);
   if (!reply.ok) throw OriginUnavailable(reply.error, reply.timed_out);
   const auto& invalidation_header = runtime->config.invalidation_header;
@@ -558,7 +563,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<const
   co_return entry;
 }
 
-asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime> runtime, Request& request,
+asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime> runtime, const Request& request,
                                                    const RequestContext& context, std::string target,
                                                    std::string_view reason, const CompiledRule* mutation_rule,
                                                    Variables variables) {

@@ -40,7 +40,13 @@ struct EntryPlan {
   std::optional<std::string> user;
 };
 
-struct LoadState {
+// What a cache miss needs to ask the origin; shared by the request and its loader, which may
+// outlive it (a background refresh).
+struct LoadInputs {
+  std::shared_ptr<const Runtime> runtime;
+  Request request;
+  RequestContext context;
+  EntryPlan plan;
   std::atomic<bool> ran{false};  // this request's loader ran, so a requester-only response is its own
 };
 
@@ -74,15 +80,12 @@ public:
   GatewayCounters counters_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
-  boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<const Runtime> runtime,
-                                                     std::shared_ptr<LoadState> state, OriginRequest upstream,
-                                                     std::size_t max_body, std::shared_ptr<const EntryPlan> plan,
-                                                     LoadContext& load);
+  boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
 
 private:
   boost::asio::awaitable<Reply> serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,
                                              const RequestContext& context, EntryPlan plan, bool admin);
-  boost::asio::awaitable<Reply> pass_through(std::shared_ptr<const Runtime> runtime, Request& request,
+  boost::asio::awaitable<Reply> pass_through(std::shared_ptr<const Runtime> runtime, const Request& request,
                                              const RequestContext& context, std::string target,
                                              std::string_view reason, const CompiledRule* mutation_rule,
                                              Variables variables);
