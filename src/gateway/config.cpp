@@ -340,6 +340,11 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
   top.read_integer("threads", config.threads, 0, 256);
   top.read("invalidation_header", config.invalidation_header);
   config.invalidation_header = lower(config.invalidation_header);
+  std::string unmatched = "public";
+  top.read("unmatched_routes", unmatched);
+  if (unmatched == "public") config.unmatched_routes = UnmatchedRoutes::public_only;
+  else if (unmatched == "rfc9111") config.unmatched_routes = UnmatchedRoutes::rfc9111;
+  else top.fail(top.get("unmatched_routes"), "unmatched_routes", "expected \"public\" or \"rfc9111\"");
   top.read("strip_request_headers", config.strip_request_headers);
   for (auto& header : config.strip_request_headers) header = lower(header);
 
@@ -363,6 +368,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_duration("connect_timeout", upstream.connect_timeout, Millis(1));
     reader.read_duration("response_timeout", upstream.response_timeout, Millis(1));
     reader.read_size("max_idle_per_thread", upstream.max_idle_per_thread, 0, 10'000);
+    reader.read_duration("idle_timeout", upstream.idle_timeout, Millis(1));
     reader.read_integer("retries", upstream.retries, 0, 5);
     reader.reject_unknown();
   }

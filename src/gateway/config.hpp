@@ -102,6 +102,7 @@ struct UpstreamConfig {
   Millis connect_timeout{2000};
   Millis response_timeout{30000};  // until the whole response is read
   std::size_t max_idle_per_thread = 64;
+  Millis idle_timeout{4000};  // idle keep-alive connections older than this are not reused
   unsigned retries = 1;  // idempotent requests, on connection failure only
 };
 
@@ -121,6 +122,11 @@ struct CacheConfig {
   std::string integrity_secret;
 };
 
+// Routes no rule matches: cached only when the origin says `public` (the default, because an
+// API that never thought about shared caches often sends max-age for the browser), or whenever
+// RFC 9111 allows a shared cache to (max-age, s-maxage or Expires).
+enum class UnmatchedRoutes : std::uint8_t { public_only, rfc9111 };
+
 struct GatewayConfig {
   Endpoint listen{"127.0.0.1", 8080};
   Origin origin;
@@ -133,6 +139,7 @@ struct GatewayConfig {
   // Response header with which the origin names what a mutation invalidates:
   // "tag=meeting:1, namespace=analytics".
   std::string invalidation_header = "x-strata-invalidate";
+  UnmatchedRoutes unmatched_routes = UnmatchedRoutes::public_only;
   // Request headers that can change what the origin serves but are not in a rule's key: removed
   // before the request goes upstream (so they cannot poison a shared entry).
   std::vector<std::string> strip_request_headers{

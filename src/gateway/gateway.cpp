@@ -112,6 +112,7 @@ struct StorageDecision {
   std::chrono::seconds ttl{0};
   std::chrono::seconds stale{0};
   std::vector<std::string> tags;
+  std::int64_t initial_age = 0;  // the origin's Age: time spent in caches before us
   std::string reason;     // why not stored, for Cache-Status detail
 };
 
@@ -139,7 +140,26 @@ StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& 
       return refuse("vary-unkeyed:" + name, false);
     }
   }
-  if (control.no_store || surrogate.no_store) return refuse("no-store", true);
+  // Surrogate-Control speaks to this gateway; Cache-Control's no-store then speaks to browsers.
+  if ((control.no_store && !surrogate.max_age) || surrogate.no_store) return refuse("no-store", true);
+  // Age must be one non-negative integer (RFC 9111 5.1); anything else makes the response stale.
+  std::int64_t upstream_age = 0;
+  {
+    std::size_t lines = 0;
+    std::string_view value;
+    for (const auto& [name, field] : response.headers) {
+      if (name == "age") {
+        ++lines;
+        value = field;
+      }
+    }
+    if (lines > 1) return refuse("invalid-age", true);
+    if (lines == 1) {
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), upstream_age);
+      if (error != std::errc() || end != value.data() + value.size() || upstream_age < 0) return refuse("invalid-age", true);
+    }
+  }
+  decision.initial_age = upstream_age;
   if (!invalidation_header.empty() && has_field(response, std::string(invalidation_header))) {
     return refuse("invalidating", true);
   }
@@ -153,16 +173,33 @@ StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& 
   if (negative && !storable_status) {
     decision.ttl = rule->negative_ttl;
   } else if (surrogate.max_age) {
-    decision.ttl = *surrogate.max_age;
+    decision.ttl = *surrogate.max_age - std::chrono::seconds(upstream_age);
   } else if (rule != nullptr && rule->ttl) {
     if (control.no_cache) return refuse("no-cache", true);
     decision.ttl = *rule->ttl;
   } else {
-    // No rule lifetime: the origin must say the response is shared-cacheable.
+    // No rule lifetime: the origin's freshness, and for routes without a rule its say-so that
+    // the response may be shared (RFC 9111 3, 3.5: a request with Authorization needs public,
+    // s-maxage or must-revalidate even then).
     if (control.no_cache) return refuse("no-cache", true);
-    if (rule == nullptr && !control.is_public) return refuse("not-public", true);
-    if (control.s_maxage) decision.ttl = *control.s_maxage;
-    else if (control.max_age) decision.ttl = *control.max_age;
+    if (rule == nullptr && plan.unmatched_policy == UnmatchedRoutes::public_only && !control.is_public) {
+      return refuse("not-public", true);
+    }
+    if (plan.authorized && !control.is_public && !control.s_maxage && !control.must_revalidate) {
+      return refuse("authorization", true);
+    }
+    if (control.s_maxage) {
+      decision.ttl = *control.s_maxage;
+    } else if (control.max_age) {
+      decision.ttl = *control.max_age;
+    } else if (const auto expires = joined_field(response, "expires"); !expires.empty()) {
+      // Expires is relative to the origin's Date (clock skew cancels out); invalid means stale.
+      const auto date = parse_http_date(joined_field(response, "date"));
+      const auto until = parse_http_date(expires);
+      if (until && date) decision.ttl = std::chrono::seconds(*until - *date);
+    }
+    // The time the response already spent in caches upstream counts against its freshness.
+    decision.ttl -= std::chrono::seconds(upstream_age);
   }
   if (decision.ttl <= 0s) return refuse("no-lifetime", true);
 
@@ -198,8 +235,13 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
   auto copy = std::make_shared<StoredResponse>();
   copy->status = response.status;
   copy->body = response.body;
+  // Fields named in Connection are hop-by-hop as well (RFC 9110 7.6.1).
+  const std::string connection = joined_field(response, "connection");
+  std::vector<std::string> listed;
+  for (auto name : split_list(connection)) listed.push_back(lower(name));
   for (const auto& header : response.headers) {
     if (is_hop_by_hop(header.first) || gateway_owned(header.first, invalidation_header)) continue;
+    if (std::find(listed.begin(), listed.end(), header.first) != listed.end()) continue;
     copy->headers.push_back(header);
   }
   copy->render_headers();
@@ -296,13 +338,14 @@ std::shared_ptr<const Runtime> Gateway::Impl::runtime() const {
 EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,
                                     const Target& target, const Request& request,
                                     const std::optional<std::string>& user) const {
-  (void)runtime;
   EntryPlan plan;
   plan.rule = rule;
   plan.user = rule != nullptr && rule->rule.per_user ? user : std::nullopt;
   if (user) variables["user"] = *user;
   plan.variables = std::move(variables);
   const std::string query = canonical_query(target.query, rule != nullptr ? &rule->rule.query : nullptr);
+  plan.unmatched_policy = runtime.config.unmatched_routes;
+  plan.authorized = !request[http::field::authorization].empty();
   plan.upstream_target = target.path;
   if (!query.empty()) plan.upstream_target += "?" + query;
   std::vector<std::string> parts{target.path, "?" + query};
@@ -492,7 +535,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       break;
   }
   cache_status += key_detail;
-  const std::int64_t shown_age = fetched.source == Source::loader ? 0 : age;
+  const std::int64_t shown_age = entry.response->initial_age + (fetched.source == Source::loader ? 0 : age);
 
   // Conditional requests answered from what we hold (RFC 9110 13.2.2: If-None-Match first).
   if (!entry.body_stream && entry.response->status == 200) {
@@ -549,7 +592,9 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   }
   HttpEntry entry;
   if (decision.store && !too_large) {
-    entry.response = storable_copy(reply.response, invalidation_header);
+    auto stored = storable_copy(reply.response, invalidation_header);
+    stored->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
+    entry.response = std::move(stored);
     load.ttl = decision.ttl;
     load.stale_ttl = decision.stale;
     load.tags = std::move(decision.tags);
@@ -582,13 +627,16 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   }
   const bool mutation = request.method() != http::verb::get && request.method() != http::verb::head &&
                         request.method() != http::verb::options;
+  if (mutation && reply.response.status >= 200 && reply.response.status < 400) {
+    // Before the client hears of the write, so that its next read cannot see the old value.
+    co_await invalidate_written_uris(runtime, request, reply.response);
+  }
   if (mutation && reply.response.status >= 200 && reply.response.status < 300) {
     std::string named;
     for (const auto& [name, value] : reply.response.headers) {
       if (name == runtime->config.invalidation_header) named += (named.empty() ? "" : ", ") + value;
     }
     if (mutation_rule != nullptr || !named.empty()) {
-      // Before the client hears of the write, so that its next read cannot see the old value.
       co_await invalidate_after_mutation(runtime, mutation_rule, std::move(variables), std::move(named));
     }
   }
@@ -610,6 +658,42 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   }
   set_cache_headers(out, "BYPASS", cache_status, 0);
   co_return out;
+}
+
+asio::awaitable<void> Gateway::Impl::invalidate_written_uris(std::shared_ptr<const Runtime> runtime,
+                                                             const Request& request, const StoredResponse& response) {
+  // RFC 9111 4.4: a successful unsafe request invalidates its target URI, and the URIs in
+  // Location and Content-Location when they are on the same host.
+  std::vector<std::string> targets{std::string(request.target())};
+  const std::string host(request[http::field::host]);
+  for (const char* name : {"location", "content-location"}) {
+    auto value = response.header(name);
+    if (!value || value->empty()) continue;
+    std::string_view uri = *value;
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (uri.substr(0, scheme.size()) == scheme) {
+        const auto rest = uri.substr(scheme.size());
+        const auto slash = rest.find('/');
+        if (host.empty() || rest.substr(0, slash) != host) uri = {};
+        else uri = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+      }
+    }
+    if (!uri.empty() && uri.front() == '/') targets.emplace_back(uri);
+  }
+  const auto identity = runtime->identity.resolve(request[http::field::authorization],
+                                                  runtime->config.identity.header.empty()
+                                                      ? std::string_view{}
+                                                      : std::string_view(request[runtime->config.identity.header]),
+                                                  unix_now());
+  for (const auto& text : targets) {
+    std::string problem;
+    auto target = normalize_target(text, &problem);
+    if (!target) continue;
+    auto [rule, variables] = runtime->match("GET", target->path);
+    if (rule != nullptr && !rule->rule.cache) continue;
+    auto plan = plan_entry(*runtime, rule, std::move(variables), *target, request, identity.user);
+    (void)co_await cache_->remove(plan.key);
+  }
 }
 
 asio::awaitable<void> Gateway::Impl::invalidate_after_mutation(std::shared_ptr<const Runtime> runtime,

@@ -38,6 +38,8 @@ struct EntryPlan {
   std::string upstream_target;         // normalised path + the keyed query only
   std::vector<std::string> keyed_headers;
   std::optional<std::string> user;
+  UnmatchedRoutes unmatched_policy = UnmatchedRoutes::public_only;
+  bool authorized = false;  // the request carried Authorization
 };
 
 // What a cache miss needs to ask the origin; shared by the request and its loader, which may
@@ -66,6 +68,9 @@ public:
                                  const RequestContext& context, bool for_cache,
                                  const std::vector<std::string>& keyed_headers) const;
 
+  // RFC 9111 4.4: what a successful unsafe request invalidates by itself.
+  boost::asio::awaitable<void> invalidate_written_uris(std::shared_ptr<const Runtime> runtime, const Request& request,
+                                                       const StoredResponse& response);
   // Invalidations named by a rule and by the origin's invalidation header.
   boost::asio::awaitable<void> invalidate_after_mutation(std::shared_ptr<const Runtime> runtime,
                                                          const CompiledRule* rule, Variables variables,

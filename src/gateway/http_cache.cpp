@@ -54,7 +54,7 @@ bool get_string(std::string_view& in, std::string& out) {
   return true;
 }
 
-constexpr char kFormatVersion = 1;
+constexpr char kFormatVersion = 2;
 
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces) {
   std::vector<std::string_view> items;
@@ -74,7 +74,12 @@ CacheControl parse_cache_control(std::string_view value) {
   for (auto directive : split_list(value)) {
     const auto equals = directive.find('=');
     const auto name = trim(directive.substr(0, equals));
-    const auto argument = equals == std::string_view::npos ? std::string_view{} : trim(directive.substr(equals + 1));
+    auto argument = equals == std::string_view::npos ? std::string_view{} : trim(directive.substr(equals + 1));
+    // Surrogate-Control may aim a directive at one surrogate: "max-age=60;edge". We take every
+    // target to include us.
+    if (const auto semicolon = argument.find(';'); semicolon != std::string_view::npos && argument.front() != '"') {
+      argument = trim(argument.substr(0, semicolon));
+    }
     if (iequals(name, "no-store")) control.no_store = true;
     else if (iequals(name, "no-cache")) control.no_cache = true;
     else if (iequals(name, "private")) control.is_private = true;
@@ -153,12 +158,13 @@ using gateway::put_u32;
 std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
   const auto& response = *entry.response;
   std::string out;
-  std::size_t size = 8 + response.body.size();
+  std::size_t size = 12 + response.body.size();
   for (const auto& [name, value] : response.headers) size += 8 + name.size() + value.size();
   out.reserve(size);
   out.push_back(kFormatVersion);
   out.push_back(static_cast<char>(response.status >> 8));
   out.push_back(static_cast<char>(response.status & 0xff));
+  put_u32(out, response.initial_age);
   put_u32(out, static_cast<std::uint32_t>(response.headers.size()));
   for (const auto& [name, value] : response.headers) {
     put_u32(out, static_cast<std::uint32_t>(name.size()));
@@ -176,6 +182,7 @@ std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_
   response->status = (static_cast<unsigned char>(bytes[1]) << 8) | static_cast<unsigned char>(bytes[2]);
   if (response->status < 100 || response->status > 599) return std::nullopt;
   bytes.remove_prefix(3);
+  if (!get_u32(bytes, response->initial_age)) return std::nullopt;
   std::uint32_t count = 0;
   if (!get_u32(bytes, count) || count > 1000) return std::nullopt;
   response->headers.resize(count);

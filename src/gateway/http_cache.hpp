@@ -43,6 +43,7 @@ struct StoredResponse {
   std::vector<Header> headers;
   std::string body;
   std::string rendered_headers;  // "name: value\r\n" for each header, written as is on a hit
+  std::uint32_t initial_age = 0;  // seconds the response had spent in caches upstream (its Age)
 
   void render_headers();
 

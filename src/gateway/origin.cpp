@@ -30,6 +30,7 @@ public:
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::chrono::milliseconds timeout{30000};
+  std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
 
   // Reads body bytes into `out` (up to `max`); false on error.
@@ -76,15 +77,39 @@ OriginPool::OriginPool(asio::any_io_executor executor, Origin origin, UpstreamCo
 
 OriginPool::~OriginPool() = default;
 
+namespace {
+
+// An idle keep-alive connection is usable when the origin has neither closed it nor sent
+// anything unasked: a non-blocking peek must find nothing to read.
+bool still_open(tcp::socket& socket) {
+  boost::system::error_code error;
+  socket.non_blocking(true, error);
+  char byte = 0;
+  (void)socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
+  const bool open = error == asio::error::would_block;
+  socket.non_blocking(false, error);
+  return open;
+}
+
+}  // namespace
+
 std::unique_ptr<OriginConnection> OriginPool::take_idle() {
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  if (idle_.empty()) return nullptr;
-  auto connection = std::move(idle_.back());
-  idle_.pop_back();
-  return connection;
+  while (!idle_.empty()) {
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    // Origins close idle keep-alive connections (Node after 5 s, nginx after 75 s): one idle
+    // longer than idle_timeout, or already closed, is dropped rather than risked.
+    if (now - connection->idle_since < config_.idle_timeout && still_open(connection->stream.socket())) {
+      return connection;
+    }
+  }
+  return nullptr;
 }
 
 void OriginPool::give_back(std::unique_ptr<OriginConnection> connection) {
+  connection->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   if (idle_.size() < config_.max_idle_per_thread * 4) idle_.push_back(std::move(connection));
 }
@@ -104,21 +129,26 @@ asio::awaitable<OriginReply> OriginPool::send(OriginRequest request, std::size_t
                           request.method() == http::verb::put || request.method() == http::verb::delete_ ||
                           request.method() == http::verb::options;
   OriginReply reply;
-  for (unsigned attempt_number = 0;; ++attempt_number) {
+  unsigned retries_left = config_.retries;
+  for (unsigned attempts = 0; attempts < 8; ++attempts) {
     bool retryable = false;
-    reply = co_await attempt(request, max_body, &retryable);
+    bool stale_connection = false;
+    reply = co_await attempt(request, max_body, &retryable, &stale_connection);
     if (reply.ok) co_return reply;
-    // A reused keep-alive connection may have been closed by the origin meanwhile: that says
-    // nothing about the origin, so it does not use up a retry.
     if (!retryable) break;
-    if (!idempotent || attempt_number >= config_.retries) break;
+    // A reused keep-alive connection the origin closed as we sent on it says nothing about the
+    // origin: try again on another (the liveness check makes this rare) without using a retry.
+    if (stale_connection && idempotent) continue;
+    if (!idempotent || retries_left == 0) break;
+    --retries_left;
     stats_.retries.fetch_add(1, std::memory_order_relaxed);
   }
   stats_.failures.fetch_add(1, std::memory_order_relaxed);
   co_return reply;
 }
 
-asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::size_t max_body, bool* retryable) {
+asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::size_t max_body, bool* retryable,
+                                                 bool* stale_connection) {
   OriginReply reply;
   auto connection = take_idle();
   if (connection) {
@@ -154,6 +184,7 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
   if (write_error) {
     reply.error = "sending the request to the origin failed: " + write_error.message();
     *retryable = true;
+    *stale_connection = connection->reused;
     co_return reply;
   }
   connection->parser.emplace();
@@ -168,8 +199,9 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
     reply.error = reply.timed_out ? "the origin did not answer within " +
                                         std::to_string(config_.response_timeout.count()) + " ms"
                                   : "reading the origin's response failed: " + read_error.message();
-    // Nothing came back: on a reused connection this is the origin having closed it.
-    *retryable = connection->reused && !reply.timed_out && connection->buffer.size() == 0;
+    // Nothing came back at all: the request never got an answer and may be sent again.
+    *retryable = !reply.timed_out && connection->buffer.size() == 0;
+    *stale_connection = *retryable && connection->reused;
     co_return reply;
   }
   const auto& header = connection->parser->get();

@@ -69,7 +69,8 @@ public:
   void close_idle();
 
 private:
-  boost::asio::awaitable<OriginReply> attempt(OriginRequest& request, std::size_t max_body, bool* retryable);
+  boost::asio::awaitable<OriginReply> attempt(OriginRequest& request, std::size_t max_body, bool* retryable,
+                                              bool* stale_connection);
   std::unique_ptr<OriginConnection> take_idle();
   void give_back(std::unique_ptr<OriginConnection> connection);
 

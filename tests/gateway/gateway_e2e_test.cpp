@@ -2,6 +2,7 @@
 // serving on another, requests over real sockets.
 
 #include "gateway/harness.hpp"
+#include "gateway/http_cache.hpp"
 #include "gateway/identity.hpp"
 
 #include <gmock/gmock.h>
@@ -89,6 +90,16 @@ public:
     }
     if (path == "/api/any/tagged") out.headers.emplace_back("Cache-Tag", "product:1, catalog");
     if (path.rfind("/public/", 0) == 0) out.headers.emplace_back("Cache-Control", "public, max-age=60");
+    if (path == "/rfc/fresh") out.headers.emplace_back("Cache-Control", "max-age=60");
+    if (path == "/rfc/aged") {
+      out.headers.emplace_back("Cache-Control", "max-age=60");
+      out.headers.emplace_back("Age", "50");
+    }
+    if (path == "/rfc/expires") {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      out.headers.emplace_back("Date", gateway::format_http_date(now));
+      out.headers.emplace_back("Expires", gateway::format_http_date(now + 30));
+    }
     if (request.method == "POST" && path == "/api/notify") out.headers.emplace_back("X-Strata-Invalidate", "tag=job:1");
     if (request.method != "GET" && request.method != "HEAD") out.status = 201;
     return out;
@@ -514,6 +525,16 @@ TEST_F(GatewayEndToEnd, UnmatchedRoutesAreCachedOnlyWhenTheOriginSaysPublic) {
   EXPECT_EQ(get("/api/live/1").header("x-cache"), "BYPASS");
 }
 
+TEST_F(GatewayEndToEnd, PooledConnectionsTheOriginClosedAreNotReused) {
+  EXPECT_EQ(get("/api/jobs/1").status, 200U);  // leaves a keep-alive connection in the pool
+  origin_.server().stop();                     // the origin closes it (as Node does after 5 s idle)
+  origin_.server().start();
+  // A POST may not be retried blindly; it must not be sent on the dead connection either.
+  const auto created = http_request(port(), "POST", "/api/meetings", {}, "{}");
+  EXPECT_EQ(created.status, 201U) << created.body;
+  EXPECT_EQ(get("/api/jobs/2").status, 200U);
+}
+
 TEST_F(GatewayEndToEnd, ReloadAppliesNewRulesToLaterRequests) {
   get("/api/jobs/1");
   EXPECT_EQ(get("/api/jobs/1").header("x-cache"), "HIT");
@@ -526,6 +547,31 @@ TEST_F(GatewayEndToEnd, ReloadAppliesNewRulesToLaterRequests) {
   const auto after = get("/api/jobs/1");
   EXPECT_EQ(after.status, 200U);
   EXPECT_EQ(after.header("x-cache"), "BYPASS");
+}
+
+TEST(GatewayRfc9111Routes, FreshnessFromMaxAgeExpiresAndAgeWithoutPublic) {
+  Origin origin;
+  auto clock = std::make_shared<ManualClock>();
+  GatewayUnderTest gateway("unmatched_routes = \"rfc9111\"\norigin = \"{origin}\"\n", origin.url(), clock);
+  auto get = [&](const std::string& target, const Fields& fields = {}) { return http_get(gateway.port(), target, fields); };
+  get("/rfc/fresh");
+  EXPECT_EQ(get("/rfc/fresh").header("x-cache"), "HIT");
+  // Authorization without public / s-maxage / must-revalidate: not for a shared cache.
+  get("/rfc/fresh?x=1", {{"Authorization", "Bearer t"}});
+  EXPECT_NE(get("/rfc/fresh?x=1", {{"Authorization", "Bearer t"}}).header("x-cache"), "HIT");
+  get("/rfc/expires");
+  EXPECT_EQ(get("/rfc/expires").header("x-cache"), "HIT");
+  get("/rfc/aged");
+  EXPECT_EQ(get("/rfc/aged").header("x-cache"), "HIT");
+  clock->advance(std::chrono::seconds(11));  // max-age 60 minus Age 50: stale after 10 s
+  EXPECT_EQ(get("/rfc/aged").header("x-cache"), "MISS");
+  EXPECT_EQ(get("/rfc/fresh").header("x-cache"), "HIT");
+  clock->advance(std::chrono::seconds(20));  // Expires was Date + 30 s
+  EXPECT_EQ(get("/rfc/expires").header("x-cache"), "MISS");
+  // The default policy would have cached none of these (no `public`).
+  GatewayUnderTest strict("origin = \"{origin}\"\n", origin.url());
+  http_get(strict.port(), "/rfc/fresh");
+  EXPECT_NE(http_get(strict.port(), "/rfc/fresh").header("x-cache"), "HIT");
 }
 
 }  // namespace

@@ -165,6 +165,7 @@ TEST(CacheControlParsing, DirectivesAndInvalidValues) {
   EXPECT_EQ(parse_cache_control("max-age=abc").max_age, 0s);  // invalid freshness is stale
   EXPECT_TRUE(parse_cache_control("private=\"Set-Cookie\"").is_private);
   EXPECT_TRUE(parse_cache_control("no-store").no_store);
+  EXPECT_EQ(parse_cache_control("max-age=10000;edge").max_age, 10000s);  // Surrogate-Control targets
 }
 
 TEST(StoredResponseCodec, RoundTripsAndRefusesDamage) {
