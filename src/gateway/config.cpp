@@ -493,7 +493,7 @@ void validate(const GatewayConfig& config) {
                        i, rule.name));
     }
   }
-  if (config.admin.listen && config.admin.listen->port == config.listen.port &&
+  if (config.admin.listen && config.admin.listen->port != 0 && config.admin.listen->port == config.listen.port &&
       config.admin.listen->host == config.listen.host) {
     fail("admin.listen must differ from listen");
   }

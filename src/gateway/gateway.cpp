@@ -256,6 +256,24 @@ std::shared_ptr<StoredResponse> storable_copy(const StoredResponse& response, st
   return copy;
 }
 
+// One line per second at most, however hard the origin fails, and never the query string (it may
+// carry tokens): the path names the resource well enough.
+void log_origin_failure(std::string_view method, std::string_view target, std::string_view error) {
+  static std::atomic<std::int64_t> last_second{0};
+  static std::atomic<std::uint64_t> suppressed{0};
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now().time_since_epoch()).count();
+  auto previous = last_second.load(std::memory_order_relaxed);
+  if (previous == now || !last_second.compare_exchange_strong(previous, now)) {
+    suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const auto path = target.substr(0, target.find('?'));
+  const auto skipped = suppressed.exchange(0);
+  spdlog::warn("strata serve: origin failed for {} {}: {}{}", method, path, error,
+               skipped == 0 ? std::string() : fmt::format(" ({} more failures in the last second)", skipped));
+}
+
 }  // namespace
 
 std::int64_t unix_now() {
@@ -501,7 +519,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       co_return reply;
     }
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("strata serve: origin failed for {}: {}", planned.upstream_target, message);
+    log_origin_failure(request.method_string(), planned.upstream_target, message);
     Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
     co_return reply;
@@ -619,7 +637,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   const std::string cache_status = fmt::format("strata; fwd={}; detail={}", reason == "method" ? "method" : "bypass", reason);
   if (!reply.ok) {
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("strata serve: origin failed for {} {}: {}", request.method_string(), request.target(), reply.error);
+    log_origin_failure(request.method_string(), request.target(), reply.error);
     Reply failed = reply.timed_out ? json_error(504, "origin_timeout", reply.error)
                                    : json_error(502, "origin_unavailable", reply.error);
     set_cache_headers(failed, "BYPASS", cache_status, 0);

@@ -549,6 +549,19 @@ TEST_F(GatewayEndToEnd, ReloadAppliesNewRulesToLaterRequests) {
   EXPECT_EQ(after.header("x-cache"), "BYPASS");
 }
 
+TEST(GatewayAdminListener, TheAdminApiCanLiveOnItsOwnListenerOnly) {
+  Origin origin;
+  GatewayUnderTest gateway("origin = \"{origin}\"\n[admin]\nlisten = \"127.0.0.1:0\"\nexpose_on_main_listener = false\n"
+                           "token_sha256 = \"" + gateway::sha256_hex(kAdminToken) + "\"\n",
+                           origin.url());
+  ASSERT_TRUE(gateway.admin_port());
+  EXPECT_EQ(http_get(gateway.port(), "/api/cache/stats", as_admin()).status, 404U);
+  EXPECT_EQ(http_get(gateway.port(), "/metrics", as_admin()).status, 404U);
+  EXPECT_EQ(http_get(*gateway.admin_port(), "/api/cache/stats", as_admin()).status, 200U);
+  EXPECT_EQ(http_get(*gateway.admin_port(), "/api/cache/stats").status, 401U);  // still needs the token
+  EXPECT_EQ(origin.server().total(), 0U);  // none of it was proxied
+}
+
 TEST(GatewayRfc9111Routes, FreshnessFromMaxAgeExpiresAndAgeWithoutPublic) {
   Origin origin;
   auto clock = std::make_shared<ManualClock>();

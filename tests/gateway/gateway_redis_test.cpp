@@ -62,6 +62,22 @@ TEST_F(GatewayWithRedis, WithL1OffEveryHitComesFromRedis) {
   EXPECT_THAT(redis_.cli({"--scan", "--pattern", "strata:jobs:*"}), HasSubstr("strata:jobs:g"));
 }
 
+TEST_F(GatewayWithRedis, HealthReportsRedisLatencyAndMemory) {
+  GatewayUnderTest gateway(with_redis(config(true), redis_), origin_.url());
+  const auto healthy = http_get(gateway.port(), "/api/cache/health", {{"Authorization", "Bearer " + kAdminToken}});
+  EXPECT_EQ(healthy.status, 200U);
+  EXPECT_THAT(healthy.body, HasSubstr("\"available\":true"));
+  EXPECT_THAT(healthy.body, HasSubstr("\"latency_ms\""));
+  EXPECT_THAT(healthy.body, HasSubstr("\"used_memory_human\":\""));
+  EXPECT_THAT(healthy.body, HasSubstr("\"maxmemory_human\":\""));
+  redis_.kill();
+  const auto degraded = http_get(gateway.port(), "/api/cache/health", {{"Authorization", "Bearer " + kAdminToken}});
+  EXPECT_EQ(degraded.status, 200U);
+  EXPECT_THAT(degraded.body, HasSubstr("\"status\":\"degraded\""));
+  EXPECT_THAT(degraded.body, HasSubstr("\"available\":false"));
+  EXPECT_EQ(http_get(gateway.port(), "/api/jobs/1").status, 200U);  // and it keeps serving
+}
+
 TEST_F(GatewayWithRedis, TwoInstancesStayCoherentAfterAnInvalidationSentToOne) {
   GatewayUnderTest first(with_redis(config(true), redis_), origin_.url());
   GatewayUnderTest second(with_redis(config(true), redis_), origin_.url());
