@@ -506,6 +506,22 @@ TEST_F(GatewayEndToEnd, MalformedAndOversizedRequestsAreRefusedAndServingGoesOn)
   EXPECT_EQ(get("/api/jobs/1").status, 200U);
 }
 
+TEST_F(GatewayEndToEnd, PipelinedRequestsAreAnsweredInOrder) {
+  const std::string pipelined = "GET /api/jobs/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /api/jobs/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /api/jobs/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const auto answers = raw_exchange(port(), pipelined);
+  const auto first = answers.find("path=/api/jobs/1 n=1");
+  const auto second = answers.find("path=/api/jobs/2 n=1");
+  const auto third = answers.find("path=/api/jobs/1 n=1", first + 1);
+  ASSERT_NE(first, std::string::npos) << answers;
+  ASSERT_NE(second, std::string::npos) << answers;
+  ASSERT_NE(third, std::string::npos) << answers;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(answers.find("X-Cache: HIT", second), std::string::npos);  // the third came from the cache
+}
+
 TEST_F(GatewayEndToEnd, BodiesOverTheCacheableLimitStreamThroughUncached) {
   const auto first = get("/api/any/big");
   ASSERT_EQ(first.status, 200U) << first.error;
