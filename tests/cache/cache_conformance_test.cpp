@@ -270,6 +270,7 @@ TEST_P(CacheConformanceTest, StaleWhileRevalidateServesAtOnceOnlyInsideItsWindow
     EXPECT_EQ(served.value, "v1");
     EXPECT_EQ(served.source, Source::stale);
     EXPECT_EQ(cache.stats().loader_timeouts, 0U);  // nobody waited, so nothing timed out
+    co_await poll_until([&] { return gate.waiting() == 1; });  // the refresh runs in the background
     gate.open();
     co_await poll_until([&] { return cache.stats().sets == 2; });
     EXPECT_EQ(co_await cache.get(key), "v2");
