@@ -5,8 +5,12 @@
 # Prints req/s and p50/p99 latency, with ratios to nginx. Everything runs on 127.0.0.1 and stops
 # on its own.
 #
-#   bench/gateway_vs_nginx.sh [--quick] [--build DIR] [--duration S] [--connections N]
-#                             [--threads N] [--keys N] [--delay-ms MS] [--body-bytes N]
+# By default (--pinned) the servers get CPU 0 with one worker each and wrk gets CPU 1, so that
+# the load generator never steals the server's core: on a 2-core machine sharing both cores
+# makes p99 a coin toss. --shared runs servers with 2 workers on all cores instead.
+#
+#   bench/gateway_vs_nginx.sh [--quick] [--pinned | --shared] [--build DIR] [--duration S]
+#                             [--connections N] [--keys N] [--delay-ms MS] [--body-bytes N]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +18,7 @@ build="$root/build/release"
 duration=10
 connections=64
 wrk_threads=2
+pinned=1
 keys=1000
 delay_ms=20
 body_bytes=1024
@@ -23,7 +28,8 @@ while (($#)); do
     --build) build=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    --threads) wrk_threads=$2; shift 2 ;;
+    --pinned) pinned=1; shift ;;
+    --shared) pinned=0; shift ;;
     --keys) keys=$2; shift 2 ;;
     --delay-ms) delay_ms=$2; shift 2 ;;
     --body-bytes) body_bytes=$2; shift 2 ;;
@@ -39,6 +45,20 @@ for binary in strata strata_bench_origin; do
   [[ -n "$found" ]] || { echo "gateway_vs_nginx: $binary not built under $build" >&2; exit 2; }
   declare "bin_${binary}=$found"
 done
+
+if ((pinned)) && (($(nproc) < 2)); then pinned=0; fi
+if ((pinned)); then
+  server_workers=1
+  wrk_threads=1
+  on_server=(taskset -c 0)
+  on_load=(taskset -c 1)
+  placement="servers on CPU 0 (1 worker each), wrk on CPU 1"
+else
+  server_workers=2
+  on_server=()
+  on_load=()
+  placement="servers (2 workers each) and wrk share $(nproc) cores"
+fi
 
 work=$(mktemp -d /tmp/strata-gateway-bench.XXXXXX)
 pids=()
@@ -81,12 +101,12 @@ port_from_log() {
   exit 1
 }
 
-"$bin_strata_bench_origin" --port 0 --delay-ms "$delay_ms" --body-bytes "$body_bytes" >"$work/origin.log" 2>&1 &
+"${on_load[@]}" "$bin_strata_bench_origin" --port 0 --delay-ms "$delay_ms" --body-bytes "$body_bytes" >"$work/origin.log" 2>&1 &
 pids+=($!)
 origin_port=$(port_from_log "$work/origin.log" 'listening on [0-9]+')
 
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+"${on_server[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=($!)
 wait_port "$redis_port" redis
 
@@ -94,7 +114,7 @@ strata_config() {  # $1: l1 true|false
   cat <<TOML
 listen = "127.0.0.1:0"
 origin = "http://127.0.0.1:$origin_port"
-threads = 2
+threads = $server_workers
 [cache]
 l1 = $1
 redis_url = "redis://127.0.0.1:$redis_port"
@@ -105,10 +125,10 @@ TOML
 }
 strata_config true >"$work/strata-l1.toml"
 strata_config false >"$work/strata-l2.toml"
-"$bin_strata" serve --config "$work/strata-l1.toml" >"$work/strata-l1.log" 2>&1 &
+"${on_server[@]}" "$bin_strata" serve --config "$work/strata-l1.toml" >"$work/strata-l1.log" 2>&1 &
 pids+=($!)
 strata_l1_port=$(port_from_log "$work/strata-l1.log" 'listening on http://127.0.0.1:[0-9]+')
-"$bin_strata" serve --config "$work/strata-l2.toml" >"$work/strata-l2.log" 2>&1 &
+"${on_server[@]}" "$bin_strata" serve --config "$work/strata-l2.toml" >"$work/strata-l2.log" 2>&1 &
 pids+=($!)
 strata_l2_port=$(port_from_log "$work/strata-l2.log" 'listening on http://127.0.0.1:[0-9]+')
 
@@ -118,7 +138,7 @@ user_line=""
 if [[ $(id -u) -eq 0 ]]; then user_line="user root;"; fi
 cat >"$work/nginx/nginx.conf" <<CONF
 $user_line
-worker_processes 2;
+worker_processes $server_workers;
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/logs/error.log warn;
@@ -141,13 +161,13 @@ http {
   }
 }
 CONF
-nginx -p "$work/nginx/" -e "$work/nginx/logs/error.log" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
+"${on_server[@]}" nginx -p "$work/nginx/" -e "$work/nginx/logs/error.log" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
 pids+=($!)
 wait_port "$nginx_port" nginx
 
 varnish_port=$(free_port)
-varnishd -F -j none -n "$work/varnish" -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$origin_port" \
-  -s malloc,256m -p thread_pools=2 >"$work/varnish.log" 2>&1 &
+"${on_server[@]}" varnishd -F -j none -n "$work/varnish" -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$origin_port" \
+  -s malloc,256m -p thread_pools="$server_workers" >"$work/varnish.log" 2>&1 &
 pids+=($!)
 wait_port "$varnish_port" varnish
 
@@ -177,10 +197,10 @@ declare -A rps p50 p99
 measure() {  # name port
   local name=$1 port=$2
   # Warm-up: one pass fills the cache (misses cost the origin's delay), then the measured run.
-  wrk -t"$wrk_threads" -c"$connections" -d"$(( duration > 2 ? 2 : 1 ))s" -s "$work/urls.lua" \
+  "${on_load[@]}" wrk -t"$wrk_threads" -c"$connections" -d"$(( duration > 2 ? 2 : 1 ))s" -s "$work/urls.lua" \
     "http://127.0.0.1:$port" -- "$keys" >/dev/null 2>&1 || true
   local out
-  out=$(wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency -s "$work/urls.lua" \
+  out=$("${on_load[@]}" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency -s "$work/urls.lua" \
     "http://127.0.0.1:$port" -- "$keys" 2>&1)
   echo "$out" >"$work/wrk-$name.txt"
   if echo "$out" | grep -q "Non-2xx"; then
@@ -228,7 +248,7 @@ declare -A ports=([origin]=$origin_port [nginx]=$nginx_port [varnish]=$varnish_p
 for name in "${names[@]}"; do measure "$name" "${ports[$name]}"; done
 
 echo
-echo "Cache hits over HTTP: wrk -t$wrk_threads -c$connections -d${duration}s, $keys URLs, ${body_bytes}-byte bodies, all on 127.0.0.1 ($(nproc) cores)"
+echo "Cache hits over HTTP: wrk -t$wrk_threads -c$connections -d${duration}s, $keys URLs, ${body_bytes}-byte bodies, 127.0.0.1; $placement"
 printf '%-36s %12s %10s %10s %12s %12s\n' "server" "req/s" "p50 ms" "p99 ms" "req/s÷nginx" "p99÷nginx"
 for name in "${names[@]}"; do
   awk -v label="${labels[$name]}" -v r="${rps[$name]}" -v a="${p50[$name]}" -v b="${p99[$name]}" \
