@@ -17,6 +17,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# SQLite: the example API's database (examples/api).
+find_package(SQLite3 REQUIRED)
 # toml++ 3.3 (Debian's shared build): the gateway's configuration file.
 pkg_check_modules(TOMLPLUSPLUS REQUIRED IMPORTED_TARGET tomlplusplus)
 
