@@ -13,7 +13,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  redis-server redis-tools openssl
+  redis-server redis-tools openssl curl
   # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh)
   wrk nginx-light varnish
 )
