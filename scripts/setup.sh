@@ -16,6 +16,8 @@ packages=(
   redis-server redis-tools openssl curl
   # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh)
   wrk nginx-light varnish
+  # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)
+  python3 python3-flask python3-flask-caching python3-redis gunicorn
 )
 
 missing=()
