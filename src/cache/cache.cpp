@@ -250,10 +250,16 @@ public:
   asio::awaitable<void> drop_corrupt(const std::string& full, std::string_view why);
 
   // --- loading ---
+  // `after_miss`: the caller missed; a load that finished since its lookup is reused instead of
+  // starting another (false for eager refresh, which reloads a fresh value on purpose).
   std::shared_ptr<LoadFlight> start_load(const std::string& full, const detail::ErasedCodec& codec,
                                          detail::ErasedLoader loader, const Policy& policy,
                                          std::uint64_t sequence, std::optional<std::uint64_t> epoch,
-                                         bool has_stale, bool* leader);
+                                         bool has_stale, bool after_miss, bool* leader);
+  // The fresh L1 entry for `full`, untouched by any invalidation since its fill began, as a load
+  // result.
+  std::optional<LoadResult> fresh_in_l1(const std::string& full, const detail::ErasedCodec& codec,
+                                        const Policy& policy);
   asio::awaitable<LoadResult> attempt_load(std::string full, const detail::ErasedCodec* codec,
                                            detail::ErasedLoader loader, Policy policy,
                                            std::uint64_t sequence, std::optional<std::uint64_t> epoch,
@@ -561,12 +567,29 @@ asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
   co_return entry;
 }
 
+std::optional<LoadResult> Cache::Impl::fresh_in_l1(const std::string& full, const detail::ErasedCodec& codec,
+                                                   const Policy& policy) {
+  if (!policy.use_l1) return std::nullopt;
+  auto bytes = l1_->get(full);
+  if (!bytes) return std::nullopt;
+  auto entry = std::static_pointer_cast<const StoredEntry>(bytes->owner());
+  if (marks_.invalidated_since(entry->sequence, full, entry->envelope.tags)) return std::nullopt;
+  if (now_ms() >= entry->envelope.fresh_until_ms) return std::nullopt;
+  auto value = typed_value(*entry, codec);
+  if (!value) return std::nullopt;
+  LoadResult result;
+  result.value = std::move(value);
+  result.entry = std::move(entry);
+  result.source = Source::l1;
+  return result;
+}
+
 std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
                                                     const detail::ErasedCodec& codec,
                                                     detail::ErasedLoader loader, const Policy& policy,
                                                     std::uint64_t sequence,
                                                     std::optional<std::uint64_t> epoch,
-                                                    bool has_stale, bool* leader) {
+                                                    bool has_stale, bool after_miss, bool* leader) {
   // One flight per key and C++ type: waiters cast the shared result to their own type.
   std::string flight_key = full;
   flight_key.push_back('\0');
@@ -580,6 +603,17 @@ std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
     if (slot.flight && !marks_.invalidated_since(slot.sequence, full, policy.tags)) {
       *leader = false;
       return slot.flight;
+    }
+    // The load this caller missed may have finished between its lookup and now (it stores, then
+    // leaves this map): its value is in L1, and loading again would be a second load.
+    if (after_miss) {
+      if (auto done = fresh_in_l1(full, codec, policy)) {
+        if (!slot.flight) flights_.erase(flight_key);
+        *leader = false;
+        auto finished = std::make_shared<LoadFlight>();
+        finished->finish(std::move(*done));
+        return finished;
+      }
     }
     flight = std::make_shared<LoadFlight>();
     slot = FlightSlot{flight, sequence, policy.tags};
@@ -898,7 +932,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
       if (static_cast<double>(now - entry.envelope.created_ms) >= policy.eager_refresh * lifetime) {
         bool leader = false;
         (void)impl->start_load(full, codec, std::move(loader), policy, impl->marks_.sequence(),
-                               std::nullopt, true, &leader);
+                               std::nullopt, true, false, &leader);
         if (leader) Metrics::bump(impl->metrics_.eager_refreshes);
       }
     }
@@ -910,7 +944,7 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   const bool has_stale = found.stale != nullptr && policy.fail_safe;
   bool leader = false;
   auto flight = impl->start_load(full, codec, std::move(loader), policy, sequence, found.epoch,
-                                 has_stale, &leader);
+                                 has_stale, true, &leader);
   if (!leader) Metrics::bump(impl->metrics_.coalesced_waits);
   std::optional<std::chrono::nanoseconds> patience;
   if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;
