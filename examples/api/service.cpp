@@ -36,7 +36,7 @@ Answer error(unsigned status, std::string_view code, std::string_view detail) {
   json::object body;
   body["error"] = code;
   body["detail"] = detail;
-  return Answer{status, json::serialize(body), "BYPASS"};
+  return Answer{status, strata::detail::json_serialize(body), "BYPASS"};
 }
 
 std::vector<std::string_view> segments_of(std::string_view path) {
@@ -116,7 +116,7 @@ std::string render(const Job& job) {
   progress["percent"] = job.scenes_total == 0 ? 0 : job.scenes_completed * 100 / job.scenes_total;
   out["progress"] = std::move(progress);
   out["updated_at"] = job.updated_at;
-  return json::serialize(out);
+  return strata::detail::json_serialize(out);
 }
 
 std::string render(const Transcription& transcription) {
@@ -136,7 +136,7 @@ std::string render(const Transcription& transcription) {
     segments.push_back(std::move(item));
   }
   out["segments"] = std::move(segments);
-  return json::serialize(out);
+  return strata::detail::json_serialize(out);
 }
 
 std::string render(const LibraryPage& page, int number, int per_page) {
@@ -156,7 +156,7 @@ std::string render(const LibraryPage& page, int number, int per_page) {
   out["per_page"] = per_page;
   out["total"] = page.total;
   out["pages"] = (page.total + per_page - 1) / per_page;
-  return json::serialize(out);
+  return strata::detail::json_serialize(out);
 }
 
 std::string render(const Dashboard& dashboard) {
@@ -183,7 +183,7 @@ std::string render(const Dashboard& dashboard) {
     months.push_back(std::move(item));
   }
   out["meetings_per_month"] = std::move(months);
-  return json::serialize(out);
+  return strata::detail::json_serialize(out);
 }
 
 std::string hex_sha256(std::string_view data) {
@@ -346,13 +346,13 @@ asio::awaitable<Answer> Service::route(const Request& request) {
     body["statistics"] = std::move(statistics);
     body["message"] = cache_ == nullptr ? "Cache is disabled" : !stats.redis_enabled ? "Cache is working normally (in-process)"
                       : stats.redis_available ? "Cache is working normally" : "Redis unavailable: serving from memory and the database";
-    co_return Answer{200, json::serialize(body), "BYPASS"};
+    co_return Answer{200, strata::detail::json_serialize(body), "BYPASS"};
   }
   if (is({"api", "v2", "db", "stats"}) && method == http::verb::get) {
     json::object body;
     body["queries"] = database_.queries();
     body["ai_calls"] = ai_calls_.load();
-    co_return Answer{200, json::serialize(body), "BYPASS"};
+    co_return Answer{200, strata::detail::json_serialize(body), "BYPASS"};
   }
 
   // Seed 000: transcriptions, per user; only completed ones are cached.
@@ -523,7 +523,7 @@ asio::awaitable<Answer> Service::route(const Request& request) {
       out["model"] = "strata-example-1";
       out["digest"] = state;
       out["words"] = std::count(input.begin(), input.end(), ' ') + 1;
-      return json::serialize(out);
+      return strata::detail::json_serialize(out);
     };
     co_return co_await read(cache_, database_executor_, std::move(key), options, std::move(work));
   }

@@ -2,6 +2,8 @@
 
 #include "cache/metrics.hpp"
 
+#include <strata/cache/codec.hpp>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -66,7 +68,7 @@ std::string to_json(const CacheStats& stats) {
   latency["l2"] = latency_json(stats.l2_latency);
   latency["loader"] = latency_json(stats.loader_latency);
   out["latency"] = std::move(latency);
-  return boost::json::serialize(out);
+  return detail::json_serialize(out);
 }
 
 std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {

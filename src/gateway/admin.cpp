@@ -24,7 +24,7 @@ Reply json_reply(unsigned status, const json::value& body) {
   reply.status = status;
   reply.add("Content-Type", "application/json");
   reply.add("Cache-Control", "no-store");
-  reply.owned_body = json::serialize(body);
+  reply.owned_body = detail::json_serialize(body);
   return reply;
 }
 

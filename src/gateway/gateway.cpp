@@ -288,7 +288,7 @@ Reply json_error(unsigned status, std::string_view code, std::string_view detail
   boost::json::object body;
   body["error"] = code;
   body["detail"] = detail;
-  reply.owned_body = boost::json::serialize(body);
+  reply.owned_body = detail::json_serialize(body);
   return reply;
 }
 

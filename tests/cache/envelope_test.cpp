@@ -1,8 +1,14 @@
 #include "cache/envelope.hpp"
 
+#include <strata/cache/codec.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <stdexcept>
 
 namespace strata::cache {
@@ -117,6 +123,27 @@ TEST(EnvelopeTest, InvalidOptionsFailFast) {
   options.compression_level = 99;
   EXPECT_THAT([&] { EnvelopeCodec codec(options); },
               ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("compression_level")));
+}
+
+TEST(JsonText, DoublesReadLikeNumbersAndRoundTrip) {
+  boost::json::object value;
+  value["hit_rate"] = 42.86;
+  value["ratio"] = 0.1;
+  value["whole"] = 3.0;
+  value["big"] = 1e21;
+  value["count"] = 7;
+  value["nan"] = std::nan("");
+  value["text"] = "quote \" and \n newline";
+  value["list"] = boost::json::array{1, 2.5, "x", nullptr, true};
+  const auto text = strata::detail::json_serialize(value);
+  EXPECT_EQ(text,
+            R"({"hit_rate":42.86,"ratio":0.1,"whole":3.0,"big":1e+21,"count":7,"nan":null,)"
+            R"("text":"quote \" and \n newline","list":[1,2.5,"x",null,true]})");
+  const auto parsed = strata::detail::json_parse(text);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->at("hit_rate").as_double(), 42.86);
+  EXPECT_EQ(parsed->at("whole").as_double(), 3.0);
+  EXPECT_EQ(parsed->at("text").as_string(), "quote \" and \n newline");
 }
 
 }  // namespace

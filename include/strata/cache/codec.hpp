@@ -14,6 +14,7 @@
 namespace strata {
 
 namespace detail {
+// Compact JSON; doubles in their shortest exact decimal form ("42.86", not "4.286E1").
 std::string json_serialize(const boost::json::value& value);
 // nullopt when `bytes` is not one complete JSON document.
 std::optional<boost::json::value> json_parse(std::string_view bytes);
