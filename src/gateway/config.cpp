@@ -2,6 +2,8 @@
 
 #include "gateway/route.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <toml++/toml.h>
 
 #include <fmt/format.h>
@@ -232,6 +234,33 @@ Rule read_rule(const toml::table& table, std::size_t index, const std::string& s
 
 }  // namespace
 
+std::optional<Network> parse_network(std::string_view text) {
+  boost::system::error_code error;
+  std::string spec(text);
+  if (spec.find('/') == std::string::npos) spec += spec.find(':') == std::string::npos ? "/32" : "/128";
+  if (spec.find(':') == std::string::npos) {
+    auto network = boost::asio::ip::make_network_v4(spec, error);
+    if (error) return std::nullopt;
+    return Network{network.canonical()};
+  }
+  auto network = boost::asio::ip::make_network_v6(spec, error);
+  if (error) return std::nullopt;
+  return Network{network.canonical()};
+}
+
+bool Network::contains(std::string_view address) const {
+  boost::system::error_code error;
+  const auto parsed = boost::asio::ip::make_address(address, error);
+  if (error) return false;
+  if (const auto* v4 = std::get_if<boost::asio::ip::network_v4>(&range)) {
+    if (!parsed.is_v4()) return false;
+    return boost::asio::ip::make_network_v4(parsed.to_v4(), v4->prefix_length()).canonical() == *v4;
+  }
+  const auto& v6 = std::get<boost::asio::ip::network_v6>(range);
+  if (!parsed.is_v6()) return false;
+  return boost::asio::ip::make_network_v6(parsed.to_v6(), v6.prefix_length()).canonical() == v6;
+}
+
 std::optional<Millis> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   long long number = 0;
@@ -436,6 +465,13 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read("admin_value", identity.admin_value);
     reader.read("header", identity.header);
     identity.header = lower(identity.header);
+    reader.read("trusted_proxies", identity.trusted_proxies);
+    for (const auto& network : identity.trusted_proxies) {
+      if (!parse_network(network)) {
+        reader.fail(reader.get("trusted_proxies"), "trusted_proxies",
+                    "\"" + network + "\" is not an address or CIDR network such as \"10.0.0.0/8\" or \"::1/128\"");
+      }
+    }
     reader.read("digest_secret", identity.digest_secret);
     reader.reject_unknown();
   }

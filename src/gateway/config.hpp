@@ -4,6 +4,9 @@
 // examples/gateway/strata.toml for every option, documented), with flags and environment
 // variables layered on top by the CLI.
 
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace strata::gateway {
@@ -59,8 +63,11 @@ struct IdentityConfig {
   // The claim and value that make a caller an admin (a string claim, or an array holding it).
   std::string admin_claim = "role";
   std::string admin_value = "admin";
-  // header: the header a trusted auth proxy sets to the user id.
+  // header: the header a trusted auth proxy sets to the user id. It is believed only from these
+  // peers (CIDR); from anyone else it is ignored and removed before the request goes upstream,
+  // so a client cannot name itself another user.
   std::string header;
+  std::vector<std::string> trusted_proxies{"127.0.0.0/8", "::1/128"};
   // bearer_digest: the identity is HMAC-SHA256(secret, bearer token); never the token itself.
   std::string digest_secret;
 };
@@ -156,6 +163,13 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source = "<co
 GatewayConfig load_config(const std::string& path);
 // Cross-field checks (also run by parse_config); throws ConfigError.
 void validate(const GatewayConfig& config);
+
+// An address range: "10.0.0.0/8", "::1/128", or one address.
+struct Network {
+  std::variant<boost::asio::ip::network_v4, boost::asio::ip::network_v6> range;
+  [[nodiscard]] bool contains(std::string_view address) const;
+};
+std::optional<Network> parse_network(std::string_view text);
 
 // "30s", "5m", "1h", "250ms", "2d", or a bare number of seconds.
 std::optional<Millis> parse_duration(std::string_view text);

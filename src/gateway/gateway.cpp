@@ -313,6 +313,21 @@ Runtime::Runtime(GatewayConfig settings) : config(std::move(settings)), identity
     rules.push_back(CompiledRule{rule, std::move(*compiled)});
   }
   stripped.insert(config.strip_request_headers.begin(), config.strip_request_headers.end());
+  for (const auto& text : config.identity.trusted_proxies) {
+    if (auto network = parse_network(text)) trusted_proxies.push_back(*network);
+  }
+}
+
+bool Runtime::trusts(std::string_view peer) const {
+  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                     [&](const Network& network) { return network.contains(peer); });
+}
+
+Identity Runtime::identify(const Request& request, const RequestContext& context) const {
+  const auto& header = config.identity.header;
+  const std::string_view claimed =
+      header.empty() || !trusts(context.peer) ? std::string_view{} : std::string_view(request[header]);
+  return identity.resolve(request[http::field::authorization], claimed, unix_now());
 }
 
 std::pair<const CompiledRule*, Variables> Runtime::match(std::string_view method, std::string_view path) const {
@@ -406,6 +421,8 @@ OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Requ
         std::find(keyed_headers.begin(), keyed_headers.end(), name) == keyed_headers.end()) {
       continue;
     }
+    // An identity header from an untrusted peer is a forgery: the origin must not see it either.
+    if (name == runtime.config.identity.header && !runtime.trusts(context.peer)) continue;
     if (for_cache && (name == "if-none-match" || name == "if-modified-since" || name == "if-match" ||
                       name == "if-unmodified-since" || name == "if-range" || name == "range")) {
       continue;  // the cache needs the full response; it answers conditionals itself
@@ -428,12 +445,7 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
     counters_.rejected.fetch_add(1, std::memory_order_relaxed);
     co_return json_error(400, "bad_request", "request target: " + problem);
   }
-  const auto now = unix_now();
-  const auto identity = runtime->identity.resolve(request[http::field::authorization],
-                                                  runtime->config.identity.header.empty()
-                                                      ? std::string_view{}
-                                                      : std::string_view(request[runtime->config.identity.header]),
-                                                  now);
+  const auto identity = runtime->identify(request, context);
   if (is_admin_path(target->path, *runtime)) {
     if (!context.admin_listener && !runtime->config.admin.expose_on_main_listener) {
       co_return json_error(404, "not_found", "the admin API is served on admin.listen only");
@@ -647,7 +659,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
                         request.method() != http::verb::options;
   if (mutation && reply.response.status >= 200 && reply.response.status < 400) {
     // Before the client hears of the write, so that its next read cannot see the old value.
-    co_await invalidate_written_uris(runtime, request, reply.response);
+    co_await invalidate_written_uris(runtime, request, context, reply.response);
   }
   if (mutation && reply.response.status >= 200 && reply.response.status < 300) {
     std::string named;
@@ -679,7 +691,8 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
 }
 
 asio::awaitable<void> Gateway::Impl::invalidate_written_uris(std::shared_ptr<const Runtime> runtime,
-                                                             const Request& request, const StoredResponse& response) {
+                                                             const Request& request, const RequestContext& context,
+                                                             const StoredResponse& response) {
   // RFC 9111 4.4: a successful unsafe request invalidates its target URI, and the URIs in
   // Location and Content-Location when they are on the same host.
   std::vector<std::string> targets{std::string(request.target())};
@@ -698,11 +711,7 @@ asio::awaitable<void> Gateway::Impl::invalidate_written_uris(std::shared_ptr<con
     }
     if (!uri.empty() && uri.front() == '/') targets.emplace_back(uri);
   }
-  const auto identity = runtime->identity.resolve(request[http::field::authorization],
-                                                  runtime->config.identity.header.empty()
-                                                      ? std::string_view{}
-                                                      : std::string_view(request[runtime->config.identity.header]),
-                                                  unix_now());
+  const auto identity = runtime->identify(request, context);
   for (const auto& text : targets) {
     std::string problem;
     auto target = normalize_target(text, &problem);

@@ -26,6 +26,13 @@ struct Runtime {
   IdentityResolver identity;
   std::unordered_set<std::string> stripped;  // request headers removed before going upstream
 
+  std::vector<Network> trusted_proxies;
+
+  // Whether `peer` may set the trusted identity header.
+  [[nodiscard]] bool trusts(std::string_view peer) const;
+  // The caller's identity, as configured (the identity header only from trusted peers).
+  [[nodiscard]] Identity identify(const Request& request, const RequestContext& context) const;
+
   // The first rule for this method and path (GET rules also answer HEAD).
   [[nodiscard]] std::pair<const CompiledRule*, Variables> match(std::string_view method, std::string_view path) const;
 };
@@ -70,7 +77,7 @@ public:
 
   // RFC 9111 4.4: what a successful unsafe request invalidates by itself.
   boost::asio::awaitable<void> invalidate_written_uris(std::shared_ptr<const Runtime> runtime, const Request& request,
-                                                       const StoredResponse& response);
+                                                       const RequestContext& context, const StoredResponse& response);
   // Invalidations named by a rule and by the origin's invalidation header.
   boost::asio::awaitable<void> invalidate_after_mutation(std::shared_ptr<const Runtime> runtime,
                                                          const CompiledRule* rule, Variables variables,

@@ -578,6 +578,32 @@ TEST(GatewayAdminListener, TheAdminApiCanLiveOnItsOwnListenerOnly) {
   EXPECT_EQ(origin.server().total(), 0U);  // none of it was proxied
 }
 
+TEST(GatewayTrustedHeader, AnIdentityHeaderCountsOnlyFromTrustedProxies) {
+  Origin origin;
+  const std::string rules = "origin = \"{origin}\"\n[identity]\nsource = \"header\"\nheader = \"X-User\"\n{trust}"
+                            "[[rules]]\npath = \"/api/me/{section}\"\nttl = \"60s\"\nper_user = true\n";
+  auto with = [&](const std::string& trust) {
+    std::string text = rules;
+    text.replace(text.find("{trust}"), 7, trust);
+    return text;
+  };
+  {
+    // The default trusts loopback, where this test's client connects from.
+    GatewayUnderTest gateway(with(""), origin.url());
+    http_get(gateway.port(), "/api/me/a", {{"X-User", "alice"}});
+    EXPECT_EQ(http_get(gateway.port(), "/api/me/a", {{"X-User", "alice"}}).header("x-cache"), "HIT");
+    EXPECT_EQ(origin.server().seen().back().headers.count("x-user"), 1U);
+  }
+  {
+    GatewayUnderTest gateway(with("trusted_proxies = [\"10.0.0.0/8\"]\n"), origin.url());
+    const auto forged = http_get(gateway.port(), "/api/me/b", {{"X-User", "alice"}});
+    EXPECT_EQ(forged.header("x-cache"), "BYPASS");  // no identity: no per-user entry
+    const auto seen = origin.server().seen().back();
+    EXPECT_EQ(seen.target, "/api/me/b");
+    EXPECT_EQ(seen.headers.count("x-user"), 0U);  // and the origin never sees the forged header
+  }
+}
+
 TEST(GatewayRfc9111Routes, FreshnessFromMaxAgeExpiresAndAgeWithoutPublic) {
   Origin origin;
   auto clock = std::make_shared<ManualClock>();

@@ -109,6 +109,29 @@ TEST(GatewayConfig, DurationsAndEndpoints) {
   EXPECT_EQ(parse_origin("http://api.internal", "origin").port, 80);
 }
 
+TEST(GatewayConfig, TrustedProxiesAreNetworks) {
+  const auto loopback = parse_network("127.0.0.0/8");
+  ASSERT_TRUE(loopback);
+  EXPECT_TRUE(loopback->contains("127.0.0.1"));
+  EXPECT_TRUE(loopback->contains("127.255.0.9"));
+  EXPECT_FALSE(loopback->contains("128.0.0.1"));
+  EXPECT_FALSE(loopback->contains("::1"));
+  EXPECT_FALSE(loopback->contains("not an address"));
+  const auto one = parse_network("10.1.2.3");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->contains("10.1.2.3"));
+  EXPECT_FALSE(one->contains("10.1.2.4"));
+  const auto v6 = parse_network("fd00::/8");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->contains("fd12::1"));
+  EXPECT_FALSE(v6->contains("10.0.0.1"));
+  EXPECT_FALSE(parse_network("10.0.0.0/33"));
+  EXPECT_FALSE(parse_network("proxy.internal"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[identity]\nsource = \"header\"\nheader = \"X-User\"\n"
+                           "trusted_proxies = [\"10.0.0.0/8\", \"lan\"]\n"),
+              AllOf(HasSubstr("identity.trusted_proxies"), HasSubstr("\"lan\" is not an address or CIDR")));
+}
+
 TEST(RequestTarget, NormalisesLikeTheOriginWill) {
   std::string error;
   EXPECT_EQ(normalize_target("/a/./b/../c", &error)->path, "/a/c");
