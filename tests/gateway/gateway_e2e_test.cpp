@@ -506,6 +506,28 @@ TEST_F(GatewayEndToEnd, MalformedAndOversizedRequestsAreRefusedAndServingGoesOn)
   EXPECT_EQ(get("/api/jobs/1").status, 200U);
 }
 
+TEST_F(GatewayEndToEnd, RandomBytesNeverCrashOrHangTheServer) {
+  std::mt19937 random(7);
+  const std::string pieces[] = {"GET ", "POST ", "/api/jobs/1", " HTTP/1.1\r\n", "Host: x\r\n", "Content-Length: ",
+                                "Transfer-Encoding: chunked\r\n", "\r\n", "5\r\nhello\r\n0\r\n\r\n", "%00", ":", "\n",
+                                "X-Cache: HIT\r\n", "99999999999999999999", "\x00\xff\xfe"};
+  for (int i = 0; i < 150; ++i) {
+    std::string bytes;
+    const int count = 1 + static_cast<int>(random() % 12);
+    for (int p = 0; p < count; ++p) {
+      if (random() % 4 == 0) {
+        for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>(random() % 256));
+      } else {
+        bytes += pieces[random() % std::size(pieces)];
+      }
+    }
+    const auto answer = raw_exchange(port(), bytes, std::chrono::milliseconds(300));
+    // Whatever came back is HTTP, or nothing (the request was incomplete and timed out).
+    EXPECT_TRUE(answer.empty() || answer.rfind("HTTP/1.1 ", 0) == 0) << answer.substr(0, 80);
+  }
+  EXPECT_EQ(get("/api/jobs/1").status, 200U);
+}
+
 TEST_F(GatewayEndToEnd, PipelinedRequestsAreAnsweredInOrder) {
   const std::string pipelined = "GET /api/jobs/1 HTTP/1.1\r\nHost: x\r\n\r\n"
                                 "GET /api/jobs/2 HTTP/1.1\r\nHost: x\r\n\r\n"
