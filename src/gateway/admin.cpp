@@ -84,6 +84,32 @@ std::optional<Key> parse_key(std::string_view text) {
 
 }  // namespace
 
+bool Gateway::Impl::named_entries(const Runtime& runtime, const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& paths, std::vector<Key>& out,
+                                  std::string* error) const {
+  for (const auto& text : keys) {
+    auto key = parse_key(text);
+    if (!key) {
+      *error = fmt::format("keys: \"{}\" is not namespace:part[:part...]", text);
+      return false;
+    }
+    out.push_back(std::move(*key));
+  }
+  // A path names the shared entry a GET of it would use (per-user entries: invalidate the user).
+  for (const auto& text : paths) {
+    std::string problem;
+    auto named = normalize_target(text, &problem);
+    if (!named) {
+      *error = fmt::format("paths: \"{}\": {}", text, problem);
+      return false;
+    }
+    auto [rule, variables] = runtime.match("GET", named->path);
+    const Request probe;
+    out.push_back(plan_entry(runtime, rule, std::move(variables), *named, probe, std::nullopt).key);
+  }
+  return true;
+}
+
 bool Gateway::Impl::is_admin_path(std::string_view path, const Runtime& runtime) const {
   const auto& base = runtime.config.admin.base;
   if (path == "/metrics" || path == "/health") return true;
@@ -297,20 +323,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
       co_return json_error(400, "bad_request", "nothing to invalidate: give keys, paths, tags, namespaces or patterns");
     }
     std::vector<Key> parsed_keys;
-    for (const auto& text : *keys) {
-      auto key = parse_key(text);
-      if (!key) co_return json_error(400, "bad_request", fmt::format("keys: \"{}\" is not namespace:part[:part...]", text));
-      parsed_keys.push_back(std::move(*key));
-    }
-    // A path names the shared entry a GET of it would use (per-user entries: invalidate the user).
-    for (const auto& text : *paths) {
-      std::string problem;
-      auto named = normalize_target(text, &problem);
-      if (!named) co_return json_error(400, "bad_request", fmt::format("paths: \"{}\": {}", text, problem));
-      auto [rule, variables] = runtime->match("GET", named->path);
-      Request probe;
-      parsed_keys.push_back(plan_entry(*runtime, rule, std::move(variables), *named, probe, std::nullopt).key);
-    }
+    if (!named_entries(*runtime, *keys, *paths, parsed_keys, &error)) co_return json_error(400, "bad_request", error);
     json::object result;
     std::uint64_t affected = 0;
     bool ok = true;
@@ -346,19 +359,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     if (!paths) co_return json_error(400, "bad_request", error);
     if (keys->empty() && paths->empty()) co_return json_error(400, "bad_request", "give keys or paths to extend");
     std::vector<Key> parsed_keys;
-    for (const auto& text : *keys) {
-      auto key = parse_key(text);
-      if (!key) co_return json_error(400, "bad_request", fmt::format("keys: \"{}\" is not namespace:part[:part...]", text));
-      parsed_keys.push_back(std::move(*key));
-    }
-    for (const auto& text : *paths) {
-      std::string problem;
-      auto named = normalize_target(text, &problem);
-      if (!named) co_return json_error(400, "bad_request", fmt::format("paths: \"{}\": {}", text, problem));
-      auto [rule, variables] = runtime->match("GET", named->path);
-      Request probe;
-      parsed_keys.push_back(plan_entry(*runtime, rule, std::move(variables), *named, probe, std::nullopt).key);
-    }
+    if (!named_entries(*runtime, *keys, *paths, parsed_keys, &error)) co_return json_error(400, "bad_request", error);
     std::uint64_t affected = 0;
     const auto seconds = std::chrono::seconds(ttl->to_number<std::int64_t>());
     for (const auto& key : parsed_keys) affected += (co_await cache_->extend_ttl(key, seconds)).affected;

@@ -18,12 +18,6 @@
 namespace strata::gateway {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 // Reads one TOML table, knowing where it is (for messages) and which options it consumed (so
 // that the rest can be reported as unknown).
 class TableReader {
@@ -200,7 +194,7 @@ Rule read_rule(const toml::table& table, std::size_t index, const std::string& s
   reader.read_duration("stale_if_error", rule.stale_if_error);
   reader.read("query", rule.query);
   reader.read("headers", rule.headers);
-  for (auto& header : rule.headers) header = lower(header);
+  for (auto& header : rule.headers) header = ascii_lower(header);
   reader.read("per_user", rule.per_user);
   reader.read("tags", rule.tags);
   reader.read("negative_statuses", rule.negative_statuses);
@@ -368,14 +362,14 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
   }
   top.read_integer("threads", config.threads, 0, 256);
   top.read("invalidation_header", config.invalidation_header);
-  config.invalidation_header = lower(config.invalidation_header);
+  config.invalidation_header = ascii_lower(config.invalidation_header);
   std::string unmatched = "public";
   top.read("unmatched_routes", unmatched);
   if (unmatched == "public") config.unmatched_routes = UnmatchedRoutes::public_only;
   else if (unmatched == "rfc9111") config.unmatched_routes = UnmatchedRoutes::rfc9111;
   else top.fail(top.get("unmatched_routes"), "unmatched_routes", "expected \"public\" or \"rfc9111\"");
   top.read("strip_request_headers", config.strip_request_headers);
-  for (auto& header : config.strip_request_headers) header = lower(header);
+  for (auto& header : config.strip_request_headers) header = ascii_lower(header);
 
   if (const auto* table = top.sub_table("limits")) {
     TableReader reader(*table, "limits", config.source);
@@ -406,7 +400,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     auto& admin = config.admin;
     reader.read("base", admin.base);
     reader.read("token_sha256", admin.token_sha256);
-    admin.token_sha256 = lower(admin.token_sha256);
+    admin.token_sha256 = ascii_lower(admin.token_sha256);
     Endpoint endpoint;
     endpoint.port = 0;
     if (table->contains("listen")) {
@@ -464,7 +458,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read("admin_claim", identity.admin_claim);
     reader.read("admin_value", identity.admin_value);
     reader.read("header", identity.header);
-    identity.header = lower(identity.header);
+    identity.header = ascii_lower(identity.header);
     reader.read("trusted_proxies", identity.trusted_proxies);
     for (const auto& network : identity.trusted_proxies) {
       if (!parse_network(network)) {

@@ -39,32 +39,6 @@ public:
   bool timed_out;
 };
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-std::string query_escape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (is_unreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // The keyed parameters in a fixed order: the rule's order, or by name for "*"; repeated names
 // keep their order of appearance.
 std::string canonical_query(std::string_view raw, const std::vector<std::string>* keyed) {
@@ -83,9 +57,9 @@ std::string canonical_query(std::string_view raw, const std::vector<std::string>
   std::string out;
   for (const auto& [name, value] : kept) {
     if (!out.empty()) out.push_back('&');
-    out += query_escape(name);
+    out += percent_encode(name);
     out.push_back('=');
-    out += query_escape(value);
+    out += percent_encode(value);
   }
   return out;
 }
@@ -134,7 +108,7 @@ StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& 
   // Views into these strings: they must outlive the loops (a temporary in a range-for would not).
   const std::string vary = joined_field(response, "vary");
   for (auto varied : split_list(vary)) {
-    const auto name = lower(varied);
+    const auto name = ascii_lower(varied);
     if (name == "*") return refuse("vary-star", false);
     if (std::find(plan.keyed_headers.begin(), plan.keyed_headers.end(), name) == plan.keyed_headers.end()) {
       return refuse("vary-unkeyed:" + name, false);
@@ -238,7 +212,7 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
   // Fields named in Connection are hop-by-hop as well (RFC 9110 7.6.1).
   const std::string connection = joined_field(response, "connection");
   std::vector<std::string> listed;
-  for (auto name : split_list(connection)) listed.push_back(lower(name));
+  for (auto name : split_list(connection)) listed.push_back(ascii_lower(name));
   for (const auto& header : response.headers) {
     if (is_hop_by_hop(header.first) || gateway_owned(header.first, invalidation_header)) continue;
     if (std::find(listed.begin(), listed.end(), header.first) != listed.end()) continue;
@@ -387,7 +361,7 @@ EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* 
       plan.keyed_headers.push_back(name);
       std::string value;
       for (const auto& field : request) {
-        if (lower(field.name_string()) != name) continue;
+        if (ascii_lower(field.name_string()) != name) continue;
         if (!value.empty()) value += ", ";
         value += std::string(field.value());
       }
@@ -408,10 +382,10 @@ OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Requ
   upstream.version(11);
   // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
   std::vector<std::string> connection_listed;
-  for (auto item : split_list(request[http::field::connection])) connection_listed.push_back(lower(item));
+  for (auto item : split_list(request[http::field::connection])) connection_listed.push_back(ascii_lower(item));
   std::string forwarded_for;
   for (const auto& field : request) {
-    const std::string name = lower(field.name_string());
+    const std::string name = ascii_lower(field.name_string());
     if (is_hop_by_hop(name) || name == "host" || name == "expect" || name == "x-forwarded-for") {
       if (name == "x-forwarded-for") forwarded_for = std::string(field.value());
       continue;

@@ -67,6 +67,10 @@ public:
   boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,
                                              std::shared_ptr<const Runtime> runtime);
   bool is_admin_path(std::string_view path, const Runtime& runtime) const;
+  // The cache keys an admin body names: logical keys ("jobs:/api/jobs/1:?") and request paths
+  // (the shared entry a GET would use). False with `error` naming the bad one.
+  bool named_entries(const Runtime& runtime, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& paths, std::vector<Key>& out, std::string* error) const;
 
   std::shared_ptr<const Runtime> runtime() const;
   EntryPlan plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,

@@ -1,5 +1,7 @@
 #include "gateway/origin.hpp"
 
+#include "gateway/route.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -207,9 +209,7 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
   const auto& header = connection->parser->get();
   reply.response.status = header.result_int();
   for (const auto& field : header) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    reply.response.headers.emplace_back(std::move(name), std::string(field.value()));
+    reply.response.headers.emplace_back(ascii_lower(field.name_string()), std::string(field.value()));
   }
   if (const auto length = connection->parser->content_length(); length && *length <= max_body) {
     reply.response.body.reserve(*length);

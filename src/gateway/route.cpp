@@ -1,6 +1,7 @@
 #include "gateway/route.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace strata::gateway {
 namespace {
@@ -48,6 +49,28 @@ std::string percent_decode(std::string_view text, bool plus_is_space) {
     }
     out.push_back(plus_is_space && c == '+' ? ' ' : c);
   }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (is_unreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 

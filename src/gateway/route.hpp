@@ -57,5 +57,9 @@ private:
 std::optional<std::string> expand(std::string_view text, const Variables& variables);
 
 std::string percent_decode(std::string_view text, bool plus_is_space);
+// Every byte outside RFC 3986's unreserved set as %XX (query names and values).
+std::string percent_encode(std::string_view text);
+// Header names and other protocol tokens, compared case-insensitively by lowering them once.
+std::string ascii_lower(std::string_view text);
 
 }  // namespace strata::gateway

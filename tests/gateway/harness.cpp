@@ -2,6 +2,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/identity.hpp"
+#include "gateway/route.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,11 +34,6 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 asio::awaitable<HttpResult> exchange(std::uint16_t port, std::string method, std::string target, Fields fields,
                                      std::string body, std::chrono::milliseconds timeout) {
@@ -74,7 +70,7 @@ asio::awaitable<HttpResult> exchange(std::uint16_t port, std::string method, std
   auto response = parser.release();
   result.status = response.result_int();
   for (const auto& field : response) {
-    const auto name = lower(std::string(field.name_string()));
+    const auto name = gateway::ascii_lower(field.name_string());
     if (name == "set-cookie") result.set_cookies.emplace_back(field.value());
     result.headers[name] = std::string(field.value());
   }
@@ -184,7 +180,7 @@ struct TestOrigin::State : std::enable_shared_from_this<TestOrigin::State> {
       OriginRequestSeen seen;
       seen.method = std::string(request.method_string());
       seen.target = std::string(request.target());
-      for (const auto& field : request) seen.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+      for (const auto& field : request) seen.headers[gateway::ascii_lower(field.name_string())] = std::string(field.value());
       seen.body = request.body();
       {
         std::lock_guard lock(mutex);
