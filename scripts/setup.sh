@@ -13,7 +13,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  redis-server redis-tools openssl curl
+  redis-server redis-tools redis-sentinel openssl curl
   # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh)
   wrk nginx-light varnish
   # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)

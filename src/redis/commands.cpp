@@ -1,5 +1,7 @@
 #include <strata/redis/commands.hpp>
 
+#include <strata/redis/client.hpp>
+
 #include <openssl/evp.h>
 
 #include <array>
@@ -71,6 +73,23 @@ boost::asio::awaitable<Result<std::vector<std::string>>> Scanner::next(
   keys.reserve(parts[1].elements().size());
   for (const Reply& key : parts[1].elements()) keys.push_back(key.text());
   co_return keys;
+}
+
+}  // namespace strata::redis
+
+namespace strata::redis {
+
+boost::asio::awaitable<Result<Reply>> Client::run_script(const Script& script, const std::vector<std::string>& keys,
+                                                         const std::vector<std::string>& arguments,
+                                                         std::optional<std::chrono::milliseconds> timeout) {
+  const std::string routing_key = keys.empty() ? std::string() : keys.front();
+  Request by_sha;
+  by_sha.push(script_call("EVALSHA", script.sha1(), keys, arguments));
+  auto reply = co_await exec(routing_key, std::move(by_sha), timeout);
+  if (!reply || !reply->is_error() || !reply->text().starts_with("NOSCRIPT")) co_return reply;
+  Request with_source;
+  with_source.push(script_call("EVAL", script.source(), keys, arguments));
+  co_return co_await exec(routing_key, std::move(with_source), timeout);
 }
 
 }  // namespace strata::redis

@@ -61,6 +61,7 @@ public:
   asio::awaitable<Result<std::vector<Reply>>> exec_all(Request request,
                                                        std::optional<std::chrono::milliseconds> timeout);
   void close();
+  void drop(std::string reason) { fail(generation_, Error::connection_lost, std::move(reason)); }
 
   [[nodiscard]] bool is_connected() const noexcept { return state_ == State::connected; }
   [[nodiscard]] std::size_t pending() const noexcept { return queue_.size(); }
@@ -382,6 +383,7 @@ asio::awaitable<Result<Reply>> Connection::exec(Request request,
 }
 
 void Connection::close() { impl_->close(); }
+void Connection::drop(std::string reason) { impl_->drop(std::move(reason)); }
 bool Connection::is_connected() const noexcept { return impl_->is_connected(); }
 std::size_t Connection::pending() const noexcept { return impl_->pending(); }
 const std::string& Connection::last_error() const noexcept { return impl_->last_error(); }

@@ -100,6 +100,7 @@ public:
     fail_confirmations(make_error_code(Error::cancelled));
   }
 
+  void drop(std::string reason) { fail(generation_, std::move(reason)); }
   [[nodiscard]] bool is_connected() const noexcept { return state_ == State::connected; }
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
 
@@ -291,6 +292,7 @@ asio::awaitable<Result<void>> Subscriber::punsubscribe(std::vector<std::string> 
   return impl_->change("PUNSUBSCRIBE", std::move(patterns));
 }
 void Subscriber::close() { impl_->close(); }
+void Subscriber::drop(std::string reason) { impl_->drop(std::move(reason)); }
 bool Subscriber::is_connected() const noexcept { return impl_->is_connected(); }
 const std::string& Subscriber::last_error() const noexcept { return impl_->last_error(); }
 

@@ -77,7 +77,16 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
   if (tls_context_) {
     tls_ = std::make_unique<ssl::stream<tcp::socket>>(executor_, *tls_context_);
   }
-  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  Endpoint target{options_.host, options_.port};
+  if (options_.locate) {
+    auto located = options_.locate();
+    if (!located) {
+      detail = "no server address known yet (waiting for the deployment's topology)";
+      co_return make_error_code(Error::not_connected);
+    }
+    target = std::move(*located);
+  }
+  const std::string where = target.host + ":" + std::to_string(target.port);
 
   // The watchdog closes the socket at the deadline, which fails whatever step is under way.
   // It shares `timed_out` through a shared_ptr because it may fire after open() returned.
@@ -102,9 +111,9 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
   };
 
   auto [resolve_error, endpoints] =
-      co_await resolver_.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
+      co_await resolver_.async_resolve(target.host, std::to_string(target.port), kUseTuple);
   if (resolve_error) {
-    detail = "cannot resolve '" + options_.host + "': " + resolve_error.message();
+    detail = "cannot resolve '" + target.host + "': " + resolve_error.message();
     co_return done(make_error_code(Error::resolve_failed));
   }
   auto [connect_error, endpoint] = co_await asio::async_connect(tcp(), endpoints, kUseTuple);
@@ -118,7 +127,7 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
   tcp().non_blocking(true, ignored);  // write_now() must never block
 
   if (tls_) {
-    const std::string& name = options_.tls.server_name.empty() ? options_.host : options_.tls.server_name;
+    const std::string& name = options_.tls.server_name.empty() ? target.host : options_.tls.server_name;
     // SSL_set_tlsext_host_name() without the C-style cast its macro expands to.
     SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(name.c_str()));
@@ -129,13 +138,15 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
       co_return done(make_error_code(Error::tls_failed));
     }
   }
-  co_return done(co_await greet(detail, *timed_out));
+  auto greeted = co_await greet(detail, *timed_out);
+  if (!greeted) detail = where + ": " + detail;
+  co_return done(greeted);
 }
 
 // AUTH, SELECT and CLIENT SETNAME in one write, their replies read before anything else may use
 // the stream.
 asio::awaitable<Result<void>> Transport::greet(std::string& detail, const bool& timed_out) {
-  enum class Step { auth, select, setname };
+  enum class Step { auth, select, setname, role };
   Request greeting;
   std::vector<Step> steps;
   if (!options_.password.empty()) {
@@ -153,6 +164,10 @@ asio::awaitable<Result<void>> Transport::greet(std::string& detail, const bool& 
   if (!options_.client_name.empty()) {
     greeting.push({"CLIENT", "SETNAME", options_.client_name});
     steps.push_back(Step::setname);
+  }
+  if (options_.require_master) {
+    greeting.push({"ROLE"});
+    steps.push_back(Step::role);
   }
   if (steps.empty()) co_return Result<void>{};
 
@@ -189,6 +204,18 @@ asio::awaitable<Result<void>> Transport::greet(std::string& detail, const bool& 
       case Step::setname:
         detail = "CLIENT SETNAME refused: " + replies[i].text();
         co_return make_error_code(Error::handshake_failed);
+      case Step::role:
+        detail = "ROLE refused: " + replies[i].text();
+        co_return make_error_code(Error::handshake_failed);
+    }
+  }
+  if (options_.require_master) {
+    const Reply& role = replies.back();
+    const bool master = role.is_array() && !role.elements().empty() &&
+                        role.elements().front().as_string() == std::optional<std::string_view>("master");
+    if (!master) {
+      detail = "the server is not a master (ROLE: " + role.describe() + ")";
+      co_return make_error_code(Error::handshake_failed);
     }
   }
   co_return Result<void>{};

@@ -130,47 +130,9 @@ void apply_option(ConnectionOptions& options, std::string_view name, std::string
   }
 }
 
-}  // namespace
-
-ConnectionOptions parse_url(std::string_view url) {
-  ConnectionOptions options;
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) fail("missing scheme; " + std::string(kForm));
-  const std::string_view scheme = url.substr(0, scheme_end);
-  if (scheme == "rediss") {
-    options.tls.enabled = true;
-  } else if (scheme != "redis") {
-    fail("unsupported scheme '" + std::string(scheme) + "'; " + std::string(kForm));
-  }
-  std::string_view rest = url.substr(scheme_end + 3);
-
-  std::string_view query;
-  if (const auto question = rest.find('?'); question != std::string_view::npos) {
-    query = rest.substr(question + 1);
-    rest = rest.substr(0, question);
-  }
-  std::string_view path;
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    path = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-  }
-  // rest is [userinfo@]hostport; the last '@' ends the user info (passwords may contain '@'
-  // only percent-encoded, but be lenient).
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-      options.username = percent_decode(userinfo.substr(0, colon), "user name");
-      options.password = percent_decode(userinfo.substr(colon + 1), "password");
-    } else {
-      options.username = percent_decode(userinfo, "user name");
-    }
-    if (options.username.empty() && options.password.empty()) {
-      fail("empty user information before '@'; remove the '@' or give user:password");
-    }
-  }
-
-  std::string_view host = rest;
+// host[:port] or [v6]:port.
+Endpoint parse_endpoint(std::string_view text) {
+  std::string_view host = text;
   std::string_view port;
   if (!host.empty() && host.front() == '[') {
     const auto close = host.find(']');
@@ -191,10 +153,55 @@ ConnectionOptions parse_url(std::string_view url) {
   if (host.find_first_of(" \t/\\") != std::string_view::npos) {
     fail("host '" + std::string(host) + "' contains characters a host name cannot have");
   }
-  options.host = std::string(host);
-  if (!port.empty()) options.port = parse_integer<std::uint16_t>(port, 1, 65535, "port");
-  if (!path.empty()) options.database = parse_integer<int>(path, 0, 100000, "database number in the path");
+  Endpoint endpoint{std::string(host), 6379};
+  if (!port.empty()) endpoint.port = parse_integer<std::uint16_t>(port, 1, 65535, "port");
+  return endpoint;
+}
 
+// The pieces of scheme://[userinfo@]hosts[/path][?query].
+struct UrlParts {
+  std::string_view scheme;
+  std::string_view hosts;
+  std::string_view path;  // without the leading '/'
+  std::string_view query;
+};
+
+UrlParts split_url(std::string_view url, ConnectionOptions& options, std::string_view form) {
+  UrlParts parts;
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) fail("missing scheme; " + std::string(form));
+  parts.scheme = url.substr(0, scheme_end);
+  std::string_view rest = url.substr(scheme_end + 3);
+  if (const auto question = rest.find('?'); question != std::string_view::npos) {
+    parts.query = rest.substr(question + 1);
+    rest = rest.substr(0, question);
+  }
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    parts.path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  // rest is [userinfo@]hosts; the last '@' ends the user info (passwords may contain '@'
+  // only percent-encoded, but be lenient).
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      options.username = percent_decode(userinfo.substr(0, colon), "user name");
+      options.password = percent_decode(userinfo.substr(colon + 1), "password");
+    } else {
+      options.username = percent_decode(userinfo, "user name");
+    }
+    if (options.username.empty() && options.password.empty()) {
+      fail("empty user information before '@'; remove the '@' or give user:password");
+    }
+  }
+  parts.hosts = rest;
+  return parts;
+}
+
+// Calls apply(name, value) for each option of the query string.
+template <typename Apply>
+void for_each_option(std::string_view query, Apply apply) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -204,14 +211,156 @@ ConnectionOptions parse_url(std::string_view url) {
     if (equals == std::string_view::npos) {
       fail("option '" + std::string(pair) + "' has no value; write " + std::string(pair) + "=<value>");
     }
-    apply_option(options, pair.substr(0, equals), pair.substr(equals + 1));
+    apply(pair.substr(0, equals), pair.substr(equals + 1));
   }
+}
+
+void check_backoff(const ConnectionOptions& options) {
   if (options.reconnect_backoff_max < options.reconnect_backoff_initial) {
     fail("reconnect_backoff_max (" + std::to_string(options.reconnect_backoff_max.count()) +
          "ms) is below reconnect_backoff_initial (" +
          std::to_string(options.reconnect_backoff_initial.count()) + "ms); raise the maximum");
   }
+}
+
+}  // namespace
+
+ConnectionOptions parse_url(std::string_view url) {
+  ConnectionOptions options;
+  const UrlParts parts = split_url(url, options, kForm);
+  if (parts.scheme == "rediss") {
+    options.tls.enabled = true;
+  } else if (parts.scheme == "redis+cluster" || parts.scheme == "rediss+cluster" ||
+             parts.scheme == "redis+sentinel" || parts.scheme == "rediss+sentinel") {
+    fail("scheme '" + std::string(parts.scheme) +
+         "' names a cluster or Sentinel deployment, which needs parse_deployment_url, not one server");
+  } else if (parts.scheme != "redis") {
+    fail("unsupported scheme '" + std::string(parts.scheme) + "'; " + std::string(kForm));
+  }
+  if (parts.hosts.find(',') != std::string_view::npos) {
+    fail("several hosts ('" + std::string(parts.hosts) +
+         "') in a redis:// URL; use redis+cluster:// or redis+sentinel:// for several nodes");
+  }
+  const Endpoint endpoint = parse_endpoint(parts.hosts);
+  options.host = endpoint.host;
+  options.port = endpoint.port;
+  if (!parts.path.empty()) {
+    options.database = parse_integer<int>(parts.path, 0, 100000, "database number in the path");
+  }
+  for_each_option(parts.query, [&](std::string_view name, std::string_view value) {
+    apply_option(options, name, value);
+  });
+  check_backoff(options);
   return options;
+}
+
+Deployment parse_deployment_url(std::string_view url) {
+  constexpr std::string_view kDeploymentForm =
+      "expected redis://host:port, redis+cluster://host:port[,host:port...] or "
+      "redis+sentinel://host:port[,host:port...]/master-name[/db] (rediss... for TLS)";
+  Deployment deployment;
+  const std::size_t scheme_end = url.find("://");
+  const std::string_view scheme = scheme_end == std::string_view::npos ? "" : url.substr(0, scheme_end);
+  if (scheme == "redis" || scheme == "rediss") {
+    deployment.node = parse_url(url);
+    return deployment;
+  }
+  ConnectionOptions& node = deployment.node;
+  const UrlParts parts = split_url(url, node, kDeploymentForm);
+  if (parts.scheme == "redis+cluster" || parts.scheme == "rediss+cluster") {
+    deployment.kind = Deployment::Kind::cluster;
+  } else if (parts.scheme == "redis+sentinel" || parts.scheme == "rediss+sentinel") {
+    deployment.kind = Deployment::Kind::sentinel;
+  } else {
+    fail("unsupported scheme '" + std::string(parts.scheme) + "'; " + std::string(kDeploymentForm));
+  }
+  node.tls.enabled = parts.scheme.starts_with("rediss");
+  std::string_view hosts = parts.hosts;
+  while (true) {
+    const auto comma = hosts.find(',');
+    const std::string_view one = hosts.substr(0, comma);
+    if (one.empty()) fail("empty host in the list '" + std::string(parts.hosts) + "'; drop the extra ','");
+    deployment.seeds.push_back(parse_endpoint(one));
+    if (comma == std::string_view::npos) break;
+    hosts = hosts.substr(comma + 1);
+  }
+  node.host = deployment.seeds.front().host;
+  node.port = deployment.seeds.front().port;
+
+  if (deployment.kind == Deployment::Kind::cluster) {
+    if (!parts.path.empty()) {
+      fail("path '/" + std::string(parts.path) +
+           "' in a cluster URL: Redis Cluster has only database 0; drop the path");
+    }
+  } else {
+    const auto slash = parts.path.find('/');
+    const std::string_view name = parts.path.substr(0, slash);
+    if (name.empty()) {
+      fail("missing master name; " + std::string(kDeploymentForm) +
+           " (the name the sentinels monitor, e.g. /mymaster)");
+    }
+    deployment.master_name = percent_decode(name, "master name");
+    if (slash != std::string_view::npos) {
+      node.database = parse_integer<int>(parts.path.substr(slash + 1), 0, 100000,
+                                         "database number after the master name");
+    }
+  }
+
+  std::vector<std::pair<std::string_view, std::string_view>> sentinel_options;
+  for_each_option(parts.query, [&](std::string_view name, std::string_view raw) {
+    const std::string option(name);
+    if (name.starts_with("sentinel_")) {
+      if (deployment.kind != Deployment::Kind::sentinel) {
+        fail("option " + option + " applies to redis+sentinel:// URLs only");
+      }
+      sentinel_options.emplace_back(name, raw);
+    } else if (name == "topology_refresh" || name == "max_redirects") {
+      if (name == "max_redirects" && deployment.kind != Deployment::Kind::cluster) {
+        fail("option " + option + " applies to redis+cluster:// URLs only");
+      }
+      const std::string value = percent_decode(raw, "value of option " + option);
+      if (name == "topology_refresh") {
+        deployment.topology_refresh = parse_duration(value, option);
+      } else {
+        deployment.max_redirects = parse_integer<std::size_t>(value, 1, 100, "option max_redirects");
+      }
+    } else {
+      apply_option(node, name, raw);
+    }
+  });
+  check_backoff(node);
+
+  if (deployment.kind == Deployment::Kind::sentinel) {
+    // The sentinels share the data nodes' timeouts, but not their credentials or TLS.
+    ConnectionOptions& sentinel = deployment.sentinel;
+    sentinel = node;
+    sentinel.username.clear();
+    sentinel.password.clear();
+    sentinel.database = 0;
+    sentinel.tls = TlsOptions{};
+    sentinel.pool_size = 1;
+    sentinel.client_name = node.client_name.empty() ? "" : node.client_name + "-sentinel";
+    for (const auto& [name, raw] : sentinel_options) {
+      const std::string option(name);
+      const std::string value = percent_decode(raw, "value of option " + option);
+      if (name == "sentinel_username") {
+        sentinel.username = value;
+      } else if (name == "sentinel_password") {
+        sentinel.password = value;
+      } else if (name == "sentinel_tls") {
+        sentinel.tls.enabled = parse_bool(value, option);
+      } else if (name == "sentinel_tls_ca_file") {
+        sentinel.tls.ca_file = value;
+      } else if (name == "sentinel_tls_verify") {
+        sentinel.tls.verify_peer = parse_bool(value, option);
+      } else {
+        fail("unknown option '" + option +
+             "'; known for sentinels: sentinel_username, sentinel_password, sentinel_tls, "
+             "sentinel_tls_ca_file, sentinel_tls_verify");
+      }
+    }
+  }
+  return deployment;
 }
 
 }  // namespace strata::redis

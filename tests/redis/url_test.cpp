@@ -101,5 +101,70 @@ TEST(RedisUrl, MalformedUrlsNameTheirBadPart) {
                   "reconnect_backoff_max (1000ms) is below reconnect_backoff_initial (5000ms)");
 }
 
+TEST(DeploymentUrl, ClusterUrlsListTheirSeedNodes) {
+  const auto deployment =
+      parse_deployment_url("redis+cluster://app:s3cret@10.0.0.1:7000,10.0.0.2,[::1]:7002?topology_refresh=2s&pool_size=2");
+  EXPECT_EQ(deployment.kind, Deployment::Kind::cluster);
+  ASSERT_EQ(deployment.seeds.size(), 3u);
+  EXPECT_EQ(deployment.seeds[0], (Endpoint{"10.0.0.1", 7000}));
+  EXPECT_EQ(deployment.seeds[1], (Endpoint{"10.0.0.2", 6379}));
+  EXPECT_EQ(deployment.seeds[2], (Endpoint{"::1", 7002}));
+  EXPECT_EQ(deployment.node.username, "app");
+  EXPECT_EQ(deployment.node.password, "s3cret");
+  EXPECT_EQ(deployment.node.pool_size, 2u);
+  EXPECT_EQ(deployment.topology_refresh, std::chrono::seconds(2));
+  EXPECT_FALSE(deployment.node.tls.enabled);
+  EXPECT_TRUE(parse_deployment_url("rediss+cluster://h:1").node.tls.enabled);
+}
+
+TEST(DeploymentUrl, SentinelUrlsNameTheMasterAndConfigureSentinelsApart) {
+  const auto deployment = parse_deployment_url(
+      "rediss+sentinel://:data-pw@s1:26379,s2:26380/mymaster/3?sentinel_password=sentinel-pw&sentinel_tls=false");
+  EXPECT_EQ(deployment.kind, Deployment::Kind::sentinel);
+  EXPECT_EQ(deployment.master_name, "mymaster");
+  EXPECT_EQ(deployment.node.database, 3);
+  EXPECT_EQ(deployment.node.password, "data-pw");
+  EXPECT_TRUE(deployment.node.tls.enabled);
+  EXPECT_EQ(deployment.sentinel.password, "sentinel-pw");
+  EXPECT_FALSE(deployment.sentinel.tls.enabled);
+  EXPECT_EQ(deployment.sentinel.database, 0);
+  ASSERT_EQ(deployment.seeds.size(), 2u);
+  EXPECT_EQ(deployment.seeds[1], (Endpoint{"s2", 26380}));
+}
+
+TEST(DeploymentUrl, PlainUrlsStayOneServer) {
+  const auto deployment = parse_deployment_url("redis://cache:6380/2");
+  EXPECT_EQ(deployment.kind, Deployment::Kind::standalone);
+  EXPECT_EQ(deployment.node.port, 6380);
+  EXPECT_EQ(deployment.node.database, 2);
+}
+
+TEST(DeploymentUrl, MistakesNameTheirBadPart) {
+  const auto rejected = [](const std::string& url, const std::string& fragment) {
+    try {
+      (void)parse_deployment_url(url);
+      ADD_FAILURE() << "accepted " << url;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_THAT(error.what(), HasSubstr(fragment)) << url;
+      EXPECT_THAT(error.what(), Not(HasSubstr("hunter2"))) << url;
+    }
+  };
+  rejected("redis+sentinel://:hunter2@s1:26379", "missing master name");
+  rejected("redis+sentinel://s1:26379/m/x", "database number after the master name 'x'");
+  rejected("redis+cluster://h1:7000,,h2:7001", "empty host in the list");
+  rejected("redis+cluster://h1:7000/1", "Redis Cluster has only database 0");
+  rejected("redis+cluster://h1:7000?sentinel_password=x", "applies to redis+sentinel:// URLs only");
+  rejected("redis+sentinel://s/m?topology_refresh=1s&sentinel_colour=x", "unknown option 'sentinel_colour'");
+  rejected("redis+sentinel://s/m?max_redirects=3", "applies to redis+cluster:// URLs only");
+  rejected("redis+mesh://h", "unsupported scheme 'redis+mesh'");
+  rejected("redis://:hunter2@h1,h2", "several hosts");
+  try {
+    (void)parse_url("redis+cluster://h1:7000");
+    ADD_FAILURE() << "parse_url accepted a cluster URL";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_THAT(error.what(), HasSubstr("parse_deployment_url"));
+  }
+}
+
 }  // namespace
 }  // namespace strata::redis

@@ -125,8 +125,37 @@ RedisServer::~RedisServer() {
 
 std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
+RedisServer::RedisServer(SentinelTag, const std::string& configuration) : sentinel_config_(configuration) {
+  char pattern[] = "/tmp/strata-sentinel-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  directory_ = pattern;
+  port_ = free_loopback_port();
+  std::ofstream(directory_ + "/sentinel.conf") << configuration << "\n";
+  start();
+}
+
+std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& configuration) {
+  return std::unique_ptr<RedisServer>(new RedisServer(SentinelTag{}, configuration));
+}
+
+void RedisServer::spawn(std::vector<std::string> arguments) {
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  if (::posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+    pid_ = -1;
+    throw std::runtime_error(arguments[0] + " cannot be started (is it installed? run scripts/setup.sh)");
+  }
+  wait_until_ready();
+}
+
 void RedisServer::start() {
   if (running()) return;
+  if (!sentinel_config_.empty()) {
+    spawn({"redis-sentinel", directory_ + "/sentinel.conf", "--port", std::to_string(port_), "--bind",
+           "127.0.0.1", "--daemonize", "no", "--dir", directory_, "--logfile", directory_ + "/sentinel.log"});
+    return;
+  }
   std::vector<std::string> arguments = {
       "redis-server", "--bind", "127.0.0.1", "--save", "",
       "--appendonly", "no", "--daemonize", "no", "--dir", directory_,
@@ -137,14 +166,7 @@ void RedisServer::start() {
     arguments.insert(arguments.end(), {"--port", std::to_string(port_)});
   }
   arguments.insert(arguments.end(), extra_arguments_.begin(), extra_arguments_.end());
-  std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
-    pid_ = -1;
-    throw std::runtime_error("cannot start redis-server (is it installed? run scripts/setup.sh)");
-  }
-  wait_until_ready();
+  spawn(std::move(arguments));
 }
 
 void RedisServer::wait_until_ready() const {
@@ -152,7 +174,7 @@ void RedisServer::wait_until_ready() const {
   while (Clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      throw std::runtime_error("redis-server exited during start-up; see " + directory_ + "/redis.log");
+      throw std::runtime_error("redis-server exited during start-up; see the log in " + directory_);
     }
     if (tls_only_ ? accepts_connections(port_) : answers_ping(port_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition, bounded

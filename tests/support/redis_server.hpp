@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ public:
   // With `tls_only`, the server listens with TLS only (the caller passes the --tls-* arguments)
   // and readiness means accepting TCP connections.
   explicit RedisServer(std::vector<std::string> extra_arguments = {}, bool tls_only = false);
+  // A redis-sentinel with these configuration lines (e.g. "sentinel monitor ..."); Sentinel
+  // keeps rewriting its file, which survives a restart.
+  static std::unique_ptr<RedisServer> sentinel(const std::string& configuration);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -31,11 +35,17 @@ public:
   // Runs redis-cli against this server (optionally authenticating) and returns its output.
   std::string cli(const std::vector<std::string>& arguments, const std::string& password = {}) const;
 
+  [[nodiscard]] const std::string& directory() const noexcept { return directory_; }
+
 private:
+  struct SentinelTag {};
+  RedisServer(SentinelTag, const std::string& configuration);
+  void spawn(std::vector<std::string> arguments);
   void wait_until_ready() const;
   void reap(int signal);
 
   std::vector<std::string> extra_arguments_;
+  std::string sentinel_config_;  // non-empty: a sentinel
   bool tls_only_ = false;
   std::string directory_;
   std::uint16_t port_ = 0;

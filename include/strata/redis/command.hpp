@@ -27,6 +27,13 @@ public:
   Request& push(const std::vector<std::string_view>& command);
   Request& push(const std::vector<std::string>& command);
 
+  // Appends every command of `other` (e.g. ASKING before a redirected request).
+  Request& append(const Request& other) {
+    payload_ += other.payload_;
+    commands_ += other.commands_;
+    return *this;
+  }
+
   [[nodiscard]] std::size_t commands() const noexcept { return commands_; }
   [[nodiscard]] const std::string& payload() const noexcept { return payload_; }
   // Hands the encoded bytes over (the Request is empty afterwards).

@@ -50,6 +50,10 @@ public:
 
   // Closes the socket; pending requests fail with Error::cancelled.
   void close();
+  // Breaks the connection as a server crash would (pending requests fail with
+  // Error::connection_lost) and reconnects, to where options.locate points now. For a
+  // deployment whose master moved.
+  void drop(std::string reason);
 
   [[nodiscard]] bool is_connected() const noexcept;
   // Requests queued or awaiting replies.

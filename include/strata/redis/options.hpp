@@ -3,8 +3,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace strata::redis {
 
@@ -15,6 +18,12 @@ struct TlsOptions {
   std::string key_file;             // its private key (PEM)
   bool verify_peer = true;          // verify the server certificate and its host name
   std::string server_name;          // name to verify and send as SNI; empty: the host
+};
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 6379;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 // How to reach one Redis endpoint. Every field has a working default; parse_url() fills them
@@ -44,6 +53,13 @@ struct ConnectionOptions {
   std::size_t breaker_failures = 5;
   std::chrono::milliseconds breaker_cooldown{2000};
   TlsOptions tls;
+  // Asked before every connection attempt for where to connect instead of host:port (Sentinel:
+  // the current master; a cluster's bus: a live node). nullopt: no address known yet, the
+  // attempt fails and is retried. Called on the connection's executor.
+  std::function<std::optional<Endpoint>()> locate;
+  // The handshake also sends ROLE and refuses a server that is not a master (after a failover
+  // the old master comes back as a replica).
+  bool require_master = false;
 };
 
 // Parses redis://[user[:password]@]host[:port][/db][?option=value&...] and rediss://... (TLS).
@@ -54,5 +70,35 @@ struct ConnectionOptions {
 // tls_ca_file, tls_cert_file, tls_key_file, tls_server_name. Throws std::invalid_argument naming the part that is wrong and how to fix it;
 // the message never contains the password.
 ConnectionOptions parse_url(std::string_view url);
+
+// Where the data lives: one server, a Redis Cluster, or a master watched by Sentinel.
+struct Deployment {
+  enum class Kind { standalone, cluster, sentinel };
+  Kind kind = Kind::standalone;
+  // The data nodes: AUTH, TLS, database, timeouts, pool size (per master). host:port is the
+  // server for standalone, and unused otherwise.
+  ConnectionOptions node;
+  // cluster: nodes to learn the slot map from; sentinel: the sentinels.
+  std::vector<Endpoint> seeds;
+  std::string master_name;  // sentinel
+  // Towards the sentinels, configured apart from the data nodes (AUTH, TLS).
+  ConnectionOptions sentinel;
+  // cluster: the slot map is also re-read this often, besides on MOVED and on failures;
+  // sentinel: the master's address is asked again this often, besides on +switch-master.
+  std::chrono::milliseconds topology_refresh{5000};
+  // cluster: MOVED / ASK redirections followed per request before giving up.
+  std::size_t max_redirects = 5;
+};
+
+// Parses any of
+//   redis://... and rediss://...                    (parse_url; one server)
+//   redis+cluster://[user:password@]host:port[,host:port...][?options]
+//   redis+sentinel://[user:password@]host:port[,host:port...]/master-name[/db][?options]
+// and the rediss+cluster / rediss+sentinel forms (TLS towards the data nodes). The user
+// information and the options of parse_url apply to the data nodes. More options:
+// topology_refresh, max_redirects (cluster); topology_refresh, sentinel_username, sentinel_password,
+// sentinel_tls (true/false), sentinel_tls_ca_file, sentinel_tls_verify (towards the sentinels).
+// Throws std::invalid_argument naming the wrong part, never printing a password.
+Deployment parse_deployment_url(std::string_view url);
 
 }  // namespace strata::redis

@@ -38,6 +38,7 @@ public:
   [[nodiscard]] std::size_t size() const noexcept { return connections_.size(); }
   [[nodiscard]] std::size_t connected() const noexcept;
   [[nodiscard]] Connection& connection(std::size_t index) noexcept { return *connections_[index]; }
+  [[nodiscard]] const Connection& connection(std::size_t index) const noexcept { return *connections_[index]; }
   void close();
 
 private:

@@ -54,6 +54,9 @@ public:
   boost::asio::awaitable<Result<void>> punsubscribe(std::vector<std::string> patterns);
 
   void close();
+  // Breaks the connection (SubscriberEvent::disconnected, then resubscribed) so that it
+  // reconnects to where options.locate points now.
+  void drop(std::string reason);
   [[nodiscard]] bool is_connected() const noexcept;
   [[nodiscard]] const std::string& last_error() const noexcept;
 
