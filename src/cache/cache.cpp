@@ -334,15 +334,18 @@ Cache::Impl::Impl(asio::any_io_executor executor, CacheOptions options)
 }
 
 void Cache::Impl::attach_redis() {
-  std::optional<redis::ConnectionOptions> connection = options_.redis;
-  if (!connection) {
+  std::optional<redis::Deployment> deployment;
+  if (options_.redis) {
+    deployment.emplace();
+    deployment->node = *options_.redis;
+  } else {
     std::string url = options_.redis_url;
     if (url.empty() && options_.read_redis_url_from_environment) {
       if (const char* from_environment = std::getenv("REDIS_URL")) url = from_environment;
     }
     if (!url.empty()) {
       try {
-        connection = redis::parse_url(url);
+        deployment = redis::parse_deployment_url(url);
       } catch (const std::invalid_argument& error) {
         throw std::invalid_argument(std::string("Redis URL for the cache (") +
                                     (options_.redis_url.empty() ? "REDIS_URL" : "CacheOptions::redis_url") +
@@ -350,7 +353,7 @@ void Cache::Impl::attach_redis() {
       }
     }
   }
-  if (!connection) return;
+  if (!deployment) return;
   std::weak_ptr<Impl> weak = weak_from_this();
   cache::RedisTier::Callbacks callbacks{
       [weak](const std::string& payload) {
@@ -359,7 +362,7 @@ void Cache::Impl::attach_redis() {
       [weak] {
         if (auto self = weak.lock()) self->on_recovered();
       }};
-  l2_ = std::make_shared<cache::RedisTier>(executor_, *connection, keyspace_, metrics_, options_.bus,
+  l2_ = std::make_shared<cache::RedisTier>(executor_, std::move(*deployment), keyspace_, metrics_, options_.bus,
                                            std::move(callbacks), options_.max_fill_duration + 10s);
 }
 

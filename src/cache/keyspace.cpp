@@ -84,24 +84,28 @@ std::string Keyspace::entry(const Key& key, std::uint64_t generation) const {
   return out.size() > kMaxKeyBytes ? shortened(out) : out;
 }
 
+// Control keys share the hash tag {<prefix>}: in a Redis Cluster they live in one slot, so one
+// script can read and write them together. Entries spread over every slot, and an entry's
+// mark and lock carry the entry key itself as their tag, so they sit in the entry's slot.
+std::string Keyspace::control(std::string_view what) const { return "{" + prefix_ + "}#" + std::string(what); }
+
 std::string Keyspace::generation(std::string_view name_space) const {
-  return prefix_ + "#gen:" + escaped(name_space);
+  return control("gen:") + escaped(name_space);
 }
-std::string Keyspace::epoch() const { return prefix_ + "#epoch"; }
-std::string Keyspace::tag_mark(std::string_view tag) const { return prefix_ + "#tag:" + escaped(tag); }
-std::string Keyspace::tag_members(std::string_view tag) const {
-  return prefix_ + "#members:" + escaped(tag);
-}
+std::string Keyspace::epoch() const { return control("epoch"); }
+std::string Keyspace::tag_mark(std::string_view tag) const { return control("tag:") + escaped(tag); }
+std::string Keyspace::tag_members(std::string_view tag) const { return control("members:") + escaped(tag); }
 std::string Keyspace::key_mark(std::string_view entry_key) const {
-  return std::string(entry_key) + "#mark";
+  return "{" + std::string(entry_key) + "}#mark";
 }
-std::string Keyspace::clear_mark() const { return prefix_ + "#clear"; }
+std::string Keyspace::clear_mark() const { return control("clear"); }
+std::string Keyspace::filling() const { return control("filling"); }
 std::string Keyspace::lock(std::string_view entry_key) const {
-  return std::string(entry_key) + "#lock";
+  return "{" + std::string(entry_key) + "}#lock";
 }
 std::string Keyspace::bus_channel() const { return prefix_ + "#bus"; }
 std::string Keyspace::all_entries_pattern() const { return prefix_ + ":*"; }
-std::string Keyspace::all_tag_sets_pattern() const { return prefix_ + "#members:*"; }
+std::string Keyspace::all_tag_sets_pattern() const { return control("members:*"); }
 
 Keyspace::PatternPlan Keyspace::plan_pattern(std::string_view glob) {
   if (glob.empty()) {

@@ -14,6 +14,8 @@ namespace strata::cache {
 // pieces (distinct part lists give distinct keys), glob characters never appear literally (a
 // pattern cannot be confused by a part), and '#' and '~' are free for internal keys and digests.
 // An entry key longer than kMaxKeyBytes keeps a readable head and ends in "~" + SHA-256 hex.
+// Entry keys never contain '{' or '}', so a Redis Cluster places each by its whole name; the
+// control keys (epoch, marks, generations, tag sets) share the hash tag {<prefix>}.
 class Keyspace {
 public:
   static constexpr std::size_t kMaxKeyBytes = 200;
@@ -34,6 +36,9 @@ public:
   // Epoch of the last removal or explicit write of one entry, and of the last clear().
   [[nodiscard]] std::string key_mark(std::string_view entry_key) const;
   [[nodiscard]] std::string clear_mark() const;
+  // Entries whose fill is between its admission and its store (Redis Cluster only), so that
+  // clear() can stop them.
+  [[nodiscard]] std::string filling() const;
   // Cross-process fill lease for one entry.
   [[nodiscard]] std::string lock(std::string_view entry_key) const;
   [[nodiscard]] std::string bus_channel() const;
@@ -56,6 +61,8 @@ public:
   [[nodiscard]] std::string entry_pattern(const PatternPlan& plan, std::uint64_t generation) const;
 
 private:
+  [[nodiscard]] std::string control(std::string_view what) const;
+
   std::string prefix_;
 };
 

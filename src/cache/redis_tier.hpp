@@ -3,9 +3,9 @@
 #include "cache/keyspace.hpp"
 #include "cache/metrics.hpp"
 
+#include <strata/redis/client.hpp>
 #include <strata/redis/commands.hpp>
 #include <strata/redis/options.hpp>
-#include <strata/redis/pool.hpp>
 #include <strata/redis/subscriber.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -36,7 +36,8 @@ public:
     std::function<void()> on_recovered;
   };
 
-  RedisTier(boost::asio::any_io_executor executor, redis::ConnectionOptions options,
+  // Throws std::invalid_argument for a deployment that cannot work (see redis::Client::create).
+  RedisTier(boost::asio::any_io_executor executor, redis::Deployment deployment,
             const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
             std::chrono::milliseconds mark_lifetime);
   ~RedisTier();
@@ -124,25 +125,38 @@ private:
                       std::chrono::milliseconds lease);
   boost::asio::awaitable<std::optional<std::chrono::nanoseconds>> ping_on_strand();
   boost::asio::awaitable<std::optional<std::string>> info_on_strand(std::string section);
-  boost::asio::awaitable<std::optional<redis::Reply>> mark_everything_on_strand();
+  boost::asio::awaitable<std::optional<redis::Reply>> mark_everything_on_strand(std::string draining_fills);
   boost::asio::awaitable<bool> unlock_on_strand(std::string key, std::string token);
 
   template <typename T>
   boost::asio::awaitable<T> on_strand(boost::asio::awaitable<T> work);
   template <typename T>
   bool check(const redis::Result<T>& result);
-  boost::asio::awaitable<std::optional<redis::Reply>> call(redis::Request request);
+  // routing_key: a key the request touches (every key of it shares that key's cluster slot).
+  boost::asio::awaitable<std::optional<redis::Reply>> call(std::string_view routing_key, redis::Request request);
+  // Keys in KEYS order; keys[0] routes.
   boost::asio::awaitable<std::optional<redis::Reply>> script(const redis::Script& script,
                                                              std::vector<std::string> keys,
                                                              std::vector<std::string> arguments);
-  boost::asio::awaitable<std::uint64_t> drain_set(std::string set, std::size_t batch, bool* ok);
+  boost::asio::awaitable<std::uint64_t> drain_set(std::string set, std::size_t batch, std::uint64_t epoch,
+                                                  bool* ok);
+  // Cluster: marks each entry with `epoch` (so fills admitted before it cannot store) and
+  // unlinks it, every entry in its own slot, concurrently. Returns how many were deleted.
+  boost::asio::awaitable<std::uint64_t> mark_and_unlink(std::vector<std::string> entries, std::uint64_t epoch,
+                                                        bool* ok);
+  boost::asio::awaitable<StoreOutcome> store_sharded(std::string key, std::string bytes,
+                                                     std::chrono::milliseconds lifetime,
+                                                     std::optional<std::uint64_t> fill_epoch,
+                                                     std::vector<std::string> tags);
+  boost::asio::awaitable<Invalidation> unlink_on_every_master(std::string pattern, std::size_t batch);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   const Keyspace& keyspace_;
   Metrics& metrics_;
   Callbacks callbacks_;
   const std::chrono::milliseconds mark_lifetime_;
-  std::unique_ptr<redis::Pool> pool_;
+  std::unique_ptr<redis::Client> client_;
+  const bool sharded_;
   std::unique_ptr<redis::Subscriber> subscriber_;
   std::atomic<bool> available_{false};
   std::atomic<bool> ever_available_{false};
@@ -150,6 +164,7 @@ private:
   // Names for tag member sets being drained: unique across processes and calls.
   std::string instance_token_;
   std::uint64_t unique_ = 0;  // strand only
+  std::atomic<std::uint64_t> clears_{0};  // names the set-aside filling set of each clear()
 };
 
 }  // namespace strata::cache

@@ -316,7 +316,7 @@ TEST_F(CacheRedisTest, TheLeaseLockRunsTheLoaderOnceAcrossInstances) {
     co_await poll_until([&] { return answered == 1000; });
     EXPECT_EQ(loads, 1);
     EXPECT_EQ(a.stats().loader_calls + b.stats().loader_calls, 1U);
-    EXPECT_EQ(server_->cli({"EXISTS", "test:reports:g0:q3#lock"}), "0\n") << "the lease was released";
+    EXPECT_EQ(server_->cli({"EXISTS", "{test:reports:g0:q3}#lock"}), "0\n") << "the lease was released";
   });
 }
 

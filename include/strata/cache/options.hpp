@@ -86,8 +86,10 @@ struct CacheOptions {
   // and clear() only touches this one.
   std::string prefix = "strata";
 
-  // L2: a redis:// or rediss:// URL (see redis::parse_url). Empty: the REDIS_URL environment
-  // variable when read_redis_url_from_environment, otherwise no L2 (L1 only).
+  // L2: one server (redis://, rediss://), a Redis Cluster (redis+cluster://host:port,...) or a
+  // master watched by Sentinel (redis+sentinel://host:port,.../master-name); see
+  // redis::parse_deployment_url. Empty: the REDIS_URL environment variable when
+  // read_redis_url_from_environment, otherwise no L2 (L1 only).
   std::string redis_url;
   bool read_redis_url_from_environment = true;
   // Alternatively, the connection options themselves (take precedence over the URL).
