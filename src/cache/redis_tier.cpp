@@ -182,6 +182,11 @@ RedisTier::RedisTier(asio::any_io_executor executor, redis::Deployment deploymen
             callbacks_.on_recovered();
           }
         });
+    // The bus must hear the master the writers publish on: after a failover it moves too (and
+    // its re-subscription clears L1, since messages may have been lost in between).
+    client_->set_topology_listener([this] {
+      if (subscriber_) subscriber_->drop("the Redis master moved");
+    });
   }
 }
 

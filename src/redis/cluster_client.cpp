@@ -22,7 +22,7 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // Re-reading the slot map more often than this after failures only loads the cluster.
 constexpr auto kMinRefreshInterval = std::chrono::milliseconds(100);
-constexpr auto kTryAgainDelay = std::chrono::milliseconds(10);
+constexpr auto kTryAgainDelay = std::chrono::milliseconds(5);
 
 std::string describe(const Endpoint& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
 
@@ -290,7 +290,12 @@ asio::awaitable<Result<std::vector<Reply>>> ClusterClient::Impl::exec(
     int slot, Request request, std::optional<std::chrono::milliseconds> timeout) {
   auto self = shared_from_this();
   std::optional<Endpoint> ask_target;
-  for (std::size_t attempt = 0;; ++attempt) {
+  // Redirections are bounded by count; TRYAGAIN (keys of one slot split by a migration in
+  // progress) by the request's own deadline, since a migration takes as long as it takes.
+  std::size_t redirects = 0;
+  const auto deadline = Clock::now() + timeout.value_or(deployment_.node.command_timeout);
+  auto pause_for = kTryAgainDelay;
+  for (;;) {
     if (closed_) co_return make_error_code(Error::cancelled);
     Node* node = ask_target ? &node_for(*ask_target) : owner(slot);
     if (node == nullptr) {
@@ -315,11 +320,14 @@ asio::awaitable<Result<std::vector<Reply>>> ClusterClient::Impl::exec(
       if (!redirect) redirect = parse_redirect(reply, node->endpoint);
       try_again = try_again || (reply.is_error() && reply.text().starts_with("TRYAGAIN"));
     }
-    if ((!redirect && !try_again) || attempt >= deployment_.max_redirects) {
-      if (redirect || try_again) {
-        last_error_ = "gave up after " + std::to_string(attempt + 1) + " redirections for slot " +
-                      std::to_string(slot) + " (the cluster is resharding or misconfigured)";
-      }
+    if (!redirect && !try_again) co_return replies;
+    if (redirect && ++redirects > deployment_.max_redirects) {
+      last_error_ = "gave up after " + std::to_string(redirects - 1) + " redirections for slot " +
+                    std::to_string(slot) + " (the cluster is resharding or misconfigured)";
+      co_return replies;
+    }
+    if (!redirect && Clock::now() + pause_for > deadline) {
+      last_error_ = "slot " + std::to_string(slot) + " was still migrating (TRYAGAIN) at the request's deadline";
       co_return replies;
     }
     if (redirect && !redirect->ask) {
@@ -333,8 +341,9 @@ asio::awaitable<Result<std::vector<Reply>>> ClusterClient::Impl::exec(
       ask_target = redirect->target;
     } else {
       // TRYAGAIN: a multi-key request during a slot migration; the keys settle shortly.
-      asio::steady_timer pause(executor_, kTryAgainDelay);
+      asio::steady_timer pause(executor_, pause_for);
       co_await pause.async_wait(kUseTuple);
+      pause_for = std::min(pause_for * 2, std::chrono::milliseconds(100));
       ask_target.reset();
     }
   }

@@ -66,6 +66,7 @@ public:
   Connection& ordered_connection() override;
   [[nodiscard]] ConnectionOptions subscriber_options() const override;
   [[nodiscard]] std::string last_error() const override;
+  void set_topology_listener(std::function<void()> listener) override;
   void close() override;
 
   class Impl;

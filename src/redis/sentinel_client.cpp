@@ -70,6 +70,7 @@ public:
     return options;
   }
   [[nodiscard]] std::string last_error() const { return last_error_; }
+  void set_topology_listener(std::function<void()> listener) { on_moved_ = std::move(listener); }
   void close();
 
 private:
@@ -96,6 +97,7 @@ private:
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<Subscriber> switch_watch_;
   std::optional<Endpoint> master_;
+  std::function<void()> on_moved_;
   mutable std::size_t next_sentinel_ = 0;
   std::size_t preferred_sentinel_ = 0;  // the last one that answered is asked first
   bool resolving_ = false;
@@ -162,6 +164,7 @@ void SentinelClient::Impl::follow(Endpoint master, const std::string& why) {
   if (!moved) return;
   // Connections still on the old master (now a replica, or gone) reconnect to the new one.
   for (std::size_t i = 0; i < pool_->size(); ++i) pool_->connection(i).drop(why + ": " + describe(*master_));
+  if (on_moved_) on_moved_();
 }
 
 void SentinelClient::Impl::schedule_resolve() {
@@ -250,6 +253,9 @@ Connection& SentinelClient::ordered_connection() { return impl_->ordered_connect
 ConnectionOptions SentinelClient::subscriber_options() const { return impl_->subscriber_options(); }
 std::string SentinelClient::last_error() const { return impl_->last_error(); }
 void SentinelClient::close() { impl_->close(); }
+void SentinelClient::set_topology_listener(std::function<void()> listener) {
+  impl_->set_topology_listener(std::move(listener));
+}
 asio::awaitable<Result<std::vector<Reply>>> SentinelClient::exec_on_slot(
     int, Request request, std::optional<std::chrono::milliseconds> timeout) {
   return impl_->exec(std::move(request), timeout);

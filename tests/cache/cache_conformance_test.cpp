@@ -1,11 +1,13 @@
 // The cache's behaviour, identical on the embedded default (L1 only) and on L1 + Redis: every
-// test runs twice, once per mode (the Redis mode against a real redis-server).
+// test runs once per mode, the Redis modes against real servers: one redis-server, a 3-master
+// Redis Cluster, and a master + replica watched by 3 sentinels.
 
 #include <strata/blocking_cache.hpp>
 #include <strata/cache.hpp>
 #include <strata/testing/manual_clock.hpp>
 
 #include "support/async_test.hpp"
+#include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -44,10 +46,16 @@ using testing::ManualClock;
 using testing::poll_until;
 using testing::run_async;
 
-enum class Mode { l1_only, l1_and_redis };
+enum class Mode { l1_only, l1_and_redis, l1_and_cluster, l1_and_sentinel };
 
 std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
-  return info.param == Mode::l1_only ? "L1Only" : "L1AndRedis";
+  switch (info.param) {
+    case Mode::l1_only: return "L1Only";
+    case Mode::l1_and_redis: return "L1AndRedis";
+    case Mode::l1_and_cluster: return "L1AndCluster";
+    case Mode::l1_and_sentinel: return "L1AndSentinel";
+  }
+  return "unknown";
 }
 
 // A gate a loader waits at until the test opens it.
@@ -68,11 +76,28 @@ private:
 
 class CacheConformanceTest : public ::testing::TestWithParam<Mode> {
 protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<testing::RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
+  // Each mode's servers start on first use: CTest runs every test in its own process, and
+  // an L1-only test needs none of them.
+  static void TearDownTestSuite() {
+    server_.reset();
+    cluster_.reset();
+    sentinel_.reset();
+  }
   void SetUp() override {
-    if (GetParam() == Mode::l1_and_redis) {
-      ASSERT_THAT(server_->cli({"FLUSHALL"}), ::testing::HasSubstr("OK"));
+    switch (GetParam()) {
+      case Mode::l1_only: break;
+      case Mode::l1_and_redis:
+        if (!server_) server_ = std::make_unique<testing::RedisServer>();
+        ASSERT_THAT(server_->cli({"FLUSHALL"}), ::testing::HasSubstr("OK"));
+        break;
+      case Mode::l1_and_cluster:
+        if (!cluster_) cluster_ = std::make_unique<testing::RedisCluster>(3);
+        cluster_->flush_all();
+        break;
+      case Mode::l1_and_sentinel:
+        if (!sentinel_) sentinel_ = std::make_unique<testing::SentinelSetup>();
+        ASSERT_THAT(sentinel_->data_node(sentinel_->master_port()).cli({"FLUSHALL"}), ::testing::HasSubstr("OK"));
+        break;
     }
   }
 
@@ -80,7 +105,12 @@ protected:
     CacheOptions result;
     result.prefix = "test";
     result.read_redis_url_from_environment = false;
-    if (GetParam() == Mode::l1_and_redis) result.redis_url = server_->url();
+    switch (GetParam()) {
+      case Mode::l1_only: break;
+      case Mode::l1_and_redis: result.redis_url = server_->url(); break;
+      case Mode::l1_and_cluster: result.redis_url = cluster_->url(); break;
+      case Mode::l1_and_sentinel: result.redis_url = sentinel_->url(); break;
+    }
     result.clock = clock_;
     result.l1.capacity_bytes = 16 << 20;
     return result;
@@ -91,6 +121,8 @@ protected:
 
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
   static inline std::unique_ptr<testing::RedisServer> server_;
+  static inline std::unique_ptr<testing::RedisCluster> cluster_;
+  static inline std::unique_ptr<testing::SentinelSetup> sentinel_;
 };
 
 TEST_P(CacheConformanceTest, SetThenGetRoundTripsStringsBytesAndJsonTypes) {
@@ -569,7 +601,7 @@ TEST_P(CacheConformanceTest, StatsRenderAsJsonWithTheSeedsFieldNamesAndAsPrometh
     EXPECT_EQ(json.at("total_requests").to_number<std::uint64_t>(), 2U);
     EXPECT_DOUBLE_EQ(json.at("hit_rate").as_double(), 0.5);
     EXPECT_DOUBLE_EQ(json.at("uptime_seconds").as_double(), 3.0);
-    EXPECT_EQ(json.at("redis_enabled").as_bool(), GetParam() == Mode::l1_and_redis);
+    EXPECT_EQ(json.at("redis_enabled").as_bool(), GetParam() != Mode::l1_only);
     const auto text = to_prometheus(stats);
     EXPECT_THAT(text, ::testing::HasSubstr("strata_cache_hits_total{tier=\"l1\"} 1\n"));
     EXPECT_THAT(text, ::testing::HasSubstr("strata_cache_misses_total 1\n"));
@@ -625,7 +657,9 @@ TEST_P(CacheConformanceTest, BlockingCacheServesSynchronousCallers) {
   EXPECT_EQ(calls, 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, CacheConformanceTest, ::testing::Values(Mode::l1_only, Mode::l1_and_redis),
+INSTANTIATE_TEST_SUITE_P(Modes, CacheConformanceTest,
+                         ::testing::Values(Mode::l1_only, Mode::l1_and_redis, Mode::l1_and_cluster,
+                                           Mode::l1_and_sentinel),
                          mode_name);
 
 }  // namespace

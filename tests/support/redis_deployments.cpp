@@ -45,7 +45,7 @@ RedisCluster::RedisCluster(std::size_t masters, std::size_t replicas) {
   for (std::size_t i = 0; i < count; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
         "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
-        std::to_string(free_loopback_port()), "--cluster-node-timeout", "1000"}));
+        std::to_string(free_loopback_port()), "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0"}));
     create += " 127.0.0.1:" + std::to_string(nodes_.back()->port());
   }
   create += " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes";
@@ -163,8 +163,9 @@ void RedisCluster::flush_all() {
 
 SentinelSetup::SentinelSetup(std::string data_password, std::string sentinel_password)
     : data_password_(std::move(data_password)), sentinel_password_(std::move(sentinel_password)) {
-  std::vector<std::string> auth;
-  if (!data_password_.empty()) auth = {"--requirepass", data_password_, "--masterauth", data_password_};
+  // Replicas sync at once, not after the default 5 s wait for more replicas to join.
+  std::vector<std::string> auth{"--repl-diskless-sync-delay", "0"};
+  if (!data_password_.empty()) auth.insert(auth.end(), {"--requirepass", data_password_, "--masterauth", data_password_});
   first_ = std::make_unique<RedisServer>(auth);
   std::vector<std::string> replica = auth;
   replica.insert(replica.end(), {"--replicaof", "127.0.0.1", std::to_string(first_->port())});

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@ public:
   // Options for a Subscriber on this deployment: it connects where pub/sub messages reach
   // (a live cluster node, the current master) and moves when that changes.
   [[nodiscard]] virtual ConnectionOptions subscriber_options() const = 0;
+
+  // Called (on the executor) when the data moved to another server, e.g. after a Sentinel
+  // failover; a Subscriber made from subscriber_options() should then drop() and reconnect.
+  virtual void set_topology_listener(std::function<void()> listener) { (void)listener; }
 
   // True when keys live on different nodes by slot (scripts must keep to one slot).
   [[nodiscard]] virtual bool sharded() const noexcept { return false; }
