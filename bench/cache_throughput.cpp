@@ -7,6 +7,7 @@
 //   build/release/bench/strata_bench_cache                       # 200,000 L2 requests per cell
 //   build/release/bench/strata_bench_cache --requests 2000       # smoke
 #include "support/redis_server.hpp"
+#include "timing.hpp"
 
 #include <strata/cache.hpp>
 #include <strata/memory_store.hpp>
@@ -28,86 +29,26 @@
 namespace {
 
 namespace asio = boost::asio;
-using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kCallers = 50;
 
-struct Latency {
-  double mean_ns = 0, p50_ns = 0, p99_ns = 0, per_second = 0;
-};
+using strata::bench::Latency;
 
-// Runs one coroutine on `io` until it finishes (Redis connections keep the io_context busy
-// forever, so run() alone would never return).
 // Callers run on the cache's own executor (a strand of `io`), as a single-threaded program would.
 asio::any_io_executor callers_executor;
 
 void run_to_completion(asio::io_context& io, asio::awaitable<void> work) {
-  std::exception_ptr failure;
-  asio::co_spawn(callers_executor, std::move(work), [&](std::exception_ptr error) {
-    failure = error;
-    io.stop();
-  });
-  io.restart();
-  io.run();
-  if (failure) std::rethrow_exception(failure);
+  strata::bench::run_to_completion(io, callers_executor, std::move(work));
 }
 
-Latency summarize(std::vector<double> samples, double total_seconds, std::size_t operations) {
-  std::sort(samples.begin(), samples.end());
-  Latency out;
-  double sum = 0;
-  for (double s : samples) sum += s;
-  out.mean_ns = samples.empty() ? 0 : sum / static_cast<double>(samples.size());
-  out.p50_ns = samples.empty() ? 0 : samples[samples.size() / 2];
-  out.p99_ns = samples.empty() ? 0 : samples[samples.size() * 99 / 100];
-  out.per_second = static_cast<double>(operations) / total_seconds;
-  return out;
-}
-
-// Runs `operation` `count` times one after another on `io`, timing each.
 template <typename Operation>
 Latency sequential(asio::io_context& io, std::size_t count, Operation operation) {
-  std::vector<double> samples;
-  samples.reserve(count);
-  double total = 0;
-  run_to_completion(io, [&]() -> asio::awaitable<void> {
-    for (std::size_t i = 0; i < count / 10; ++i) co_await operation();  // warm-up
-    const auto begin = SteadyClock::now();
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto start = SteadyClock::now();
-      co_await operation();
-      samples.push_back(std::chrono::duration<double, std::nano>(SteadyClock::now() - start).count());
-    }
-    total = std::chrono::duration<double>(SteadyClock::now() - begin).count();
-  }());
-  return summarize(std::move(samples), total, count);
+  return strata::bench::sequential(io, callers_executor, count, std::move(operation));
 }
 
-// `callers` coroutines share `count` operations; throughput only.
 template <typename Operation>
 double concurrent(asio::io_context& io, std::size_t count, int callers, Operation operation) {
-  std::size_t remaining = count;
-  int running = callers;
-  SteadyClock::time_point begin, end;
-  for (int c = 0; c < callers; ++c) {
-    asio::co_spawn(
-        callers_executor,
-        [&]() -> asio::awaitable<void> {
-          while (remaining > 0) {
-            --remaining;
-            co_await operation();
-          }
-          if (--running == 0) {
-            end = SteadyClock::now();
-            io.stop();
-          }
-        },
-        asio::detached);
-  }
-  begin = SteadyClock::now();
-  io.restart();
-  io.run();
-  return static_cast<double>(count) / std::chrono::duration<double>(end - begin).count();
+  return strata::bench::concurrent(io, callers_executor, count, callers, std::move(operation));
 }
 
 }  // namespace

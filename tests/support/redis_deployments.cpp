@@ -48,6 +48,13 @@ RedisCluster::RedisCluster(std::size_t masters, std::size_t replicas) {
         std::to_string(free_loopback_port()), "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0"}));
     create += " 127.0.0.1:" + std::to_string(nodes_.back()->port());
   }
+  if (masters == 1 && replicas == 0) {
+    // redis-cli --cluster create wants three masters; one node takes every slot by itself.
+    const std::string added = nodes_[0]->cli({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"});
+    if (added.find("OK") == std::string::npos) throw std::runtime_error("CLUSTER ADDSLOTSRANGE failed: " + added);
+    wait_until_ok();
+    return;
+  }
   create += " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes";
   const std::string output = run(create);
   if (output.find("[OK] All 16384 slots covered") == std::string::npos) {
