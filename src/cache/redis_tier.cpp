@@ -194,7 +194,11 @@ RedisTier::~RedisTier() = default;
 
 template <typename T>
 asio::awaitable<T> RedisTier::on_strand(asio::awaitable<T> work) {
-  if (strand_.running_in_this_thread()) co_return co_await std::move(work);
+  // Only a coroutine whose own executor is the strand may run the work in place. Being inside
+  // one of the strand's handlers is not enough: a caller on another executor can be resumed
+  // inline from such a handler, and its later resumptions would then run off the strand.
+  const asio::any_io_executor current = co_await asio::this_coro::executor;
+  if (current == asio::any_io_executor(strand_)) co_return co_await std::move(work);
   co_return co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
 }
 

@@ -5,6 +5,7 @@
 
 #include <strata/cache.hpp>
 
+#include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,17 +27,27 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-class CacheConcurrencyTest : public ::testing::TestWithParam<bool> {
+enum class Tier { l1_only, redis, cluster };
+
+class CacheConcurrencyTest : public ::testing::TestWithParam<Tier> {
 protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<testing::RedisServer>(); }
-  static void TearDownTestSuite() { server_.reset(); }
+  static void TearDownTestSuite() {
+    server_.reset();
+    cluster_.reset();
+  }
+  // Servers start on first use (CTest runs each test in its own process).
   CacheOptions options() {
     CacheOptions result;
     result.prefix = "concurrency";
     result.read_redis_url_from_environment = false;
-    if (GetParam()) {
+    if (GetParam() == Tier::redis) {
+      if (!server_) server_ = std::make_unique<testing::RedisServer>();
       server_->cli({"FLUSHALL"});
       result.redis_url = server_->url();
+    } else if (GetParam() == Tier::cluster) {
+      if (!cluster_) cluster_ = std::make_unique<testing::RedisCluster>(3);
+      cluster_->flush_all();
+      result.redis_url = cluster_->url();
     }
     return result;
   }
@@ -54,6 +65,7 @@ protected:
     EXPECT_TRUE(done()) << "the work did not finish within 60 s";
   }
   static inline std::unique_ptr<testing::RedisServer> server_;
+  static inline std::unique_ptr<testing::RedisCluster> cluster_;
 };
 
 TEST_P(CacheConcurrencyTest, ConcurrentMissesOnManyThreadsRunTheLoaderOncePerKey) {
@@ -129,8 +141,15 @@ TEST_P(CacheConcurrencyTest, MixedTrafficWithInvalidationsStaysConsistent) {
   cache.reset();
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, CacheConcurrencyTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& tier) { return tier.param ? "L1AndRedis" : "L1Only"; });
+INSTANTIATE_TEST_SUITE_P(Tiers, CacheConcurrencyTest, ::testing::Values(Tier::l1_only, Tier::redis, Tier::cluster),
+                         [](const ::testing::TestParamInfo<Tier>& tier) {
+                           switch (tier.param) {
+                             case Tier::l1_only: return "L1Only";
+                             case Tier::redis: return "L1AndRedis";
+                             case Tier::cluster: return "L1AndCluster";
+                           }
+                           return "unknown";
+                         });
 
 }  // namespace
 }  // namespace strata
