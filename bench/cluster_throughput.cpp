@@ -7,8 +7,8 @@
 //   L2 write  set()             50 callers; in a cluster a write spans two slots (the entry's and
 //                               the control slot's) and so takes two round trips by design
 //
-//   build/release/bench/strata_bench_cluster                     # 100,000 requests per cell
-//   build/release/bench/strata_bench_cluster --requests 2000     # smoke
+//   build/release/bench/strata_bench_cluster                               # 30,000 requests, best of 3
+//   build/release/bench/strata_bench_cluster --requests 2000 --rounds 1    # smoke
 #include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 #include "timing.hpp"
@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -34,10 +35,11 @@ struct Figures {
   double write_rate = 0;
 };
 
-Figures measure(const std::string& url, std::size_t value_size, std::size_t requests) {
+// Each round writes under its own prefix, so its fills start from empty.
+Figures measure(const std::string& url, std::size_t value_size, std::size_t requests, int round) {
   asio::io_context io;
   strata::CacheOptions options;
-  options.prefix = "bench";
+  options.prefix = "bench" + std::to_string(round);
   options.redis_url = url;
   options.read_redis_url_from_environment = false;
   options.bus = false;
@@ -78,13 +80,24 @@ Figures measure(const std::string& url, std::size_t value_size, std::size_t requ
   return out;
 }
 
+void keep_best(Figures& best, const Figures& round) {
+  if (best.hit_rate == 0 || round.hit.p50_ns < best.hit.p50_ns) best.hit.p50_ns = round.hit.p50_ns;
+  if (best.hit_rate == 0 || round.hit.p99_ns < best.hit.p99_ns) best.hit.p99_ns = round.hit.p99_ns;
+  best.hit_rate = std::max(best.hit_rate, round.hit_rate);
+  best.write_rate = std::max(best.write_rate, round.write_rate);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"strata::Cache's L2 path on a 3-master Redis Cluster against one redis-server"};
-  std::size_t requests = 100'000;
+  std::size_t requests = 30'000;
+  int rounds = 3;
   app.add_option("--requests", requests, "operations per cell (writes: a quarter)")
       ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--rounds", rounds, "measurements per cell, interleaved across deployments; the best counts")
+      ->check(CLI::Range(1, 20))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -94,16 +107,21 @@ int run(int argc, char** argv) {
   // pool_size is per node: the 3-master cluster gets one connection per master, so every column
   // spreads its callers over about as many connections (4, 4 and 3).
   fmt::print("one I/O thread; 4 connections (3-master cluster: 1 per master); {} requests per cell "
-             "(writes: a quarter)\n\n",
-             requests);
+             "(writes: a quarter); best of {} interleaved rounds\n\n",
+             requests, rounds);
   fmt::print("{:<22} {:>6} {:>16} {:>16} {:>8} {:>16} {:>8}\n", "cell", "value", "one server", "1-node cluster",
              "routing", "3-master cluster", "3 nodes");
   bool routing_ok = true;
   auto overhead = [](double cluster_cost, double single_cost) { return (cluster_cost / single_cost - 1) * 100; };
   for (const std::size_t value_size : {std::size_t{100}, std::size_t{4096}}) {
-    const Figures one = measure(single.url(), value_size, requests);
-    const Figures routed = measure(one_node.url(), value_size, requests);
-    const Figures sharded = measure(three_masters.url() + "?pool_size=1", value_size, requests);
+    // Rounds alternate between the deployments so that a slow spell of this shared machine
+    // does not land on one column only; each column keeps its best round.
+    Figures one, routed, sharded;
+    for (int round = 0; round < rounds; ++round) {
+      keep_best(one, measure(single.url(), value_size, requests, round));
+      keep_best(routed, measure(one_node.url(), value_size, requests, round));
+      keep_best(sharded, measure(three_masters.url() + "?pool_size=1", value_size, requests, round));
+    }
     const double p50 = overhead(routed.hit.p50_ns, one.hit.p50_ns);
     const double rate = overhead(one.hit_rate, routed.hit_rate);
     routing_ok = routing_ok && p50 <= 10 && rate <= 10;
