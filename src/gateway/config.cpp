@@ -1,5 +1,7 @@
 #include "gateway/config.hpp"
 
+#include <strata/redis/options.hpp>
+
 #include "gateway/route.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -424,6 +426,13 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     auto& cache = config.cache;
     reader.read("prefix", cache.prefix);
     reader.read("redis_url", cache.redis_url);
+    if (!cache.redis_url.empty()) {
+      try {
+        (void)redis::parse_deployment_url(cache.redis_url);
+      } catch (const std::invalid_argument& error) {
+        reader.fail(reader.get("redis_url"), "redis_url", error.what());
+      }
+    }
     reader.read_size("l1_capacity_mib", cache.l1_capacity_mib, 1, 1 << 20);
     reader.read("l1", cache.l1);
     reader.read("integrity_secret", cache.integrity_secret);

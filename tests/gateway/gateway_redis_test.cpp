@@ -3,6 +3,7 @@
 
 #include "gateway/harness.hpp"
 #include "gateway/identity.hpp"
+#include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
 #include <gmock/gmock.h>
@@ -34,11 +35,13 @@ tags = ["job:{id}"]
 )";
 }
 
-std::string with_redis(std::string text, const RedisServer& redis) {
+std::string with_redis_url(std::string text, const std::string& url) {
   const auto at = text.find("{redis}");
-  text.replace(at, 7, redis.url());
+  text.replace(at, 7, url);
   return text;
 }
+
+std::string with_redis(std::string text, const RedisServer& redis) { return with_redis_url(std::move(text), redis.url()); }
 
 class GatewayWithRedis : public ::testing::Test {
 protected:
@@ -135,6 +138,29 @@ TEST_F(GatewayWithRedis, RedisKilledDuringLoadFailsNoClientRequest) {
   for (auto& client : clients) client.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GE(served.load(), at_restart + 300);
+}
+
+TEST_F(GatewayWithRedis, TwoGatewaysOnARedisClusterShareEntriesAndInvalidations) {
+  testing::RedisCluster cluster(3);
+  GatewayUnderTest first(with_redis_url(config(true), cluster.url()), origin_.url());
+  GatewayUnderTest second(with_redis_url(config(true), cluster.url()), origin_.url());
+  const auto original = http_get(first.port(), "/api/jobs/9");
+  EXPECT_EQ(original.header("x-cache"), "MISS");
+  const auto shared = http_get(second.port(), "/api/jobs/9");
+  EXPECT_EQ(shared.header("x-cache"), "HIT");  // from the cluster node that owns the key
+  EXPECT_EQ(shared.body, original.body);
+  const auto invalidated = http_request(first.port(), "POST", "/api/cache/invalidate",
+                                        {{"Authorization", "Bearer " + kAdminToken}}, R"({"tags":["job:9"]})");
+  ASSERT_EQ(invalidated.status, 200U);
+  EXPECT_THAT(invalidated.body, HasSubstr("\"ok\":true"));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  HttpResult after;
+  do {
+    after = http_get(second.port(), "/api/jobs/9");
+  } while (after.body == original.body && std::chrono::steady_clock::now() < deadline);
+  EXPECT_NE(after.body, original.body);
+  const auto health = http_get(first.port(), "/api/cache/health", {{"Authorization", "Bearer " + kAdminToken}});
+  EXPECT_THAT(health.body, HasSubstr("\"available\":true"));
 }
 
 }  // namespace

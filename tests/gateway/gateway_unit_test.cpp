@@ -84,6 +84,8 @@ TEST(GatewayConfig, MistakesNameTheFileLineOptionAndFix) {
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a\"\nper_user = true\n"),
               HasSubstr("per_user and {user} need an [identity] source"));
   EXPECT_THAT(config_error("[[rules]]\npath = \"/a\"\n"), HasSubstr("origin: set the API to cache"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[cache]\nredis_url = \"redis+sentinel://s1:26379\"\n"),
+              HasSubstr("redis_url: invalid Redis URL: missing master name"));
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[admin]\ntoken_sha256 = \"secret\"\n"),
               HasSubstr("expected 64 hex digits"));
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[identity]\nsource = \"jwt\"\njwt_secret = \"short\"\n"),
