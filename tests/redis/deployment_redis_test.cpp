@@ -259,6 +259,27 @@ TEST(SentinelDeployment, AuthenticatesToSentinelsAndDataNodesSeparately) {
   });
 }
 
+TEST(SentinelDeployment, TalksTlsToSentinelsThatRequireIt) {
+  strata::testing::TestCertificates certificates;
+  SentinelSetup setup({}, {}, &certificates);
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto client = Client::create(executor, parse_deployment_url(setup.url() + "?sentinel_tls=true&sentinel_tls_ca_file=" +
+                                                                 certificates.ca_file()));
+    CO_ASSERT_TRUE((co_await client->connect()).has_value());
+    auto set = co_await client->exec("k", Request("SET", "k", "over-tls-sentinels"));
+    CO_ASSERT_TRUE(set.has_value());
+    EXPECT_TRUE(set->is_status("OK")) << set->describe();
+    client->close();
+
+    // Plain TCP to a TLS-only sentinel finds no master, and says which sentinel failed.
+    auto plain = Client::create(executor, parse_deployment_url(setup.url() + "?reconnect=false&connect_timeout=500ms"));
+    EXPECT_FALSE((co_await plain->connect()).has_value());
+    EXPECT_THAT(plain->last_error(), HasSubstr("sentinel 127.0.0.1:"));
+    plain->close();
+  });
+  EXPECT_THAT(setup.data_node(setup.master_port()).cli({"GET", "k"}), HasSubstr("over-tls-sentinels"));
+}
+
 TEST(SentinelDeployment, AnUnknownMasterNameIsAClearError) {
   SentinelSetup setup;
   const std::string url = setup.url().substr(0, setup.url().rfind('/')) + "/no-such-master?reconnect=false";

@@ -168,7 +168,8 @@ void RedisCluster::flush_all() {
 
 // ---------------------------------------------------------------------------------------------
 
-SentinelSetup::SentinelSetup(std::string data_password, std::string sentinel_password)
+SentinelSetup::SentinelSetup(std::string data_password, std::string sentinel_password,
+                             const TestCertificates* sentinel_tls)
     : data_password_(std::move(data_password)), sentinel_password_(std::move(sentinel_password)) {
   // Replicas sync at once, not after the default 5 s wait for more replicas to join.
   std::vector<std::string> auth{"--repl-diskless-sync-delay", "0"};
@@ -186,8 +187,14 @@ SentinelSetup::SentinelSetup(std::string data_password, std::string sentinel_pas
       "sentinel failover-timeout " + kMasterName + " 10000\n" +
       "sentinel parallel-syncs " + kMasterName + " 1\n" +
       (data_password_.empty() ? "" : "sentinel auth-pass " + std::string(kMasterName) + " " + data_password_ + "\n") +
-      (sentinel_password_.empty() ? "" : "requirepass " + sentinel_password_ + "\n");
-  for (int i = 0; i < 3; ++i) sentinels_.push_back(RedisServer::sentinel(configuration));
+      (sentinel_password_.empty() ? "" : "requirepass " + sentinel_password_ + "\n") +
+      (sentinel_tls == nullptr ? ""
+                               : "tls-cert-file " + sentinel_tls->server_cert_file() + "\ntls-key-file " +
+                                     sentinel_tls->server_key_file() + "\ntls-ca-cert-file " +
+                                     sentinel_tls->ca_file() + "\ntls-auth-clients no\n");
+  for (int i = 0; i < 3; ++i) {
+    sentinels_.push_back(RedisServer::sentinel(configuration, sentinel_tls ? sentinel_tls->ca_file() : ""));
+  }
   // A sentinel can fail over only to a replica it knows of (it learns them from INFO).
   for (auto& sentinel : sentinels_) {
     await_condition([&] {

@@ -52,7 +52,9 @@ public:
 
   // With passwords, the data nodes (requirepass, masterauth) and the sentinels (requirepass)
   // each require their own.
-  explicit SentinelSetup(std::string data_password = {}, std::string sentinel_password = {});
+  // With `sentinel_tls`, the sentinels accept TLS only, with its server certificate.
+  explicit SentinelSetup(std::string data_password = {}, std::string sentinel_password = {},
+                         const TestCertificates* sentinel_tls = nullptr);
   SentinelSetup(const SentinelSetup&) = delete;
   SentinelSetup& operator=(const SentinelSetup&) = delete;
 

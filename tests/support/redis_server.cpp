@@ -125,7 +125,8 @@ RedisServer::~RedisServer() {
 
 std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
-RedisServer::RedisServer(SentinelTag, const std::string& configuration) : sentinel_config_(configuration) {
+RedisServer::RedisServer(SentinelTag, const std::string& configuration, const std::string& tls_ca_file)
+    : tls_only_(!tls_ca_file.empty()), sentinel_config_(configuration), cli_tls_ca_file_(tls_ca_file) {
   char pattern[] = "/tmp/strata-sentinel-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   directory_ = pattern;
@@ -134,8 +135,8 @@ RedisServer::RedisServer(SentinelTag, const std::string& configuration) : sentin
   start();
 }
 
-std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& configuration) {
-  return std::unique_ptr<RedisServer>(new RedisServer(SentinelTag{}, configuration));
+std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& configuration, const std::string& tls_ca_file) {
+  return std::unique_ptr<RedisServer>(new RedisServer(SentinelTag{}, configuration, tls_ca_file));
 }
 
 void RedisServer::spawn(std::vector<std::string> arguments) {
@@ -152,8 +153,15 @@ void RedisServer::spawn(std::vector<std::string> arguments) {
 void RedisServer::start() {
   if (running()) return;
   if (!sentinel_config_.empty()) {
-    spawn({"redis-sentinel", directory_ + "/sentinel.conf", "--port", std::to_string(port_), "--bind",
-           "127.0.0.1", "--daemonize", "no", "--dir", directory_, "--logfile", directory_ + "/sentinel.log"});
+    std::vector<std::string> arguments{"redis-sentinel", directory_ + "/sentinel.conf", "--bind", "127.0.0.1",
+                                       "--daemonize", "no", "--dir", directory_, "--logfile",
+                                       directory_ + "/sentinel.log"};
+    if (tls_only_) {
+      arguments.insert(arguments.end(), {"--port", "0", "--tls-port", std::to_string(port_)});
+    } else {
+      arguments.insert(arguments.end(), {"--port", std::to_string(port_)});
+    }
+    spawn(std::move(arguments));
     return;
   }
   std::vector<std::string> arguments = {
@@ -203,6 +211,7 @@ void RedisServer::kill() { reap(SIGKILL); }
 
 std::string RedisServer::cli(const std::vector<std::string>& arguments, const std::string& password) const {
   std::string command = "redis-cli -p " + std::to_string(port_) + " --no-auth-warning";
+  if (!cli_tls_ca_file_.empty()) command += " --tls --cacert '" + cli_tls_ca_file_ + "'";
   if (!password.empty()) command += " -a '" + password + "'";
   for (const auto& argument : arguments) command += " '" + argument + "'";
   command += " 2>&1";

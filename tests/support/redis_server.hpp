@@ -19,7 +19,9 @@ public:
   explicit RedisServer(std::vector<std::string> extra_arguments = {}, bool tls_only = false);
   // A redis-sentinel with these configuration lines (e.g. "sentinel monitor ..."); Sentinel
   // keeps rewriting its file, which survives a restart.
-  static std::unique_ptr<RedisServer> sentinel(const std::string& configuration);
+  // With `tls_ca_file`, it listens with TLS only (the configuration names its certificate) and
+  // cli() talks TLS to it, trusting that CA.
+  static std::unique_ptr<RedisServer> sentinel(const std::string& configuration, const std::string& tls_ca_file = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -39,7 +41,7 @@ public:
 
 private:
   struct SentinelTag {};
-  RedisServer(SentinelTag, const std::string& configuration);
+  RedisServer(SentinelTag, const std::string& configuration, const std::string& tls_ca_file);
   void spawn(std::vector<std::string> arguments);
   void wait_until_ready() const;
   void reap(int signal);
@@ -47,6 +49,7 @@ private:
   std::vector<std::string> extra_arguments_;
   std::string sentinel_config_;  // non-empty: a sentinel
   bool tls_only_ = false;
+  std::string cli_tls_ca_file_;  // non-empty: cli() connects with TLS
   std::string directory_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
