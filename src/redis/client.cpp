@@ -44,6 +44,8 @@ asio::awaitable<Result<Reply>> Client::exec(std::string_view routing_key, Reques
   co_return std::move(replies->front());
 }
 
+std::string describe(const Endpoint& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
+
 bool suggests_topology_change(const boost::system::error_code& error) noexcept {
   return error == Error::connection_lost || error == Error::not_connected ||
          error == Error::circuit_open || error == Error::command_timeout;

@@ -24,8 +24,6 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kMinRefreshInterval = std::chrono::milliseconds(100);
 constexpr auto kTryAgainDelay = std::chrono::milliseconds(5);
 
-std::string describe(const Endpoint& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
-
 // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381". An empty host means the host of
 // the node that answered.
 struct Redirect {

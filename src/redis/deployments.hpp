@@ -79,6 +79,9 @@ private:
   std::shared_ptr<Impl> impl_;
 };
 
+// "host:port", for messages and as a node's name.
+std::string describe(const Endpoint& endpoint);
+
 // Failures after which the topology may have changed (a master died or moved).
 bool suggests_topology_change(const boost::system::error_code& error) noexcept;
 

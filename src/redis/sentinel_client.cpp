@@ -21,8 +21,6 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kMinResolveInterval = std::chrono::milliseconds(100);
 constexpr std::string_view kSwitchMaster = "+switch-master";
 
-std::string describe(const Endpoint& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
-
 std::optional<std::uint16_t> parse_port(std::string_view text) {
   std::uint16_t port = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);

@@ -6,6 +6,7 @@
 
 #include "redis/cluster_slot.hpp"
 #include "support/async_test.hpp"
+#include "support/fill_race.hpp"
 #include "support/redis_deployments.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -113,26 +114,12 @@ TEST_F(CacheClusterTest, AFillRacingATagInvalidationFromAnotherInstanceIsRefused
     co_await writer.start();
     EntryOptions tagged;
     tagged.tags = {"meeting:4"};
-    asio::steady_timer gate(executor, asio::steady_timer::time_point::max());
-    bool waiting = false;
-    std::optional<std::string> got;
-    asio::co_spawn(
-        executor,
-        [&]() -> asio::awaitable<void> {
-          got = co_await reader.get_or_set<std::string>(
-              Key::of("analytics", 4),
-              [&]() -> asio::awaitable<std::string> {
-                waiting = true;
-                (void)co_await gate.async_wait(asio::as_tuple(asio::use_awaitable));
-                co_return "old";
-              },
-              tagged);
-        },
-        asio::detached);
-    co_await poll_until([&] { return waiting; });
-    co_await writer.invalidate_tag("meeting:4");
-    gate.cancel();
-    co_await poll_until([&] { return got.has_value(); });
+    // Arguments built outside the co_await expression (GCC 12 and temporaries in it).
+    const Key key = Key::of("analytics", 4);
+    std::function<asio::awaitable<void>()> invalidate = [&]() -> asio::awaitable<void> {
+      co_await writer.invalidate_tag("meeting:4");
+    };
+    (void)co_await testing::fill_racing(executor, reader, key, tagged, invalidate);
     EXPECT_EQ(reader.stats().fills_discarded, 1U);
     EXPECT_FALSE((co_await writer.get(Key::of("analytics", 4), tagged)).has_value());
   });
@@ -145,23 +132,10 @@ TEST_F(CacheClusterTest, AFillRacingAClearIsRefusedEvenWhenTheScanAlreadyPassedI
     Cache writer(executor, options_for(url()));
     co_await reader.start();
     co_await writer.start();
-    asio::steady_timer gate(executor, asio::steady_timer::time_point::max());
-    bool waiting = false;
-    std::optional<std::string> got;
-    asio::co_spawn(
-        executor,
-        [&]() -> asio::awaitable<void> {
-          got = co_await reader.get_or_set<std::string>(Key::of("report", 9), [&]() -> asio::awaitable<std::string> {
-            waiting = true;
-            (void)co_await gate.async_wait(asio::as_tuple(asio::use_awaitable));
-            co_return "old";
-          });
-        },
-        asio::detached);
-    co_await poll_until([&] { return waiting; });
-    co_await writer.clear();
-    gate.cancel();
-    co_await poll_until([&] { return got.has_value(); });
+    const Key key = Key::of("report", 9);
+    const EntryOptions defaults;
+    std::function<asio::awaitable<void>()> invalidate = [&]() -> asio::awaitable<void> { co_await writer.clear(); };
+    (void)co_await testing::fill_racing(executor, reader, key, defaults, invalidate);
     EXPECT_EQ(reader.stats().fills_discarded, 1U);
   });
   EXPECT_EQ(stored("test:report:g0:9"), "0\n");

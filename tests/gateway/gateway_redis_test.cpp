@@ -43,6 +43,17 @@ std::string with_redis_url(std::string text, const std::string& url) {
 
 std::string with_redis(std::string text, const RedisServer& redis) { return with_redis_url(std::move(text), redis.url()); }
 
+// GETs `path` until its body is no longer `old_body` (an invalidation reached this instance; a
+// bus message may take a moment) or 5 s pass, and returns the last answer.
+HttpResult get_until_changed(std::uint16_t port, const std::string& path, const std::string& old_body) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  HttpResult after;
+  do {
+    after = http_get(port, path);
+  } while (after.body == old_body && std::chrono::steady_clock::now() < deadline);
+  return after;
+}
+
 class GatewayWithRedis : public ::testing::Test {
 protected:
   GatewayWithRedis()
@@ -98,12 +109,7 @@ TEST_F(GatewayWithRedis, TwoInstancesStayCoherentAfterAnInvalidationSentToOne) {
   // Acknowledged: from now on neither instance serves the old body (the second instance's L1
   // is dropped by the bus message, which may take a moment to arrive; its Redis copy is gone
   // already, and a fill marks it stale through the tag's epoch).
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  HttpResult after;
-  do {
-    after = http_get(second.port(), "/api/jobs/7");
-  } while (after.body == original.body && std::chrono::steady_clock::now() < deadline);
-  EXPECT_NE(after.body, original.body);
+  EXPECT_NE(get_until_changed(second.port(), "/api/jobs/7", original.body).body, original.body);
   EXPECT_NE(http_get(first.port(), "/api/jobs/7").body, original.body);
 }
 
@@ -153,12 +159,7 @@ TEST_F(GatewayWithRedis, TwoGatewaysOnARedisClusterShareEntriesAndInvalidations)
                                         {{"Authorization", "Bearer " + kAdminToken}}, R"({"tags":["job:9"]})");
   ASSERT_EQ(invalidated.status, 200U);
   EXPECT_THAT(invalidated.body, HasSubstr("\"ok\":true"));
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  HttpResult after;
-  do {
-    after = http_get(second.port(), "/api/jobs/9");
-  } while (after.body == original.body && std::chrono::steady_clock::now() < deadline);
-  EXPECT_NE(after.body, original.body);
+  EXPECT_NE(get_until_changed(second.port(), "/api/jobs/9", original.body).body, original.body);
   const auto health = http_get(first.port(), "/api/cache/health", {{"Authorization", "Bearer " + kAdminToken}});
   EXPECT_THAT(health.body, HasSubstr("\"available\":true"));
 }
