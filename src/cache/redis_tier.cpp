@@ -458,6 +458,7 @@ asio::awaitable<std::uint64_t> RedisTier::drain_set(std::string set, std::size_t
 
 asio::awaitable<std::uint64_t> RedisTier::mark_and_unlink(std::vector<std::string> entries, std::uint64_t epoch,
                                                           bool* ok) {
+  if (entries.empty()) co_return 0;
   struct Progress {
     std::size_t remaining = 0;
     std::uint64_t removed = 0;
@@ -467,7 +468,6 @@ asio::awaitable<std::uint64_t> RedisTier::mark_and_unlink(std::vector<std::strin
   auto progress = std::make_shared<Progress>();
   progress->remaining = entries.size();
   progress->done.emplace(strand_, asio::steady_timer::time_point::max());
-  if (entries.empty()) co_return 0;
   const std::string mark = std::to_string(epoch);
   const std::string px = millis(mark_lifetime_);
   auto self = shared_from_this();

@@ -46,6 +46,27 @@ asio::awaitable<Result<Reply>> Client::exec(std::string_view routing_key, Reques
 
 std::string describe(const Endpoint& endpoint) { return endpoint.host + ":" + std::to_string(endpoint.port); }
 
+ConnectionOptions aimed_at(ConnectionOptions options, const Endpoint& endpoint) {
+  options.host = endpoint.host;
+  options.port = endpoint.port;
+  return options;
+}
+
+asio::awaitable<Result<Reply>> ask_once(asio::any_io_executor executor, ConnectionOptions options,
+                                        const Endpoint& endpoint, Request request, std::string& detail) {
+  options = aimed_at(std::move(options), endpoint);
+  options.reconnect = false;
+  Connection connection(std::move(executor), options);
+  if (auto connected = co_await connection.connect(); !connected) {
+    detail = connection.last_error();
+    co_return connected.error();
+  }
+  auto reply = co_await connection.exec(std::move(request));
+  connection.close();
+  if (!reply) detail = "did not answer: " + reply.error().message();
+  co_return reply;
+}
+
 bool suggests_topology_change(const boost::system::error_code& error) noexcept {
   return error == Error::connection_lost || error == Error::not_connected ||
          error == Error::circuit_open || error == Error::command_timeout;

@@ -20,8 +20,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-// Re-reading the slot map more often than this after failures only loads the cluster.
-constexpr auto kMinRefreshInterval = std::chrono::milliseconds(100);
 constexpr auto kTryAgainDelay = std::chrono::milliseconds(5);
 
 // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381". An empty host means the host of
@@ -87,7 +85,9 @@ private:
 
   std::unique_ptr<Pool> start_pool(const Endpoint& endpoint);
 
-  Node& node_for(const Endpoint& endpoint);
+  // The node's index in nodes_, creating (and starting to connect) it when it is new.
+  std::size_t index_of(const Endpoint& endpoint);
+  Node& node_for(const Endpoint& endpoint) { return *nodes_[index_of(endpoint)]; }
   Node* owner(int slot);
   asio::awaitable<bool> refresh();
   asio::awaitable<std::optional<Reply>> ask_for_slots(const Endpoint& endpoint);
@@ -107,17 +107,13 @@ private:
   std::vector<std::size_t> master_nodes_;          // nodes_ indexes owning at least one slot
   std::size_t next_any_ = 0;
   mutable std::size_t next_subscriber_ = 0;
-  bool refreshing_ = false;
+  TopologyRefresh refresh_;
   bool closed_ = false;
-  Clock::time_point last_refresh_{};
   std::string last_error_;
 };
 
 std::unique_ptr<Pool> ClusterClient::Impl::start_pool(const Endpoint& endpoint) {
-  ConnectionOptions options = deployment_.node;
-  options.host = endpoint.host;
-  options.port = endpoint.port;
-  auto pool = std::make_unique<Pool>(executor_, options);
+  auto pool = std::make_unique<Pool>(executor_, aimed_at(deployment_.node, endpoint));
   // Connecting is started here and finished in the background; requests wait for it (exec).
   asio::co_spawn(executor_, [pool = pool.get(), self = shared_from_this()]() -> asio::awaitable<void> {
     (void)co_await pool->connect();
@@ -125,15 +121,15 @@ std::unique_ptr<Pool> ClusterClient::Impl::start_pool(const Endpoint& endpoint) 
   return pool;
 }
 
-ClusterClient::Impl::Node& ClusterClient::Impl::node_for(const Endpoint& endpoint) {
-  const std::string name = describe(endpoint);
-  if (const auto found = node_index_.find(name); found != node_index_.end()) return *nodes_[found->second];
+std::size_t ClusterClient::Impl::index_of(const Endpoint& endpoint) {
+  std::string name = describe(endpoint);
+  if (const auto found = node_index_.find(name); found != node_index_.end()) return found->second;
   auto node = std::make_unique<Node>();
   node->endpoint = endpoint;
   node->pool = start_pool(endpoint);
-  node_index_.emplace(name, nodes_.size());
+  node_index_.emplace(std::move(name), nodes_.size());
   nodes_.push_back(std::move(node));
-  return *nodes_.back();
+  return nodes_.size() - 1;
 }
 
 ClusterClient::Impl::Node* ClusterClient::Impl::owner(int slot) {
@@ -165,18 +161,12 @@ asio::awaitable<std::optional<Reply>> ClusterClient::Impl::ask_for_slots(const E
     co_return std::nullopt;
   }
   // A node without a pool (a seed, or one that failed): a one-off connection.
-  ConnectionOptions options = deployment_.node;
-  options.host = endpoint.host;
-  options.port = endpoint.port;
-  options.reconnect = false;
-  Connection probe(executor_, options);
-  if (!co_await probe.connect()) {
-    last_error_ = probe.last_error();
+  std::string detail;
+  auto reply = co_await ask_once(executor_, deployment_.node, endpoint, Request("CLUSTER", "SLOTS"), detail);
+  if (!reply) {
+    last_error_ = describe(endpoint) + ": " + detail;
     co_return std::nullopt;
   }
-  auto reply = co_await probe.exec(Request("CLUSTER", "SLOTS"));
-  probe.close();
-  if (!reply) co_return std::nullopt;
   if (!reply->is_array()) {
     last_error_ = describe(endpoint) + " answered CLUSTER SLOTS with " + reply->describe() +
                   " (is it a cluster node? use redis:// for a single server)";
@@ -207,8 +197,7 @@ bool ClusterClient::Impl::apply_slots(const Reply& slots, const Endpoint& answer
     Endpoint endpoint{fields[2].elements()[0].text(),
                       static_cast<std::uint16_t>(fields[2].elements()[1].integer_value())};
     if (endpoint.host.empty() || endpoint.host == "?") endpoint.host = answered_by.host;
-    const std::size_t index = node_index_.count(describe(endpoint)) ? node_index_[describe(endpoint)]
-                                                                     : (node_for(endpoint), nodes_.size() - 1);
+    const std::size_t index = index_of(endpoint);
     if (std::find(masters.begin(), masters.end(), index) == masters.end()) masters.push_back(index);
     for (auto slot = start; slot <= end; ++slot) owners[static_cast<std::size_t>(slot)] = static_cast<int>(index);
     covered += static_cast<std::size_t>(end - start + 1);
@@ -238,9 +227,7 @@ bool ClusterClient::Impl::apply_slots(const Reply& slots, const Endpoint& answer
 }
 
 asio::awaitable<bool> ClusterClient::Impl::refresh() {
-  if (refreshing_ || closed_) co_return false;
-  refreshing_ = true;
-  last_refresh_ = Clock::now();
+  if (closed_ || !refresh_.begin()) co_return false;
   auto self = shared_from_this();
   // Known masters first (they know the current map), then the seeds.
   std::vector<Endpoint> candidates;
@@ -264,12 +251,12 @@ asio::awaitable<bool> ClusterClient::Impl::refresh() {
   }
   if (!applied && last_error_.empty()) last_error_ = "no cluster node answered CLUSTER SLOTS";
   if (applied) last_error_.clear();
-  refreshing_ = false;
+  refresh_.end();
   co_return applied;
 }
 
 void ClusterClient::Impl::schedule_refresh() {
-  if (refreshing_ || closed_ || Clock::now() - last_refresh_ < kMinRefreshInterval) return;
+  if (closed_ || !refresh_.due()) return;
   asio::co_spawn(executor_, [self = shared_from_this()]() -> asio::awaitable<void> {
     (void)co_await self->refresh();
   }, asio::detached);
@@ -330,9 +317,7 @@ asio::awaitable<Result<std::vector<Reply>>> ClusterClient::Impl::exec(
     }
     if (redirect && !redirect->ask) {
       // The slot moved for good: route it there from now on, and re-read the whole map.
-      Node& moved_to = node_for(redirect->target);
-      owners_[static_cast<std::size_t>(redirect->slot)] =
-          static_cast<int>(node_index_[describe(moved_to.endpoint)]);
+      owners_[static_cast<std::size_t>(redirect->slot)] = static_cast<int>(index_of(redirect->target));
       ask_target.reset();
       schedule_refresh();
     } else if (redirect) {

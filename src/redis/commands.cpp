@@ -34,6 +34,21 @@ std::vector<std::string> script_call(std::string_view verb, std::string_view scr
   return call;
 }
 
+// EVALSHA, then EVAL (which also caches the script) when the server answers NOSCRIPT. `exec`
+// sends one request and returns its reply.
+template <typename Exec>
+boost::asio::awaitable<Result<Reply>> evalsha_or_eval(Exec exec, const Script& script,
+                                                      const std::vector<std::string>& keys,
+                                                      const std::vector<std::string>& arguments) {
+  Request by_sha;
+  by_sha.push(script_call("EVALSHA", script.sha1(), keys, arguments));
+  auto reply = co_await exec(std::move(by_sha));
+  if (!reply || !reply->is_error() || !reply->text().starts_with("NOSCRIPT")) co_return reply;
+  Request with_source;
+  with_source.push(script_call("EVAL", script.source(), keys, arguments));
+  co_return co_await exec(std::move(with_source));
+}
+
 }  // namespace
 
 Script::Script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
@@ -42,13 +57,19 @@ boost::asio::awaitable<Result<Reply>> run_script(Connection& connection, const S
                                                  const std::vector<std::string>& keys,
                                                  const std::vector<std::string>& arguments,
                                                  std::optional<std::chrono::milliseconds> timeout) {
-  Request by_sha;
-  by_sha.push(script_call("EVALSHA", script.sha1(), keys, arguments));
-  auto reply = co_await connection.exec(std::move(by_sha), timeout);
-  if (!reply || !reply->is_error() || !reply->text().starts_with("NOSCRIPT")) co_return reply;
-  Request with_source;
-  with_source.push(script_call("EVAL", script.source(), keys, arguments));
-  co_return co_await connection.exec(std::move(with_source), timeout);
+  return evalsha_or_eval([&connection, timeout](Request request) { return connection.exec(std::move(request), timeout); },
+                         script, keys, arguments);
+}
+
+boost::asio::awaitable<Result<Reply>> Client::run_script(const Script& script, const std::vector<std::string>& keys,
+                                                         const std::vector<std::string>& arguments,
+                                                         std::optional<std::chrono::milliseconds> timeout) {
+  // keys[0] routes: every key of a script shares its slot.
+  return evalsha_or_eval(
+      [this, routing_key = keys.empty() ? std::string() : keys.front(), timeout](Request request) {
+        return exec(routing_key, std::move(request), timeout);
+      },
+      script, keys, arguments);
 }
 
 boost::asio::awaitable<Result<std::vector<std::string>>> Scanner::next(
@@ -73,23 +94,6 @@ boost::asio::awaitable<Result<std::vector<std::string>>> Scanner::next(
   keys.reserve(parts[1].elements().size());
   for (const Reply& key : parts[1].elements()) keys.push_back(key.text());
   co_return keys;
-}
-
-}  // namespace strata::redis
-
-namespace strata::redis {
-
-boost::asio::awaitable<Result<Reply>> Client::run_script(const Script& script, const std::vector<std::string>& keys,
-                                                         const std::vector<std::string>& arguments,
-                                                         std::optional<std::chrono::milliseconds> timeout) {
-  const std::string routing_key = keys.empty() ? std::string() : keys.front();
-  Request by_sha;
-  by_sha.push(script_call("EVALSHA", script.sha1(), keys, arguments));
-  auto reply = co_await exec(routing_key, std::move(by_sha), timeout);
-  if (!reply || !reply->is_error() || !reply->text().starts_with("NOSCRIPT")) co_return reply;
-  Request with_source;
-  with_source.push(script_call("EVAL", script.source(), keys, arguments));
-  co_return co_await exec(routing_key, std::move(with_source), timeout);
 }
 
 }  // namespace strata::redis

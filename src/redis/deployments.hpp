@@ -5,7 +5,9 @@
 #include <strata/redis/client.hpp>
 #include <strata/redis/pool.hpp>
 
+#include <chrono>
 #include <memory>
+#include <string>
 
 namespace strata::redis {
 
@@ -81,6 +83,37 @@ private:
 
 // "host:port", for messages and as a node's name.
 std::string describe(const Endpoint& endpoint);
+
+// `options` aimed at one endpoint.
+ConnectionOptions aimed_at(ConnectionOptions options, const Endpoint& endpoint);
+
+// One request on a fresh connection to `endpoint` that never reconnects, closed afterwards:
+// discovery (CLUSTER SLOTS from a seed, the master's address from a sentinel). When it could
+// not connect or got no answer, `detail` says why.
+boost::asio::awaitable<Result<Reply>> ask_once(boost::asio::any_io_executor executor, ConnectionOptions options,
+                                               const Endpoint& endpoint, Request request, std::string& detail);
+
+// When a deployment's topology is re-read: never twice at once, and on demand (after a
+// failure, a redirect) not more often than every 100 ms, which would only load the servers.
+class TopologyRefresh {
+public:
+  // Starts a re-read; false when one is under way.
+  bool begin() noexcept {
+    if (running_) return false;
+    running_ = true;
+    last_ = std::chrono::steady_clock::now();
+    return true;
+  }
+  void end() noexcept { running_ = false; }
+  // Whether a re-read asked for on demand should start now.
+  [[nodiscard]] bool due() const noexcept {
+    return !running_ && std::chrono::steady_clock::now() - last_ >= std::chrono::milliseconds(100);
+  }
+
+private:
+  bool running_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
 
 // Failures after which the topology may have changed (a master died or moved).
 bool suggests_topology_change(const boost::system::error_code& error) noexcept;

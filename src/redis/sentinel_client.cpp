@@ -13,12 +13,10 @@
 namespace strata::redis {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-constexpr auto kMinResolveInterval = std::chrono::milliseconds(100);
 constexpr std::string_view kSwitchMaster = "+switch-master";
 
 std::optional<std::uint16_t> parse_port(std::string_view text) {
@@ -98,27 +96,17 @@ private:
   std::function<void()> on_moved_;
   mutable std::size_t next_sentinel_ = 0;
   std::size_t preferred_sentinel_ = 0;  // the last one that answered is asked first
-  bool resolving_ = false;
+  TopologyRefresh refresh_;
   bool closed_ = false;
-  Clock::time_point last_resolve_{};
   std::string last_error_;
 };
 
 asio::awaitable<std::optional<Endpoint>> SentinelClient::Impl::ask_sentinel(const Endpoint& sentinel) {
-  ConnectionOptions options = deployment_.sentinel;
-  options.host = sentinel.host;
-  options.port = sentinel.port;
-  options.reconnect = false;
-  Connection connection(executor_, options);
-  if (!co_await connection.connect()) {
-    last_error_ = "sentinel " + describe(sentinel) + ": " + connection.last_error();
-    co_return std::nullopt;
-  }
-  auto reply = co_await connection.exec(
-      Request("SENTINEL", "get-master-addr-by-name", deployment_.master_name));
-  connection.close();
+  std::string detail;
+  auto reply = co_await ask_once(executor_, deployment_.sentinel, sentinel,
+                                 Request("SENTINEL", "get-master-addr-by-name", deployment_.master_name), detail);
   if (!reply) {
-    last_error_ = "sentinel " + describe(sentinel) + " did not answer: " + reply.error().message();
+    last_error_ = "sentinel " + describe(sentinel) + ": " + detail;
     co_return std::nullopt;
   }
   const auto& fields = reply->elements();
@@ -136,9 +124,7 @@ asio::awaitable<std::optional<Endpoint>> SentinelClient::Impl::ask_sentinel(cons
 }
 
 asio::awaitable<bool> SentinelClient::Impl::resolve() {
-  if (resolving_ || closed_) co_return false;
-  resolving_ = true;
-  last_resolve_ = Clock::now();
+  if (closed_ || !refresh_.begin()) co_return false;
   auto self = shared_from_this();
   const std::size_t count = deployment_.seeds.size();
   bool found = false;
@@ -151,7 +137,7 @@ asio::awaitable<bool> SentinelClient::Impl::resolve() {
     found = true;
     break;
   }
-  resolving_ = false;
+  refresh_.end();
   co_return found;
 }
 
@@ -166,7 +152,7 @@ void SentinelClient::Impl::follow(Endpoint master, const std::string& why) {
 }
 
 void SentinelClient::Impl::schedule_resolve() {
-  if (resolving_ || closed_ || Clock::now() - last_resolve_ < kMinResolveInterval) return;
+  if (closed_ || !refresh_.due()) return;
   asio::co_spawn(executor_, [self = shared_from_this()]() -> asio::awaitable<void> {
     (void)co_await self->resolve();
   }, asio::detached);
