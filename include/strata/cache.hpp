@@ -64,26 +64,60 @@ public:
 
 namespace detail {
 
+// A type-erased value. The object itself is created non-const (make_erased), so that its last
+// owner may move it out (take) instead of copying it.
 using ErasedValue = std::shared_ptr<const void>;
+
+template <typename T, typename... Arguments>
+ErasedValue make_erased(Arguments&&... arguments) {
+  return std::make_shared<T>(std::forward<Arguments>(arguments)...);
+}
+
+// The value of `erased`: moved out when nobody else holds it (a fresh L2 read or load),
+// copied when L1 or other waiters share it.
+template <typename T>
+T take(ErasedValue erased) {
+  auto typed = std::static_pointer_cast<const T>(std::move(erased));
+  if (typed.use_count() == 1) return std::move(const_cast<T&>(*typed));
+  return *typed;
+}
+
+template <typename T>
+concept ViewableAsBytes = requires(const T& value) {
+  { Codec<T>::view(value) } -> std::convertible_to<std::string_view>;
+};
 
 struct ErasedCodec {
   std::string_view name;
   const void* type;  // one address per C++ type
   std::string (*encode)(const void* value);
   ErasedValue (*decode)(std::string_view bytes);  // null when the bytes are not accepted
+  ErasedValue (*decode_owned)(std::string&& bytes);  // decode, free to take the bytes over
+  // The value's encoding without encoding it, for types whose value is its bytes; else null.
+  std::string_view (*view)(const void* value);
 };
 
 template <typename T>
 const ErasedCodec& erased_codec() {
   static constexpr char type_marker = 0;
   static const ErasedCodec codec{
-      Codec<T>::name, &type_marker,
+      Codec<T>::name,
+      &type_marker,
       [](const void* value) { return Codec<T>::encode(*static_cast<const T*>(value)); },
       [](std::string_view bytes) -> ErasedValue {
         auto decoded = Codec<T>::decode(bytes);
         if (!decoded) return nullptr;
-        return std::make_shared<const T>(std::move(*decoded));
-      }};
+        return make_erased<T>(std::move(*decoded));
+      },
+      [](std::string&& bytes) -> ErasedValue {
+        auto decoded = Codec<T>::decode(std::move(bytes));
+        if (!decoded) return nullptr;
+        return make_erased<T>(std::move(*decoded));
+      },
+      ViewableAsBytes<T> ? +[](const void* value) -> std::string_view {
+        if constexpr (ViewableAsBytes<T>) return Codec<T>::view(*static_cast<const T*>(value));
+        return {};
+      } : nullptr};
   return codec;
 }
 
@@ -106,16 +140,16 @@ ErasedLoader erase_loader(Loader loader) {
     if constexpr (std::is_invocable_v<Loader&, LoadContext&>) {
       using Returned = std::invoke_result_t<Loader&, LoadContext&>;
       if constexpr (is_awaitable<Returned>::value) {
-        co_return std::make_shared<const T>(co_await loader(context));
+        co_return make_erased<T>(co_await loader(context));
       } else {
-        co_return std::make_shared<const T>(loader(context));
+        co_return make_erased<T>(loader(context));
       }
     } else {
       using Returned = std::invoke_result_t<Loader&>;
       if constexpr (is_awaitable<Returned>::value) {
-        co_return std::make_shared<const T>(co_await loader());
+        co_return make_erased<T>(co_await loader());
       } else {
-        co_return std::make_shared<const T>(loader());
+        co_return make_erased<T>(loader());
       }
     }
   };
@@ -145,12 +179,12 @@ public:
   boost::asio::awaitable<std::optional<T>> get(const Key& key, EntryOptions options = {}) {
     auto found = co_await get_erased(key, detail::erased_codec<T>(), std::move(options));
     if (!found) co_return std::nullopt;
-    co_return *std::static_pointer_cast<const T>(found->value);
+    co_return detail::take<T>(std::move(found->value));
   }
 
   template <typename T>
   boost::asio::awaitable<Outcome> set(const Key& key, T value, EntryOptions options = {}) {
-    auto erased = std::make_shared<const T>(std::move(value));
+    auto erased = detail::make_erased<T>(std::move(value));
     co_return co_await set_erased(key, detail::erased_codec<T>(), std::move(erased), std::move(options));
   }
   boost::asio::awaitable<Outcome> set(const Key& key, const char* value, EntryOptions options = {}) {
@@ -162,15 +196,16 @@ public:
   // awaitable<T>(LoadContext&).
   template <typename T, typename Loader>
   boost::asio::awaitable<T> get_or_set(const Key& key, Loader loader, EntryOptions options = {}) {
-    auto fetched = co_await fetch<T>(key, std::move(loader), std::move(options));
-    co_return std::move(fetched.value);
+    auto found = co_await fetch_erased(key, detail::erased_codec<T>(), detail::erase_loader<T>(std::move(loader)),
+                                       std::move(options));
+    co_return detail::take<T>(std::move(found.value));
   }
   // get_or_set() that also says where the value came from and how old it is.
   template <typename T, typename Loader>
   boost::asio::awaitable<Fetched<T>> fetch(const Key& key, Loader loader, EntryOptions options = {}) {
     auto found = co_await fetch_erased(key, detail::erased_codec<T>(),
                                        detail::erase_loader<T>(std::move(loader)), std::move(options));
-    co_return Fetched<T>{*std::static_pointer_cast<const T>(found.value), found.source, found.age};
+    co_return Fetched<T>{detail::take<T>(std::move(found.value)), found.source, found.age};
   }
 
   boost::asio::awaitable<Outcome> remove(const Key& key);
@@ -237,7 +272,7 @@ private:
   template <typename R>
   boost::asio::awaitable<R> memoized_call(Key key, detail::ErasedLoader loader, EntryOptions options) {
     auto found = co_await fetch_erased(key, detail::erased_codec<R>(), std::move(loader), std::move(options));
-    co_return *std::static_pointer_cast<const R>(found.value);
+    co_return detail::take<R>(std::move(found.value));
   }
 
   std::shared_ptr<Impl> impl_;

@@ -45,11 +45,16 @@ using cache::Metrics;
 // One value as the cache holds it in L1: decoded, with what readers need to judge it.
 struct StoredEntry {
   detail::ErasedValue value;
-  const void* type = nullptr;
-  // What L2 stores (lifetimes, tags, fill epoch, and the codec's bytes: L1's charge, and a
-  // fallback when the entry is read as another type than it was written).
+  const detail::ErasedCodec* codec = nullptr;  // the value's
+  // What L2 stores: lifetimes, tags, fill epoch, and the codec's bytes (in envelope.payload,
+  // unless the value is its own bytes: then the payload stays empty and bytes() views the value).
   cache::Envelope envelope;
   std::uint64_t sequence = 0;  // local invalidation sequence when its data was read
+
+  // The encoded value: L1's charge, what L2 stores, and how the entry is read as another type.
+  [[nodiscard]] std::string_view bytes() const {
+    return codec->view ? codec->view(value.get()) : std::string_view(envelope.payload);
+  }
 
   // How long Redis keeps it: its whole life, fresh and stale.
   [[nodiscard]] std::chrono::milliseconds lifetime() const {
@@ -230,6 +235,10 @@ public:
   // --- keys ---
   asio::awaitable<std::uint64_t> generation_of(const std::string& name_space, bool use_l2);
   asio::awaitable<std::string> entry_key(const Key& key, bool use_l2);
+  // Without suspending: known once the namespace was seen, so the read paths skip two
+  // coroutine frames per hit.
+  std::optional<std::uint64_t> known_generation(const std::string& name_space);
+  std::optional<std::string> known_entry_key(const Key& key);
   void learn_generation(const std::string& name_space, std::uint64_t generation);
 
   // --- reading ---
@@ -240,6 +249,7 @@ public:
     detail::ErasedValue fresh_value;
     detail::ErasedValue stale_value;
     std::optional<std::uint64_t> epoch;  // read with the L2 miss, for a fill's stale-set guard
+    std::int64_t now_ms = 0;             // when the lookup began: what freshness was judged at
   };
   asio::awaitable<Lookup> lookup(const std::string& full, const detail::ErasedCodec& codec,
                                  const Policy& policy, bool want_epoch);
@@ -369,12 +379,20 @@ void Cache::Impl::attach_redis() {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
+std::optional<std::uint64_t> Cache::Impl::known_generation(const std::string& name_space) {
+  std::shared_lock lock(generations_mutex_);
+  if (auto it = generations_.find(name_space); it != generations_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::optional<std::string> Cache::Impl::known_entry_key(const Key& key) {
+  auto generation = known_generation(key.name_space());
+  if (!generation) return std::nullopt;
+  return keyspace_.entry(key, *generation);
+}
+
 asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
-  std::optional<std::uint64_t> generation;
-  {
-    std::shared_lock lock(generations_mutex_);
-    if (auto it = generations_.find(name_space); it != generations_.end()) generation = it->second;
-  }
+  std::optional<std::uint64_t> generation = known_generation(name_space);
   if (!generation && l2_ && use_l2) {
     generation = co_await l2_->generation(name_space);
     if (generation) learn_generation(name_space, *generation);
@@ -397,8 +415,8 @@ void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t 
 
 detail::ErasedValue Cache::Impl::typed_value(const StoredEntry& entry,
                                              const detail::ErasedCodec& codec) const {
-  if (entry.type == codec.type) return entry.value;
-  return codec.decode(entry.envelope.payload);  // read as another type than it was written
+  if (entry.codec->type == codec.type) return entry.value;
+  return codec.decode(entry.bytes());  // read as another type than it was written
 }
 
 void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy) {
@@ -406,7 +424,8 @@ void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const P
   const auto remaining = std::chrono::milliseconds(entry->envelope.stale_until_ms - now_ms());
   if (remaining <= 0ms) return;
   const auto lifetime = std::min<Clock::duration>(remaining, policy.l1_ttl);
-  l1_->set_for(full, Bytes(entry, entry->envelope.payload.data(), entry->envelope.payload.size()), lifetime);
+  const std::string_view bytes = entry->bytes();
+  l1_->set_for(full, Bytes(entry, bytes.data(), bytes.size()), lifetime);
   // An invalidation between this entry's read and now: its eraser may have run before the set
   // above, so check again after it (the mark is always recorded before the erase).
   if (marks_.invalidated_since(entry->sequence, full, entry->envelope.tags)) l1_->erase(full);
@@ -416,7 +435,7 @@ EntryPtr Cache::Impl::entry_from(cache::Envelope envelope, detail::ErasedValue v
                                  const detail::ErasedCodec& codec, std::uint64_t sequence) const {
   auto entry = std::make_shared<StoredEntry>();
   entry->value = std::move(value);
-  entry->type = codec.type;
+  entry->codec = &codec;
   entry->envelope = std::move(envelope);
   entry->sequence = sequence;
   return entry;
@@ -435,6 +454,7 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
                                                          const Policy& policy, bool want_epoch) {
   Lookup out;
   const std::int64_t now = now_ms();
+  out.now_ms = now;
   if (policy.use_l1) {
     const auto started = std::chrono::steady_clock::now();
     if (auto bytes = l1_->get(full)) {
@@ -482,7 +502,9 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
   if (now >= envelope.stale_until_ms || marks_.epoch_invalidates(envelope.fill_epoch, envelope.tags)) {
     co_return out;
   }
-  auto value = codec.decode(envelope.payload);
+  // A value that is its own bytes takes the payload over instead of copying it.
+  auto value = codec.view ? codec.decode_owned(std::move(envelope.payload)) : codec.decode(envelope.payload);
+  if (codec.view) envelope.payload.clear();
   if (!value) {
     co_await drop_corrupt(full, fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")",
                                             codec.name, envelope.codec));
@@ -513,7 +535,7 @@ Clock::duration Cache::Impl::jittered(const Policy& policy) {
 }
 
 std::string Cache::Impl::encode_entry(const StoredEntry& entry, const std::string& full) const {
-  return envelopes_.encode(entry.envelope, full);
+  return envelopes_.encode(entry.envelope, entry.bytes(), full);
 }
 
 std::shared_ptr<StoredEntry> Cache::Impl::new_entry(const detail::ErasedCodec& codec,
@@ -522,9 +544,9 @@ std::shared_ptr<StoredEntry> Cache::Impl::new_entry(const detail::ErasedCodec& c
                                                     std::vector<std::string> tags,
                                                     std::uint64_t sequence) const {
   auto entry = std::make_shared<StoredEntry>();
-  entry->envelope.payload = codec.encode(value.get());
+  if (!codec.view) entry->envelope.payload = codec.encode(value.get());
   entry->value = std::move(value);
-  entry->type = codec.type;
+  entry->codec = &codec;
   entry->envelope.codec = std::string(codec.name);
   entry->envelope.created_ms = now_ms();
   entry->envelope.fresh_until_ms = entry->envelope.created_ms + to_ms(ttl);
@@ -903,15 +925,20 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
                                                                      EntryOptions options) {
   auto impl = impl_;
   const Policy policy = resolve(impl->options_.defaults, std::move(options));
-  const std::string full = co_await impl->entry_key(key, policy.use_l2);
+  std::string full;
+  if (auto known = impl->known_entry_key(key)) {
+    full = std::move(*known);
+  } else {
+    full = co_await impl->entry_key(key, policy.use_l2);
+  }
   auto found = co_await impl->lookup(full, codec, policy, false);
   if (!found.fresh) {
     Metrics::bump(impl->metrics_.misses);
     co_return std::nullopt;
   }
   Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
-  co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
-                                std::chrono::milliseconds(impl->now_ms() - found.fresh->envelope.created_ms)};
+  const auto age = std::chrono::milliseconds(found.now_ms - found.fresh->envelope.created_ms);
+  co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
 }
 
 asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
@@ -920,12 +947,17 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   auto impl = impl_;
   const Policy policy = resolve(impl->options_.defaults, std::move(options));
   validate(policy, impl->options_, "EntryOptions");
-  const std::string full = co_await impl->entry_key(key, policy.use_l2);
+  std::string full;
+  if (auto known = impl->known_entry_key(key)) {
+    full = std::move(*known);
+  } else {
+    full = co_await impl->entry_key(key, policy.use_l2);
+  }
   const std::uint64_t sequence = impl->marks_.sequence();
   // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit then
   // costs Redis one GET, as a raw client's would.
   auto found = co_await impl->lookup(full, codec, policy, false);
-  const std::int64_t now = impl->now_ms();
+  const std::int64_t now = found.now_ms;
 
   if (found.fresh) {
     Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
@@ -939,8 +971,8 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
         if (leader) Metrics::bump(impl->metrics_.eager_refreshes);
       }
     }
-    co_return detail::ErasedFetch{found.fresh_value, found.fresh_source,
-                                  std::chrono::milliseconds(now - entry.envelope.created_ms)};
+    const auto age = std::chrono::milliseconds(now - entry.envelope.created_ms);
+    co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
   }
 
   Metrics::bump(impl->metrics_.misses);

@@ -126,19 +126,23 @@ EnvelopeCodec::EnvelopeCodec(EnvelopeOptions options) : options_(std::move(optio
 }
 
 std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view key) const {
+  return encode(envelope, envelope.payload, key);
+}
+
+std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view payload,
+                                  std::string_view key) const {
   if (envelope.codec.size() > std::numeric_limits<std::uint8_t>::max()) {
     throw std::invalid_argument("codec name longer than 255 bytes: " + envelope.codec.substr(0, 40));
   }
   if (envelope.tags.size() > std::numeric_limits<std::uint16_t>::max()) {
     throw std::invalid_argument("an entry may carry at most 65535 tags");
   }
-  if (envelope.payload.size() > std::numeric_limits<std::uint32_t>::max()) {
+  if (payload.size() > std::numeric_limits<std::uint32_t>::max()) {
     throw std::invalid_argument("value larger than 4 GiB cannot be cached");
   }
 
   std::string compressed;
   bool compress = false;
-  const std::string& payload = envelope.payload;
   if (options_.compression_threshold != 0 && payload.size() >= options_.compression_threshold) {
     compressed.resize(ZSTD_compressBound(payload.size()));
     const std::size_t size = ZSTD_compressCCtx(zstd_contexts().compress, compressed.data(),

@@ -58,6 +58,10 @@ public:
   // The stored bytes for `envelope` under `key` (the key enters the HMAC, so an entry copied
   // to another key fails verification).
   [[nodiscard]] std::string encode(const Envelope& envelope, std::string_view key) const;
+  // The same with the payload given apart (envelope.payload is ignored): a value whose bytes
+  // are the value itself is stored without copying it into the envelope first.
+  [[nodiscard]] std::string encode(const Envelope& envelope, std::string_view payload,
+                                   std::string_view key) const;
 
   struct Decoded {
     Envelope envelope;

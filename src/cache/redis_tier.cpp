@@ -161,6 +161,7 @@ RedisTier::RedisTier(asio::any_io_executor executor, redis::Deployment deploymen
                      const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
                      std::chrono::milliseconds mark_lifetime)
     : strand_(asio::make_strand(executor)),
+      strand_executor_(strand_),
       keyspace_(keyspace),
       metrics_(metrics),
       callbacks_(std::move(callbacks)),
@@ -198,7 +199,7 @@ asio::awaitable<T> RedisTier::on_strand(asio::awaitable<T> work) {
   // one of the strand's handlers is not enough: a caller on another executor can be resumed
   // inline from such a handler, and its later resumptions would then run off the strand.
   const asio::any_io_executor current = co_await asio::this_coro::executor;
-  if (current == asio::any_io_executor(strand_)) co_return co_await std::move(work);
+  if (current == strand_executor_) co_return co_await std::move(work);
   co_return co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
 }
 

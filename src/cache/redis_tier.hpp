@@ -47,7 +47,7 @@ public:
   boost::asio::awaitable<bool> start();
   void close();
 
-  [[nodiscard]] boost::asio::any_io_executor executor() const noexcept { return strand_; }
+  [[nodiscard]] boost::asio::any_io_executor executor() const noexcept { return strand_executor_; }
   [[nodiscard]] bool available() const noexcept { return available_.load(std::memory_order_acquire); }
   // Highest invalidation epoch seen in any reply or bus message.
   [[nodiscard]] std::uint64_t observed_epoch() const noexcept {
@@ -151,6 +151,9 @@ private:
   boost::asio::awaitable<Invalidation> unlink_on_every_master(std::string pattern, std::size_t batch);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
+  // The strand wrapped once: wrapping it allocates, and every call compares its caller's
+  // executor with it.
+  const boost::asio::any_io_executor strand_executor_;
   const Keyspace& keyspace_;
   Metrics& metrics_;
   Callbacks callbacks_;

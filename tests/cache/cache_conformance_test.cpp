@@ -35,9 +35,30 @@ Job tag_invoke(boost::json::value_to_tag<Job>, const boost::json::value& in) {
   return Job{boost::json::value_to<std::string>(object.at("status")),
              boost::json::value_to<int>(object.at("progress"))};
 }
+// Counts its copies, to check which reads hand the caller the cache's own decoded value.
+struct Tracked {
+  std::string text;
+  static inline int copies = 0;
+  explicit Tracked(std::string t = {}) : text(std::move(t)) {}
+  Tracked(const Tracked& other) : text(other.text) { ++copies; }
+  Tracked(Tracked&&) noexcept = default;
+  Tracked& operator=(const Tracked& other) {
+    text = other.text;
+    ++copies;
+    return *this;
+  }
+  Tracked& operator=(Tracked&&) noexcept = default;
+};
 }  // namespace demo
 
 namespace strata {
+template <>
+struct Codec<demo::Tracked> {
+  static constexpr std::string_view name = "tracked";
+  static std::string encode(const demo::Tracked& value) { return value.text; }
+  static std::optional<demo::Tracked> decode(std::string_view bytes) { return demo::Tracked(std::string(bytes)); }
+};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -142,6 +163,59 @@ TEST_P(CacheConformanceTest, SetThenGetRoundTripsStringsBytesAndJsonTypes) {
     EXPECT_EQ(co_await cache.get<int>(Key::of("numbers", 1)), 42);
     EXPECT_EQ(co_await cache.get<std::string>(Key::of("numbers", 1)), "42");
     EXPECT_FALSE((co_await cache.get<demo::Job>(Key::of("numbers", 1))).has_value());
+  });
+}
+
+TEST_P(CacheConformanceTest, StringsReadFromEitherTierKeepTheirBytesWhateverTypeReadsThem) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto opts = options();
+    opts.compression_threshold = 1024;
+    Cache cache(executor, opts);
+    CO_ASSERT_TRUE(co_await cache.start());
+    const std::string large(64 * 1024, 'x');  // stored compressed in Redis
+    const std::string small("a\0b\xff", 4);
+    EXPECT_TRUE(co_await cache.set(Key::of("docs", "large"), large));
+    EXPECT_TRUE(co_await cache.set(Key::of("docs", "small"), small));
+    // From L1 (the string is its own bytes: read as Bytes from the very value)...
+    EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "large")))->view(), large);
+    EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "small")))->view(), small);
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("docs", "large")), large);
+    if (GetParam() == Mode::l1_only) co_return;
+    // ...and from Redis, inflated or not, as either type.
+    EntryOptions l2_only;
+    l2_only.use_l1 = false;
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("docs", "large"), l2_only), large);
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("docs", "small"), l2_only), small);
+    EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "large"), l2_only))->view(), large);
+    EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "small"), l2_only))->view(), small);
+    const auto stats = cache.stats();
+    EXPECT_EQ(stats.l2_hits, 4U);
+    EXPECT_EQ(stats.errors, 0U);
+  });
+}
+
+TEST_P(CacheConformanceTest, AValueNobodyElseHoldsIsMovedToTheCallerAndOneL1KeepsIsCopied) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    CO_ASSERT_TRUE(co_await cache.start());
+    EXPECT_TRUE(co_await cache.set(Key::of("tracked", 1), demo::Tracked("value")));
+    demo::Tracked::copies = 0;
+    auto from_l1 = co_await cache.get<demo::Tracked>(Key::of("tracked", 1));
+    CO_ASSERT_TRUE(from_l1.has_value());
+    EXPECT_EQ(from_l1->text, "value");
+    EXPECT_EQ(demo::Tracked::copies, 1) << "L1 keeps its value, so the caller gets a copy";
+    if (GetParam() == Mode::l1_only) co_return;
+    EntryOptions l2_only;
+    l2_only.use_l1 = false;
+    demo::Tracked::copies = 0;
+    auto loader = []() -> demo::Tracked { throw std::logic_error("the entry is in Redis"); };
+    auto from_l2 = co_await cache.get_or_set<demo::Tracked>(Key::of("tracked", 1), loader, l2_only);
+    EXPECT_EQ(from_l2.text, "value");
+    auto fetched = co_await cache.fetch<demo::Tracked>(Key::of("tracked", 1), loader, l2_only);
+    EXPECT_EQ(fetched.source, Source::l2);
+    auto got = co_await cache.get<demo::Tracked>(Key::of("tracked", 1), l2_only);
+    EXPECT_EQ(got->text, "value");
+    EXPECT_EQ(demo::Tracked::copies, 0) << "a value decoded for this caller alone is moved, not copied";
   });
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace strata {
 
@@ -25,6 +26,11 @@ std::optional<boost::json::value> json_parse(std::string_view bytes);
 // numbers, strings, containers, maps, described structs) works as is. A type with another wire
 // format specializes Codec<T> with the same three members. decode() returns nullopt for bytes
 // it does not accept; the cache then treats the entry as a miss and deletes it.
+//
+// Two optional members save copies on hot paths: decode(std::string&&), which may take the
+// bytes over instead of copying them, and view(const T&), for types whose value *is* its
+// encoding: the cache then keeps one copy of such a value (L1 charges and serves its bytes
+// straight from the value) and stores it without encoding it first.
 template <typename T>
 struct Codec {
   static constexpr std::string_view name = "json";
@@ -50,6 +56,8 @@ struct Codec<std::string> {
   static constexpr std::string_view name = "raw";
   static std::string encode(const std::string& value) { return value; }
   static std::optional<std::string> decode(std::string_view bytes) { return std::string(bytes); }
+  static std::optional<std::string> decode(std::string&& bytes) { return std::move(bytes); }
+  static std::string_view view(const std::string& value) noexcept { return value; }
 };
 
 template <>
@@ -57,6 +65,8 @@ struct Codec<Bytes> {
   static constexpr std::string_view name = "raw";
   static std::string encode(const Bytes& value) { return value.to_string(); }
   static std::optional<Bytes> decode(std::string_view bytes) { return Bytes::copy_of(bytes); }
+  static std::optional<Bytes> decode(std::string&& bytes) { return Bytes::adopt(std::move(bytes)); }
+  static std::string_view view(const Bytes& value) noexcept { return value.view(); }
 };
 
 }  // namespace strata
