@@ -253,6 +253,13 @@ public:
   };
   asio::awaitable<Lookup> lookup(const std::string& full, const detail::ErasedCodec& codec,
                                  const Policy& policy, bool want_epoch);
+  // lookup() in parts, for the hit path that awaits L2 itself. lookup_l1 never suspends and
+  // says whether L2 must be asked; accept_l2 judges L2's answer into `out` and returns why
+  // the stored bytes must be deleted, when they must.
+  bool lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec, const Policy& policy);
+  std::optional<std::string> accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
+                                       const detail::ErasedCodec& codec, const Policy& policy,
+                                       std::uint64_t sequence);
   detail::ErasedValue typed_value(const StoredEntry& entry, const detail::ErasedCodec& codec) const;
   void put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy);
   EntryPtr entry_from(cache::Envelope envelope, detail::ErasedValue value,
@@ -449,10 +456,8 @@ asio::awaitable<void> Cache::Impl::drop_corrupt(const std::string& full, std::st
   l1_->erase(full);
 }
 
-asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full,
-                                                         const detail::ErasedCodec& codec,
-                                                         const Policy& policy, bool want_epoch) {
-  Lookup out;
+bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
+                            const Policy& policy) {
   const std::int64_t now = now_ms();
   out.now_ms = now;
   if (policy.use_l1) {
@@ -473,21 +478,18 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
       }
     }
     metrics_.l1_latency.record(std::chrono::steady_clock::now() - started);
-    if (out.fresh) co_return out;
+    if (out.fresh) return false;
   }
-  if (!l2_ || !policy.use_l2) co_return out;
+  return l2_ && policy.use_l2;
+}
 
-  const std::uint64_t sequence = marks_.sequence();
-  const auto started = std::chrono::steady_clock::now();
-  auto read = co_await l2_->read(full, want_epoch);
-  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
-  if (!read.ok) co_return out;
-  if (want_epoch) out.epoch = read.epoch;
-  if (read.wrong_type) {
-    co_await drop_corrupt(full, "not a string value");
-    co_return out;
-  }
-  if (!read.value) co_return out;
+std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
+                                                  const detail::ErasedCodec& codec, const Policy& policy,
+                                                  std::uint64_t sequence) {
+  if (!read.ok) return std::nullopt;
+  out.epoch = read.epoch;
+  if (read.wrong_type) return "not a string value";
+  if (!read.value) return std::nullopt;
   auto decoded = envelopes_.decode(*read.value, full);
   if (!decoded.ok) {
     if (decoded.error == cache::EnvelopeError::integrity) {
@@ -495,20 +497,18 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
                               "secret wrote it; deleted",
                               full));
     }
-    co_await drop_corrupt(full, cache::describe(decoded.error));
-    co_return out;
+    return std::string(cache::describe(decoded.error));
   }
   auto& envelope = decoded.envelope;
+  const std::int64_t now = out.now_ms;
   if (now >= envelope.stale_until_ms || marks_.epoch_invalidates(envelope.fill_epoch, envelope.tags)) {
-    co_return out;
+    return std::nullopt;
   }
   // A value that is its own bytes takes the payload over instead of copying it.
   auto value = codec.view ? codec.decode_owned(std::move(envelope.payload)) : codec.decode(envelope.payload);
   if (codec.view) envelope.payload.clear();
   if (!value) {
-    co_await drop_corrupt(full, fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")",
-                                            codec.name, envelope.codec));
-    co_return out;
+    return fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")", codec.name, envelope.codec);
   }
   const bool fresh = now < envelope.fresh_until_ms;
   auto entry = entry_from(std::move(envelope), value, codec, sequence);
@@ -521,6 +521,26 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
     out.stale = std::move(entry);
     out.stale_value = std::move(value);
   }
+  return std::nullopt;
+}
+
+asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full,
+                                                         const detail::ErasedCodec& codec,
+                                                         const Policy& policy, bool want_epoch) {
+  Lookup out;
+  if (!lookup_l1(out, full, codec, policy)) co_return out;
+  const std::uint64_t sequence = marks_.sequence();
+  const auto started = std::chrono::steady_clock::now();
+  cache::RedisTier::Read read;
+  if (want_epoch) {
+    read = co_await l2_->read_with_epoch(full);
+  } else {
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    auto reply = co_await l2_->get(full, caller);
+    read = l2_->interpret(std::move(reply));
+  }
+  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+  if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence)) co_await drop_corrupt(full, *why);
   co_return out;
 }
 
@@ -954,9 +974,18 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
     full = co_await impl->entry_key(key, policy.use_l2);
   }
   const std::uint64_t sequence = impl->marks_.sequence();
-  // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit then
-  // costs Redis one GET, as a raw client's would.
-  auto found = co_await impl->lookup(full, codec, policy, false);
+  // lookup() without want_epoch, written out so that an L2 hit awaits the GET itself (one
+  // coroutine frame less per hit). The fill's invalidation epoch is read when a load starts
+  // (not with every lookup): a hit then costs Redis one GET, as a raw client's would.
+  Impl::Lookup found;
+  if (impl->lookup_l1(found, full, codec, policy)) {
+    const auto started = std::chrono::steady_clock::now();
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    auto reply = co_await impl->l2_->get(full, caller);
+    impl->metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+    auto why = impl->accept_l2(found, impl->l2_->interpret(std::move(reply)), full, codec, policy, sequence);
+    if (why) co_await impl->drop_corrupt(full, *why);
+  }
   const std::int64_t now = found.now_ms;
 
   if (found.fresh) {

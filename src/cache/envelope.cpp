@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <array>
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -41,9 +42,13 @@ public:
   bool read_le(Unsigned& value) {
     std::string_view raw;
     if (!take(sizeof(Unsigned), raw)) return false;
-    value = 0;
-    for (std::size_t i = 0; i < sizeof(Unsigned); ++i) {
-      value |= static_cast<Unsigned>(static_cast<std::uint8_t>(raw[i])) << (8 * i);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&value, raw.data(), sizeof(Unsigned));
+    } else {
+      value = 0;
+      for (std::size_t i = 0; i < sizeof(Unsigned); ++i) {
+        value |= static_cast<Unsigned>(static_cast<std::uint8_t>(raw[i])) << (8 * i);
+      }
     }
     return true;
   }

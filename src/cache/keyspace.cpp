@@ -10,10 +10,19 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-bool is_plain(unsigned char c) noexcept {
+constexpr bool plain_byte(unsigned char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '/' || c == '@' || c == '+' || c == '=' || c == ',' || c == '-';
 }
+
+// Every key part of every call passes through here: one table load per byte.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> table{};
+  for (unsigned c = 0; c < 256; ++c) table[c] = plain_byte(static_cast<unsigned char>(c));
+  return table;
+}();
+
+bool is_plain(unsigned char c) noexcept { return kPlain[c]; }
 
 std::string sha256_hex(std::string_view bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
@@ -42,16 +51,16 @@ std::string shortened(const std::string& key) {
 }  // namespace
 
 void append_escaped(std::string& out, std::string_view piece) {
-  for (const char raw : piece) {
-    const auto c = static_cast<unsigned char>(raw);
-    if (is_plain(c)) {
-      out.push_back(raw);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
+  std::size_t plain_from = 0;  // runs of plain bytes are appended at once
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    const auto c = static_cast<unsigned char>(piece[i]);
+    if (is_plain(c)) continue;
+    out.append(piece.data() + plain_from, i - plain_from);
+    const char escape[] = {'%', kHex[c >> 4], kHex[c & 0xF]};
+    out.append(escape, sizeof escape);
+    plain_from = i + 1;
   }
+  out.append(piece.data() + plain_from, piece.size() - plain_from);
 }
 
 std::string escaped(std::string_view piece) {
@@ -70,8 +79,10 @@ Keyspace::Keyspace(std::string_view prefix) : prefix_(escaped(prefix)) {
 }
 
 std::string Keyspace::entry(const Key& key, std::uint64_t generation) const {
+  std::size_t size = prefix_.size() + key.name_space().size() + 24;
+  for (const auto& part : key.parts()) size += part.size() + 1;
   std::string out;
-  out.reserve(prefix_.size() + key.name_space().size() + 24);
+  out.reserve(size);
   out += prefix_;
   out.push_back(':');
   append_escaped(out, key.name_space());
@@ -81,7 +92,8 @@ std::string Keyspace::entry(const Key& key, std::uint64_t generation) const {
     out.push_back(':');
     append_escaped(out, part);
   }
-  return out.size() > kMaxKeyBytes ? shortened(out) : out;
+  if (out.size() > kMaxKeyBytes) return shortened(out);
+  return out;
 }
 
 // Control keys share the hash tag {<prefix>}: in a Redis Cluster they live in one slot, so one

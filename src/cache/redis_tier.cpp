@@ -199,7 +199,7 @@ asio::awaitable<T> RedisTier::on_strand(asio::awaitable<T> work) {
   // one of the strand's handlers is not enough: a caller on another executor can be resumed
   // inline from such a handler, and its later resumptions would then run off the strand.
   const asio::any_io_executor current = co_await asio::this_coro::executor;
-  if (current == strand_executor_) co_return co_await std::move(work);
+  if (is_strand(current)) co_return co_await std::move(work);
   co_return co_await asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
 }
 
@@ -270,33 +270,20 @@ asio::awaitable<std::optional<Reply>> RedisTier::script(const redis::Script& scr
   co_return std::move(*reply);
 }
 
-asio::awaitable<RedisTier::Read> RedisTier::read(std::string key, bool with_epoch) {
-  return on_strand(read_on_strand(std::move(key), with_epoch));
+// Not a coroutine: a caller already on the strand awaits the client's own awaitable, so an L2
+// hit costs no coroutine frame here.
+asio::awaitable<redis::Result<Reply>> RedisTier::get(std::string_view key, const asio::any_io_executor& caller) {
+  if (is_strand(caller)) return client_->exec(key, Request("GET", key));
+  return asio::co_spawn(strand_, client_->exec(key, Request("GET", key)), asio::use_awaitable);
 }
 
-asio::awaitable<RedisTier::Read> RedisTier::read_on_strand(std::string key, bool with_epoch) {
+RedisTier::Read RedisTier::interpret(redis::Result<Reply> reply) {
+  if (!check(reply)) return {};
+  return as_read(std::move(*reply));
+}
+
+RedisTier::Read RedisTier::as_read(Reply value) {
   Read out;
-  Reply value;
-  if (with_epoch && !sharded_) {
-    Request request("GET", key);
-    request.push({"GET", keyspace_.epoch()});
-    auto replies = co_await client_->exec_all(key, std::move(request));
-    if (!check(replies)) co_return out;
-    out.epoch = as_counter((*replies)[1]).value_or(0);
-    observe_epoch(out.epoch);
-    value = std::move((*replies)[0]);
-  } else {
-    if (with_epoch) {
-      // In a cluster the epoch lives in the control slot: read it first, so a value read
-      // after it is never older than the epoch it is paired with.
-      auto epoch = co_await epoch_on_strand();
-      if (!epoch) co_return out;
-      out.epoch = *epoch;
-    }
-    auto reply = co_await client_->exec(key, Request("GET", key));
-    if (!check(reply)) co_return out;
-    value = std::move(*reply);
-  }
   out.ok = true;
   if (value.is_string()) {
     out.value = std::move(value.mutable_text());
@@ -308,6 +295,36 @@ asio::awaitable<RedisTier::Read> RedisTier::read_on_strand(std::string key, bool
       Metrics::bump(metrics_.errors);
     }
   }
+  return out;
+}
+
+asio::awaitable<RedisTier::Read> RedisTier::read_with_epoch(std::string key) {
+  return on_strand(read_with_epoch_on_strand(std::move(key)));
+}
+
+asio::awaitable<RedisTier::Read> RedisTier::read_with_epoch_on_strand(std::string key) {
+  std::uint64_t epoch = 0;
+  Reply value;
+  if (!sharded_) {
+    Request request("GET", key);
+    request.push({"GET", keyspace_.epoch()});
+    auto replies = co_await client_->exec_all(key, std::move(request));
+    if (!check(replies)) co_return Read{};
+    epoch = as_counter((*replies)[1]).value_or(0);
+    observe_epoch(epoch);
+    value = std::move((*replies)[0]);
+  } else {
+    // In a cluster the epoch lives in the control slot: read it first, so a value read after
+    // it is never older than the epoch it is paired with.
+    auto known = co_await epoch_on_strand();
+    if (!known) co_return Read{};
+    epoch = *known;
+    auto reply = co_await client_->exec(key, Request("GET", key));
+    if (!check(reply)) co_return Read{};
+    value = std::move(*reply);
+  }
+  Read out = as_read(std::move(value));
+  out.epoch = epoch;
   co_return out;
 }
 

@@ -59,9 +59,15 @@ public:
     bool ok = false;                   // Redis answered
     std::optional<std::string> value;  // nullopt: no entry
     bool wrong_type = false;           // a non-string value lives under the key
-    std::uint64_t epoch = 0;           // the invalidation epoch read with it (when asked)
+    std::optional<std::uint64_t> epoch;  // the invalidation epoch read with it (when asked)
   };
-  boost::asio::awaitable<Read> read(std::string key, bool with_epoch);
+  // An L2 hit's GET, then what its reply means. `key` must outlive the await; `caller` is the
+  // awaiting coroutine's executor (the work runs in place when that is the strand).
+  boost::asio::awaitable<redis::Result<redis::Reply>> get(std::string_view key,
+                                                          const boost::asio::any_io_executor& caller);
+  Read interpret(redis::Result<redis::Reply> reply);
+  // The entry together with the invalidation epoch, for a fill's stale-set guard.
+  boost::asio::awaitable<Read> read_with_epoch(std::string key);
   boost::asio::awaitable<std::optional<std::uint64_t>> epoch();
 
   enum class StoreOutcome { stored, refused, failed };
@@ -107,7 +113,8 @@ public:
 private:
   // The work of each public operation, run on the strand (the public one only hops there).
   boost::asio::awaitable<bool> start_on_strand();
-  boost::asio::awaitable<Read> read_on_strand(std::string key, bool with_epoch);
+  boost::asio::awaitable<Read> read_with_epoch_on_strand(std::string key);
+  Read as_read(redis::Reply value);
   boost::asio::awaitable<std::optional<std::uint64_t>> epoch_on_strand();
   boost::asio::awaitable<StoreOutcome> store_on_strand(std::string key, std::string bytes,
                       std::chrono::milliseconds lifetime, std::optional<std::uint64_t> fill_epoch,
@@ -130,6 +137,10 @@ private:
 
   template <typename T>
   boost::asio::awaitable<T> on_strand(boost::asio::awaitable<T> work);
+  // Only a coroutine whose own executor is the strand may run strand work in place.
+  [[nodiscard]] bool is_strand(const boost::asio::any_io_executor& executor) const {
+    return executor == strand_executor_;
+  }
   template <typename T>
   bool check(const redis::Result<T>& result);
   // routing_key: a key the request touches (every key of it shares that key's cluster slot).

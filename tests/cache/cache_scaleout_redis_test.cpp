@@ -197,6 +197,9 @@ TEST(CacheClusterFailover, AMasterCrashIsServedFromL1AndTheLoaderThenTheReplicaT
       return std::string("order-") + std::to_string(loads);
     };
     EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("orders", 1), loader), "order-1");
+    // Replication is asynchronous: without this, a busy machine can promote a replica that never
+    // received the entry, and L1 (cleared when Redis recovers) would rightly reload it.
+    EXPECT_EQ(cluster.node(master).cli({"WAIT", "1", "5000"}), "1\n");
     cluster.node(master).kill();
     // During the switch every call is answered: from L1, or by the loader when L1 is skipped.
     EntryOptions l2_only;
