@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   std::size_t requests = 200'000;
   std::size_t pool_size = 4;
   int rounds = 3;
+  std::size_t compression_threshold = strata::CacheOptions{}.compression_threshold;
   std::string only;
   app.add_option("--requests", requests, "L2 operations per cell (L1 cells run 10x as many)")
       ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}))
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--only", only,
                  "run one L2 column alone, `rounds` times (for perf/strace): raw-1, cache-1, raw-50 or cache-50")
       ->check(CLI::IsMember({"raw-1", "cache-1", "raw-50", "cache-50"}));
+  app.add_option("--compression-threshold", compression_threshold,
+                 "CacheOptions::compression_threshold (0: values stored uncompressed)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   strata::testing::RedisServer server;
@@ -89,6 +93,7 @@ int main(int argc, char** argv) {
     options.redis_url = url;
     options.read_redis_url_from_environment = false;
     options.bus = false;
+    options.compression_threshold = compression_threshold;
     auto cache = std::make_unique<strata::Cache>(io.get_executor(), options);
     callers_executor = cache->executor();
     strata::redis::Pool raw(callers_executor, strata::redis::parse_url(url));

@@ -264,14 +264,15 @@ private:
                                                                        EntryOptions options);
   boost::asio::awaitable<Outcome> set_erased(const Key& key, const detail::ErasedCodec& codec,
                                              detail::ErasedValue value, EntryOptions options);
+  // `options` is read before the first suspension only (callers own it in their frame).
   boost::asio::awaitable<detail::ErasedFetch> fetch_erased(const Key& key,
                                                            const detail::ErasedCodec& codec,
                                                            detail::ErasedLoader loader,
-                                                           EntryOptions options);
+                                                           const EntryOptions& options);
 
   template <typename R>
   boost::asio::awaitable<R> memoized_call(Key key, detail::ErasedLoader loader, EntryOptions options) {
-    auto found = co_await fetch_erased(key, detail::erased_codec<R>(), std::move(loader), std::move(options));
+    auto found = co_await fetch_erased(key, detail::erased_codec<R>(), std::move(loader), options);
     co_return detail::take<R>(std::move(found.value));
   }
 

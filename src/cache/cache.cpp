@@ -97,7 +97,7 @@ struct Policy : EntryDefaults {
   std::vector<std::string> tags;
 };
 
-Policy resolve(const EntryDefaults& defaults, EntryOptions options) {
+Policy resolve(const EntryDefaults& defaults, const EntryOptions& options) {
   Policy policy;
   static_cast<EntryDefaults&>(policy) = defaults;
   if (options.ttl) policy.ttl = *options.ttl;
@@ -112,7 +112,7 @@ Policy resolve(const EntryDefaults& defaults, EntryOptions options) {
   if (options.use_l1) policy.use_l1 = *options.use_l1;
   if (options.use_l2) policy.use_l2 = *options.use_l2;
   if (options.distributed_lock) policy.distributed_lock = *options.distributed_lock;
-  policy.tags = std::move(options.tags);
+  policy.tags = options.tags;
   if (options.user) policy.tags.push_back("user:" + *options.user);
   normalize_tags(policy.tags);
   return policy;
@@ -238,7 +238,7 @@ public:
   // Without suspending: known once the namespace was seen, so the read paths skip two
   // coroutine frames per hit.
   std::optional<std::uint64_t> known_generation(const std::string& name_space);
-  std::optional<std::string> known_entry_key(const Key& key);
+  bool known_entry_key(const Key& key, std::string& out);
   void learn_generation(const std::string& name_space, std::uint64_t generation);
 
   // --- reading ---
@@ -250,16 +250,34 @@ public:
     detail::ErasedValue stale_value;
     std::optional<std::uint64_t> epoch;  // read with the L2 miss, for a fill's stale-set guard
     std::int64_t now_ms = 0;             // when the lookup began: what freshness was judged at
+    // The fresh value's lifetimes; set with fresh_value, also when `fresh` was not kept.
+    std::int64_t fresh_created_ms = 0;
+    std::int64_t fresh_until_ms = 0;
+
+    void set_fresh(EntryPtr entry, detail::ErasedValue value, Source source) {
+      fresh_created_ms = entry->envelope.created_ms;
+      fresh_until_ms = entry->envelope.fresh_until_ms;
+      fresh = std::move(entry);
+      fresh_value = std::move(value);
+      fresh_source = source;
+    }
   };
   asio::awaitable<Lookup> lookup(const std::string& full, const detail::ErasedCodec& codec,
                                  const Policy& policy, bool want_epoch);
-  // lookup() in parts, for the hit path that awaits L2 itself. lookup_l1 never suspends and
+  asio::awaitable<detail::ErasedFetch> serve_miss(const Key& key, const detail::ErasedCodec& codec,
+                                                  detail::ErasedLoader loader, Policy policy, std::string full,
+                                                  std::uint64_t sequence, Lookup found);
+  // lookup() in parts, for get_or_set's hit path. lookup_l1 never suspends and
   // says whether L2 must be asked; accept_l2 judges L2's answer into `out` and returns why
-  // the stored bytes must be deleted, when they must.
+  // the stored bytes must be deleted, when they must. Without keep_entry, a fresh L2 value
+  // that L1 does not keep comes without its entry (only fresh_value and its lifetimes).
   bool lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec, const Policy& policy);
+  // L2's part without the epoch: the GET, then accept_l2.
+  asio::awaitable<void> read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
+                                const Policy& policy, std::uint64_t sequence, bool keep_entry);
   std::optional<std::string> accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
                                        const detail::ErasedCodec& codec, const Policy& policy,
-                                       std::uint64_t sequence);
+                                       std::uint64_t sequence, bool keep_entry);
   detail::ErasedValue typed_value(const StoredEntry& entry, const detail::ErasedCodec& codec) const;
   void put_l1(const std::string& full, const EntryPtr& entry, const Policy& policy);
   EntryPtr entry_from(cache::Envelope envelope, detail::ErasedValue value,
@@ -392,10 +410,11 @@ std::optional<std::uint64_t> Cache::Impl::known_generation(const std::string& na
   return std::nullopt;
 }
 
-std::optional<std::string> Cache::Impl::known_entry_key(const Key& key) {
+bool Cache::Impl::known_entry_key(const Key& key, std::string& out) {
   auto generation = known_generation(key.name_space());
-  if (!generation) return std::nullopt;
-  return keyspace_.entry(key, *generation);
+  if (!generation) return false;
+  out = keyspace_.entry(key, *generation);
+  return true;
 }
 
 asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
@@ -468,9 +487,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
         l1_->erase(full);
       } else if (auto value = typed_value(*entry, codec)) {
         if (now < entry->envelope.fresh_until_ms) {
-          out.fresh = std::move(entry);
-          out.fresh_value = std::move(value);
-          out.fresh_source = Source::l1;
+          out.set_fresh(std::move(entry), std::move(value), Source::l1);
         } else if (now < entry->envelope.stale_until_ms) {
           out.stale = std::move(entry);
           out.stale_value = std::move(value);
@@ -485,7 +502,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
 
 std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
                                                   const detail::ErasedCodec& codec, const Policy& policy,
-                                                  std::uint64_t sequence) {
+                                                  std::uint64_t sequence, bool keep_entry) {
   if (!read.ok) return std::nullopt;
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
@@ -511,12 +528,17 @@ std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier:
     return fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")", codec.name, envelope.codec);
   }
   const bool fresh = now < envelope.fresh_until_ms;
+  if (fresh && !keep_entry && !policy.use_l1) {  // nobody needs the entry: skip building it
+    out.fresh_created_ms = envelope.created_ms;
+    out.fresh_until_ms = envelope.fresh_until_ms;
+    out.fresh_value = std::move(value);
+    out.fresh_source = Source::l2;
+    return std::nullopt;
+  }
   auto entry = entry_from(std::move(envelope), value, codec, sequence);
   put_l1(full, entry, policy);
   if (fresh) {
-    out.fresh = std::move(entry);
-    out.fresh_value = std::move(value);
-    out.fresh_source = Source::l2;
+    out.set_fresh(std::move(entry), std::move(value), Source::l2);
   } else if (!out.stale || out.stale->envelope.created_ms < entry->envelope.created_ms) {
     out.stale = std::move(entry);
     out.stale_value = std::move(value);
@@ -530,18 +552,30 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
   Lookup out;
   if (!lookup_l1(out, full, codec, policy)) co_return out;
   const std::uint64_t sequence = marks_.sequence();
-  const auto started = std::chrono::steady_clock::now();
-  cache::RedisTier::Read read;
-  if (want_epoch) {
-    read = co_await l2_->read_with_epoch(full);
-  } else {
-    const asio::any_io_executor caller = co_await asio::this_coro::executor;
-    auto reply = co_await l2_->get(full, caller);
-    read = l2_->interpret(std::move(reply));
+  if (!want_epoch) {
+    co_await read_l2(out, full, codec, policy, sequence, true);
+    co_return out;
   }
+  const auto started = std::chrono::steady_clock::now();
+  auto read = co_await l2_->read_with_epoch(full);
   metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
-  if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence)) co_await drop_corrupt(full, *why);
+  if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence, true)) {
+    co_await drop_corrupt(full, *why);
+  }
   co_return out;
+}
+
+// Its own small coroutine: get_or_set's frame stays under the size Asio recycles (about 1 KiB),
+// and the GET is the client's own awaitable (RedisTier::get adds no frame on the strand).
+asio::awaitable<void> Cache::Impl::read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
+                                           const Policy& policy, std::uint64_t sequence, bool keep_entry) {
+  const auto started = std::chrono::steady_clock::now();
+  const asio::any_io_executor caller = co_await asio::this_coro::executor;
+  auto reply = co_await l2_->get(full, caller);
+  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+  if (auto why = accept_l2(out, l2_->interpret(std::move(reply)), full, codec, policy, sequence, keep_entry)) {
+    co_await drop_corrupt(full, *why);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -940,76 +974,17 @@ asio::awaitable<bool> Cache::start() {
   co_return co_await impl_->l2_->start();
 }
 
-asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key& key,
-                                                                     const detail::ErasedCodec& codec,
-                                                                     EntryOptions options) {
-  auto impl = impl_;
-  const Policy policy = resolve(impl->options_.defaults, std::move(options));
-  std::string full;
-  if (auto known = impl->known_entry_key(key)) {
-    full = std::move(*known);
-  } else {
-    full = co_await impl->entry_key(key, policy.use_l2);
-  }
-  auto found = co_await impl->lookup(full, codec, policy, false);
-  if (!found.fresh) {
-    Metrics::bump(impl->metrics_.misses);
-    co_return std::nullopt;
-  }
-  Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
-  const auto age = std::chrono::milliseconds(found.now_ms - found.fresh->envelope.created_ms);
-  co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
-}
-
-asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
-                                                         detail::ErasedLoader loader,
-                                                         EntryOptions options) {
-  auto impl = impl_;
-  const Policy policy = resolve(impl->options_.defaults, std::move(options));
-  validate(policy, impl->options_, "EntryOptions");
-  std::string full;
-  if (auto known = impl->known_entry_key(key)) {
-    full = std::move(*known);
-  } else {
-    full = co_await impl->entry_key(key, policy.use_l2);
-  }
-  const std::uint64_t sequence = impl->marks_.sequence();
-  // lookup() without want_epoch, written out so that an L2 hit awaits the GET itself (one
-  // coroutine frame less per hit). The fill's invalidation epoch is read when a load starts
-  // (not with every lookup): a hit then costs Redis one GET, as a raw client's would.
-  Impl::Lookup found;
-  if (impl->lookup_l1(found, full, codec, policy)) {
-    const auto started = std::chrono::steady_clock::now();
-    const asio::any_io_executor caller = co_await asio::this_coro::executor;
-    auto reply = co_await impl->l2_->get(full, caller);
-    impl->metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
-    auto why = impl->accept_l2(found, impl->l2_->interpret(std::move(reply)), full, codec, policy, sequence);
-    if (why) co_await impl->drop_corrupt(full, *why);
-  }
+// A get_or_set() that found nothing fresh: load (once per key), or serve the stale value. Its
+// own coroutine, so that the hit path's frame stays small enough for Asio's frame recycling.
+asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, const detail::ErasedCodec& codec,
+                                                            detail::ErasedLoader loader, Policy policy,
+                                                            std::string full, std::uint64_t sequence,
+                                                            Lookup found) {
   const std::int64_t now = found.now_ms;
-
-  if (found.fresh) {
-    Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
-    const auto& entry = *found.fresh;
-    if (policy.eager_refresh > 0.0) {
-      const auto lifetime = static_cast<double>(entry.envelope.fresh_until_ms - entry.envelope.created_ms);
-      if (static_cast<double>(now - entry.envelope.created_ms) >= policy.eager_refresh * lifetime) {
-        bool leader = false;
-        (void)impl->start_load(full, codec, std::move(loader), policy, impl->marks_.sequence(),
-                               std::nullopt, true, false, &leader);
-        if (leader) Metrics::bump(impl->metrics_.eager_refreshes);
-      }
-    }
-    const auto age = std::chrono::milliseconds(now - entry.envelope.created_ms);
-    co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
-  }
-
-  Metrics::bump(impl->metrics_.misses);
   const bool has_stale = found.stale != nullptr && policy.fail_safe;
   bool leader = false;
-  auto flight = impl->start_load(full, codec, std::move(loader), policy, sequence, found.epoch,
-                                 has_stale, true, &leader);
-  if (!leader) Metrics::bump(impl->metrics_.coalesced_waits);
+  auto flight = start_load(full, codec, std::move(loader), policy, sequence, found.epoch, has_stale, true, &leader);
+  if (!leader) Metrics::bump(metrics_.coalesced_waits);
   std::optional<std::chrono::nanoseconds> patience;
   if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;
   const bool revalidating =
@@ -1018,19 +993,71 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   const bool finished = !revalidating && co_await flight->wait(patience);
   if (finished && flight->result().value) {
     const auto& result = flight->result();
-    const auto created = result.entry ? result.entry->envelope.created_ms : impl->now_ms();
+    const auto created = result.entry ? result.entry->envelope.created_ms : now_ms();
     co_return detail::ErasedFetch{result.value, result.source,
-                                  std::chrono::milliseconds(impl->now_ms() - created)};
+                                  std::chrono::milliseconds(now_ms() - created)};
   }
   if (has_stale) {
-    if (!finished && !revalidating) Metrics::bump(impl->metrics_.loader_timeouts);
-    Metrics::bump(impl->metrics_.stale_served);
+    if (!finished && !revalidating) Metrics::bump(metrics_.loader_timeouts);
+    Metrics::bump(metrics_.stale_served);
     co_return detail::ErasedFetch{found.stale_value, Source::stale,
-                                  std::chrono::milliseconds(impl->now_ms() - found.stale->envelope.created_ms)};
+                                  std::chrono::milliseconds(now_ms() - found.stale->envelope.created_ms)};
   }
   if (flight->result().error) std::rethrow_exception(flight->result().error);
   throw LoadTimeout("loading cache key \"" + key.to_string() + "\" took longer than its hard_timeout (" +
                     std::to_string(policy.hard_timeout.count()) + " ms) and no stale value was available");
+}
+
+asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key& key,
+                                                                     const detail::ErasedCodec& codec,
+                                                                     EntryOptions options) {
+  auto impl = impl_;
+  const Policy policy = resolve(impl->options_.defaults, std::move(options));
+  std::string full;
+  if (!impl->known_entry_key(key, full)) full = co_await impl->entry_key(key, policy.use_l2);
+  auto found = co_await impl->lookup(full, codec, policy, false);
+  if (!found.fresh) {
+    Metrics::bump(impl->metrics_.misses);
+    co_return std::nullopt;
+  }
+  Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
+  const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
+  co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+}
+
+asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
+                                                         detail::ErasedLoader loader,
+                                                         const EntryOptions& options) {
+  auto impl = impl_;
+  Policy policy = resolve(impl->options_.defaults, options);
+  validate(policy, impl->options_, "EntryOptions");
+  std::string full;
+  if (!impl->known_entry_key(key, full)) full = co_await impl->entry_key(key, policy.use_l2);
+  const std::uint64_t sequence = impl->marks_.sequence();
+  // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit
+  // then costs Redis one GET, as a raw client's would.
+  Impl::Lookup found;
+  if (impl->lookup_l1(found, full, codec, policy)) co_await impl->read_l2(found, full, codec, policy, sequence, false);
+  const std::int64_t now = found.now_ms;
+
+  if (found.fresh_value) {
+    Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
+    if (policy.eager_refresh > 0.0) {
+      const auto lifetime = static_cast<double>(found.fresh_until_ms - found.fresh_created_ms);
+      if (static_cast<double>(now - found.fresh_created_ms) >= policy.eager_refresh * lifetime) {
+        bool leader = false;
+        (void)impl->start_load(full, codec, std::move(loader), policy, impl->marks_.sequence(),
+                               std::nullopt, true, false, &leader);
+        if (leader) Metrics::bump(impl->metrics_.eager_refreshes);
+      }
+    }
+    const auto age = std::chrono::milliseconds(now - found.fresh_created_ms);
+    co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+  }
+
+  Metrics::bump(impl->metrics_.misses);
+  co_return co_await impl->serve_miss(key, codec, std::move(loader), std::move(policy), std::move(full), sequence,
+                                      std::move(found));
 }
 
 asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedCodec& codec,

@@ -216,7 +216,7 @@ EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string
   Envelope& envelope = result.envelope;
   std::string_view field;
   if (!reader.take(codec_size, field)) return fail(EnvelopeError::truncated);
-  envelope.codec.assign(field);
+  envelope.codec = std::string(field);  // constructing a short string beats assign()'s generic path
   std::uint64_t created = 0, fresh = 0, stale = 0;
   std::uint16_t tag_count = 0;
   if (!reader.read_le(created) || !reader.read_le(fresh) || !reader.read_le(stale) ||

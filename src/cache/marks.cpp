@@ -20,7 +20,12 @@ std::uint64_t InvalidationMarks::record(std::unordered_map<std::string, Mark>* m
       it->second = mark;
     }
   }
-  if (marks != &keys_) latest_broad_.store(sequence, std::memory_order_release);
+  if (marks != &keys_) {
+    latest_broad_.store(sequence, std::memory_order_release);
+    if (mark.epoch > highest_broad_epoch_.load(std::memory_order_relaxed)) {
+      highest_broad_epoch_.store(mark.epoch, std::memory_order_release);  // writers hold the lock
+    }
+  }
   // Published last: a reader that sees the new sequence sees the mark too.
   sequence_.store(sequence, std::memory_order_release);
   if (now >= next_prune_) prune_locked(now);
@@ -84,6 +89,7 @@ bool InvalidationMarks::tags_invalidated_since(std::uint64_t since,
 
 bool InvalidationMarks::epoch_invalidates(std::uint64_t fill_epoch,
                                           const std::vector<std::string>& tags) const {
+  if (fill_epoch >= highest_broad_epoch_.load(std::memory_order_acquire)) return false;
   std::shared_lock lock(mutex_);
   if (everything_.epoch > fill_epoch) return true;
   for (const auto& tag : tags) {

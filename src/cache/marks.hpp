@@ -69,6 +69,9 @@ private:
   std::atomic<std::uint64_t> sequence_{0};
   // Highest sequence of a tag or everything mark: entries newer than it skip the lookups.
   std::atomic<std::uint64_t> latest_broad_{0};
+  // Highest Redis epoch of a tag or everything mark: entries filled at or after it (most of
+  // them) pass epoch_invalidates() without taking the lock.
+  std::atomic<std::uint64_t> highest_broad_epoch_{0};
 };
 
 }  // namespace strata::cache

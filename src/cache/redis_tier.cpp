@@ -211,7 +211,8 @@ bool RedisTier::check(const redis::Result<T>& result) {
     available_.store(false, std::memory_order_release);
     return false;
   }
-  if (!available_.exchange(true, std::memory_order_acq_rel) &&
+  // A load first: the exchange (a locked write) only when the state changes, not on every hit.
+  if (!available_.load(std::memory_order_acquire) && !available_.exchange(true, std::memory_order_acq_rel) &&
       ever_available_.exchange(true, std::memory_order_acq_rel) && callbacks_.on_recovered) {
     callbacks_.on_recovered();
   }

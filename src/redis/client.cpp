@@ -38,7 +38,13 @@ asio::awaitable<Result<std::vector<Reply>>> Client::exec_all(std::string_view ro
 
 asio::awaitable<Result<Reply>> Client::exec(std::string_view routing_key, Request request,
                                             std::optional<std::chrono::milliseconds> timeout) {
-  auto replies = co_await exec_all(routing_key, std::move(request), timeout);
+  const int slot = sharded() && !routing_key.empty() ? key_slot(routing_key) : -1;
+  return exec_one_on_slot(slot, std::move(request), timeout);
+}
+
+asio::awaitable<Result<Reply>> Client::exec_one_on_slot(int slot, Request request,
+                                                        std::optional<std::chrono::milliseconds> timeout) {
+  auto replies = co_await exec_on_slot(slot, std::move(request), timeout);
   if (!replies) co_return replies.error();
   if (replies->empty()) co_return Reply::nil();
   co_return std::move(replies->front());
@@ -88,6 +94,12 @@ ConnectionOptions StandaloneClient::subscriber_options() const { return options_
 std::string StandaloneClient::last_error() const { return pool_.connection(0).last_error(); }
 
 void StandaloneClient::close() { pool_.close(); }
+
+// Straight to the pool: a single server's GET costs what Pool::exec costs.
+asio::awaitable<Result<Reply>> StandaloneClient::exec_one_on_slot(int /*slot*/, Request request,
+                                                                  std::optional<std::chrono::milliseconds> timeout) {
+  return pool_.exec(std::move(request), timeout);
+}
 
 asio::awaitable<Result<std::vector<Reply>>> StandaloneClient::exec_on_slot(
     int, Request request, std::optional<std::chrono::milliseconds> timeout) {
