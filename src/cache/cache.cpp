@@ -272,9 +272,9 @@ public:
   // the stored bytes must be deleted, when they must. Without keep_entry, a fresh L2 value
   // that L1 does not keep comes without its entry (only fresh_value and its lifetimes).
   bool lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec, const Policy& policy);
-  // L2's part without the epoch: the GET, then accept_l2.
+  // L2's part: the GET (with the invalidation epoch when asked for a fill), then accept_l2.
   asio::awaitable<void> read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
-                                const Policy& policy, std::uint64_t sequence, bool keep_entry);
+                                const Policy& policy, std::uint64_t sequence, bool want_epoch, bool keep_entry);
   std::optional<std::string> accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
                                        const detail::ErasedCodec& codec, const Policy& policy,
                                        std::uint64_t sequence, bool keep_entry);
@@ -550,30 +550,26 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
                                                          const detail::ErasedCodec& codec,
                                                          const Policy& policy, bool want_epoch) {
   Lookup out;
-  if (!lookup_l1(out, full, codec, policy)) co_return out;
-  const std::uint64_t sequence = marks_.sequence();
-  if (!want_epoch) {
-    co_await read_l2(out, full, codec, policy, sequence, true);
-    co_return out;
-  }
-  const auto started = std::chrono::steady_clock::now();
-  auto read = co_await l2_->read_with_epoch(full);
-  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
-  if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence, true)) {
-    co_await drop_corrupt(full, *why);
-  }
+  if (lookup_l1(out, full, codec, policy)) co_await read_l2(out, full, codec, policy, marks_.sequence(), want_epoch, true);
   co_return out;
 }
 
 // Its own small coroutine: get_or_set's frame stays under the size Asio recycles (about 1 KiB),
 // and the GET is the client's own awaitable (RedisTier::get adds no frame on the strand).
 asio::awaitable<void> Cache::Impl::read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
-                                           const Policy& policy, std::uint64_t sequence, bool keep_entry) {
+                                           const Policy& policy, std::uint64_t sequence, bool want_epoch,
+                                           bool keep_entry) {
   const auto started = std::chrono::steady_clock::now();
-  const asio::any_io_executor caller = co_await asio::this_coro::executor;
-  auto reply = co_await l2_->get(full, caller);
+  cache::RedisTier::Read read;
+  if (want_epoch) {
+    read = co_await l2_->read_with_epoch(full);
+  } else {
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    auto reply = co_await l2_->get(full, caller);
+    read = l2_->interpret(std::move(reply));
+  }
   metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
-  if (auto why = accept_l2(out, l2_->interpret(std::move(reply)), full, codec, policy, sequence, keep_entry)) {
+  if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence, keep_entry)) {
     co_await drop_corrupt(full, *why);
   }
 }
@@ -1037,7 +1033,9 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit
   // then costs Redis one GET, as a raw client's would.
   Impl::Lookup found;
-  if (impl->lookup_l1(found, full, codec, policy)) co_await impl->read_l2(found, full, codec, policy, sequence, false);
+  if (impl->lookup_l1(found, full, codec, policy)) {
+    co_await impl->read_l2(found, full, codec, policy, sequence, false, false);
+  }
   const std::int64_t now = found.now_ms;
 
   if (found.fresh_value) {
