@@ -11,7 +11,8 @@ endif()
 find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
-# hiredis 0.14: only its RESP reader and command formatter are used (see src/redis).
+# hiredis 0.14: only its RESP reader is used (see src/redis); its command formatter is the
+# reference our own RESP formatting is tested against.
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)

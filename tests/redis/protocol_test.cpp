@@ -4,7 +4,10 @@
 #include <strata/redis/command.hpp>
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
+#include <cstdlib>
+#include <random>
 #include <string>
 
 namespace strata::redis {
@@ -41,6 +44,44 @@ TEST(Request, EmptyArgumentsAreAllowedButEmptyCommandsAreNot) {
   EXPECT_EQ(request.payload(), "*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n");
   Request empty;
   EXPECT_THROW(empty.push(std::vector<std::string_view>{}), std::invalid_argument);
+}
+
+std::string formatted_by_hiredis(const std::vector<std::string>& command) {
+  std::vector<const char*> arguments;
+  std::vector<std::size_t> lengths;
+  for (const std::string& argument : command) {
+    arguments.push_back(argument.data());
+    lengths.push_back(argument.size());
+  }
+  char* formatted = nullptr;
+  const int length = redisFormatCommandArgv(&formatted, static_cast<int>(command.size()), arguments.data(),
+                                            lengths.data());
+  std::string bytes(formatted, static_cast<std::size_t>(length));
+  redisFreeCommand(formatted);
+  return bytes;
+}
+
+TEST(Request, FormatsEveryCommandByteForByteAsHiredisDoes) {
+  std::mt19937 random(20261122);
+  // Lengths around each change in the number of length digits, and argument counts past 9.
+  const std::vector<std::size_t> sizes{0, 1, 9, 10, 99, 100, 999, 1000, 4096, 99999, 100000};
+  std::string expected;
+  Request pipeline;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> command(1 + random() % 14);
+    for (std::string& argument : command) {
+      argument.resize(sizes[random() % sizes.size()]);
+      for (char& byte : argument) byte = static_cast<char>(random());
+    }
+    const std::string reference = formatted_by_hiredis(command);
+    Request single;
+    single.push(command);
+    ASSERT_EQ(single.payload(), reference) << "round " << round << ", " << command.size() << " arguments";
+    pipeline.push(std::vector<std::string_view>(command.begin(), command.end()));
+    expected += reference;
+  }
+  EXPECT_EQ(pipeline.commands(), 200U);
+  EXPECT_EQ(pipeline.payload(), expected);
 }
 
 TEST(RespReader, ParsesEveryReplyType) {

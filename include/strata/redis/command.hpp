@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +21,19 @@ public:
   // list's temporary array alive across co_await ("array used as initializer").
   template <typename... Arguments>
   explicit Request(std::string_view name, const Arguments&... arguments) {
-    push(std::vector<std::string_view>{name, std::string_view(arguments)...});
+    const std::array<std::string_view, 1 + sizeof...(Arguments)> command{name, std::string_view(arguments)...};
+    push(std::span<const std::string_view>(command));
   }
 
-  // Appends one command, e.g. push({"SET", key, value}).
-  Request& push(std::initializer_list<std::string_view> command);
-  Request& push(const std::vector<std::string_view>& command);
+  // Appends one command, e.g. push({"SET", key, value}). Throws std::invalid_argument for a
+  // command without even a name.
+  Request& push(std::span<const std::string_view> command);
+  Request& push(std::initializer_list<std::string_view> command) {
+    return push(std::span<const std::string_view>(command.begin(), command.size()));
+  }
+  Request& push(const std::vector<std::string_view>& command) {
+    return push(std::span<const std::string_view>(command));
+  }
   Request& push(const std::vector<std::string>& command);
 
   // Appends every command of `other` (e.g. ASKING before a redirected request).
@@ -43,7 +52,8 @@ public:
   }
 
 private:
-  void append(const char* const* arguments, const std::size_t* lengths, std::size_t count);
+  void begin_command(std::size_t arguments, std::size_t argument_bytes);
+  void append_argument(std::string_view argument);
 
   std::string payload_;
   std::size_t commands_ = 0;
