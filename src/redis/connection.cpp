@@ -6,13 +6,17 @@
 #include "redis/transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <string>
 
 namespace strata::redis {
@@ -33,7 +37,41 @@ bool counts_against_endpoint(const error_code& error) noexcept {
   return error == Error::command_timeout;
 }
 
+// The Waiter of a coroutine suspended in exec_all, holding its completion handler. (Not asio's
+// any_completion_handler: in Boost 1.81 it recurses without end when it wraps a use_awaitable
+// handler, as it did here.) The handler clears its cancellation slot itself when it runs.
+template <typename Handler>
+class WaiterFor final : public Waiter {
+public:
+  explicit WaiterFor(Handler handler) : handler_(std::move(handler)) {}
+  void resume_here() override { asio::dispatch(std::move(handler_)); }
+  void resume_later() override { asio::post(std::move(handler_)); }
+
+private:
+  Handler handler_;
+};
+
 }  // namespace
+
+// A caller waiting for its reply is a completion handler kept in the request, not an operation
+// asio knows of. Like asio's own operations, such handlers must be destroyed, never run, when
+// their execution context shuts down: a Connection that outlives its io_context would otherwise
+// later post them to a scheduler that is gone. This service, one per execution context, does
+// that for every connection on it.
+class SuspendedCallers : public asio::execution_context::service {
+public:
+  using key_type = SuspendedCallers;
+  static inline asio::execution_context::id id;
+
+  explicit SuspendedCallers(asio::execution_context& context) : service(context) {}
+
+  void enroll(std::weak_ptr<Connection::Impl> connection);
+  void shutdown() override;
+
+private:
+  std::mutex mutex_;  // connections on one context may be created from several threads
+  std::vector<std::weak_ptr<Connection::Impl>> connections_;
+};
 
 class Connection::Impl : public std::enable_shared_from_this<Impl> {
 public:
@@ -62,6 +100,8 @@ public:
                                                        std::optional<std::chrono::milliseconds> timeout);
   void close();
   void drop(std::string reason) { fail(generation_, Error::connection_lost, std::move(reason)); }
+  // The execution context is shutting down: forget every suspended caller (see SuspendedCallers).
+  void destroy_waiters();
 
   [[nodiscard]] bool is_connected() const noexcept { return state_ == State::connected; }
   [[nodiscard]] std::size_t pending() const noexcept { return queue_.size(); }
@@ -78,6 +118,12 @@ private:
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
   asio::awaitable<void> write_loop(std::shared_ptr<Impl> keep_alive, std::uint64_t generation);
   void fail(std::uint64_t generation, Error error, std::string detail);
+  // Resumes the callers of the requests the queue finished. `in_place` lets a caller on this
+  // connection's executor run right here (the read loop, once a read is parsed); otherwise each
+  // is posted, for paths where running callers inside the current step is not safe.
+  void resume_finished(bool in_place);
+  void resume(PendingRequest& request, bool in_place);
+  void cancel_wait(PendingRequest& request);
   void flush();
   void arm_deadline(std::chrono::steady_clock::time_point when);
   void expire_overdue();
@@ -171,6 +217,8 @@ asio::awaitable<void> Connection::Impl::read_loop([[maybe_unused]] std::shared_p
       unexpected = !queue_.deliver(std::move(reply));
       return !unexpected;
     });
+    resume_finished(true);
+    if (!live(generation)) co_return;  // a resumed caller closed the connection
     if (unexpected) {
       fail(generation, Error::protocol_error, "the server sent a reply nobody asked for");
       co_return;
@@ -264,13 +312,63 @@ void Connection::Impl::arm_deadline(std::chrono::steady_clock::time_point when) 
   });
 }
 
+void Connection::Impl::resume_finished(bool in_place) {
+  for (const auto& request : queue_.take_finished()) resume(*request, in_place);
+}
+
+void Connection::Impl::resume(PendingRequest& request, bool in_place) {
+  if (!request.waiter) return;
+  // Moved out first: the caller, once resumed, may destroy the request that held it.
+  const auto waiter = std::move(request.waiter);
+  if (in_place) {
+    waiter->resume_here();
+  } else {
+    waiter->resume_later();
+  }
+}
+
+void Connection::Impl::cancel_wait(PendingRequest& request) {
+  if (!request.waiter) return;
+  request.cancelled = true;
+  queue_.abandon(request);
+  resume(request, false);
+}
+
+void Connection::Impl::destroy_waiters() {
+  auto self = shared_from_this();  // the callers' frames hold it; they are about to go
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  for (const auto& request : queue_.requests()) {
+    if (request->waiter) waiters.push_back(std::move(request->waiter));
+  }
+  for (const auto& request : queue_.take_finished()) {
+    if (request->waiter) waiters.push_back(std::move(request->waiter));
+  }
+  waiters.clear();  // destroys the suspended callers, as asio destroys its pending operations
+}
+
+void SuspendedCallers::enroll(std::weak_ptr<Connection::Impl> connection) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(connections_, [](const auto& known) { return known.expired(); });
+  connections_.push_back(std::move(connection));
+}
+
+void SuspendedCallers::shutdown() {
+  std::vector<std::weak_ptr<Connection::Impl>> connections;
+  {
+    const std::lock_guard lock(mutex_);
+    connections.swap(connections_);
+  }
+  for (const auto& weak : connections) {
+    if (auto connection = weak.lock()) connection->destroy_waiters();
+  }
+}
+
 void Connection::Impl::expire_overdue() {
   std::chrono::steady_clock::time_point next;
   for (const auto& request : queue_.overdue(now(), next)) {
     request->timed_out = true;
-    auto wake = std::move(request->on_done);
-    queue_.abandon(request);
-    if (wake) wake();
+    queue_.abandon(*request);
+    resume(*request, false);
   }
   if (next != std::chrono::steady_clock::time_point::max()) arm_deadline(next);
 }
@@ -284,6 +382,7 @@ void Connection::Impl::fail(std::uint64_t generation, Error error, std::string d
   writing_ = false;
   write_signal_.cancel();
   queue_.fail_all(make_error_code(error));
+  resume_finished(false);
   breaker_.record_failure(now());
   start_reconnecting();
 }
@@ -298,6 +397,7 @@ void Connection::Impl::close() {
   reconnector_.cancel();
   wake_connect_waiters();
   queue_.fail_all(make_error_code(Error::cancelled));
+  resume_finished(false);
 }
 
 asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
@@ -323,28 +423,37 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
     co_return make_error_code(Error::queue_full);
   }
 
-  // Never expires: it only sleeps until the reply, a failure or the deadline check wakes it.
-  asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
-  pending->on_done = [&wake] { wake.cancel(); };
-  // However this frame ends (normally, or destroyed with its io_context), stop being woken and
-  // leave the request abandoned so its late reply is dropped.
+  // However this frame ends (normally, or destroyed with its io_context), leave the request
+  // abandoned so that its late reply is dropped.
   struct Abandon {
     RequestQueue& queue;
-    const std::shared_ptr<PendingRequest>& request;
-    ~Abandon() {
-      request->on_done = nullptr;
-      queue.abandon(request);
-    }
-  } abandon{queue_, pending};
+    PendingRequest& request;
+    ~Abandon() { queue.abandon(request); }
+  } abandon{queue_, *pending};
 
   arm_deadline(pending->deadline);
   flush();
   if (pending->stage != PendingRequest::Stage::done && !pending->timed_out) {
-    co_await wake.async_wait(kUseTuple);
+    // The caller sleeps as a bare completion handler in the request, resumed by the read loop
+    // when the reply is parsed. A timer per request, as before, cost a third of the client's
+    // work per GET (timer queue, locks, executor work tracking).
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [this, request = pending.get()](auto handler) {
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            slot.assign([this, request](asio::cancellation_type type) {
+              if (type != asio::cancellation_type::none) cancel_wait(*request);
+            });
+          }
+          request->waiter = std::make_unique<WaiterFor<decltype(handler)>>(std::move(handler));
+        },
+        asio::use_awaitable);
   }
   error_code outcome;
   if (pending->timed_out) {
     outcome = make_error_code(Error::command_timeout);
+  } else if (pending->cancelled) {
+    outcome = make_error_code(Error::cancelled);
   } else if (pending->stage != PendingRequest::Stage::done) {
     outcome = make_error_code(Error::cancelled);  // woken by nothing we know of: never hang
   } else {
@@ -359,7 +468,9 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
 }
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+    : impl_(std::make_shared<Impl>(executor, std::move(options))) {
+  asio::use_service<SuspendedCallers>(asio::query(executor, asio::execution::context)).enroll(impl_);
+}
 
 Connection::~Connection() { impl_->close(); }
 

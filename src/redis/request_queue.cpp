@@ -30,20 +30,23 @@ bool RequestQueue::deliver(Reply reply) {
   requests_.pop_front();
   --written_;
   delivered_to_oldest_ = 0;
-  if (!finished->abandoned) finished->finish({});
+  if (!finished->abandoned) {
+    finished->finish({});
+    finished_.push_back(std::move(finished));
+  }
   return true;
 }
 
-void RequestQueue::abandon(const std::shared_ptr<PendingRequest>& request) {
-  if (request->stage == PendingRequest::Stage::done) return;
-  request->abandoned = true;
-  request->on_done = nullptr;
-  request->replies.clear();
-  if (request->stage == PendingRequest::Stage::queued) {
+void RequestQueue::abandon(PendingRequest& request) {
+  if (request.stage == PendingRequest::Stage::done) return;
+  request.abandoned = true;
+  request.replies.clear();
+  if (request.stage == PendingRequest::Stage::queued) {
     const auto first_queued = requests_.begin() + static_cast<std::ptrdiff_t>(written_);
-    const auto it = std::find(first_queued, requests_.end(), request);
+    const auto it = std::find_if(first_queued, requests_.end(),
+                                 [&](const std::shared_ptr<PendingRequest>& queued) { return queued.get() == &request; });
     if (it != requests_.end()) requests_.erase(it);
-    request->stage = PendingRequest::Stage::done;
+    request.stage = PendingRequest::Stage::done;
   }
 }
 
@@ -52,8 +55,10 @@ void RequestQueue::fail_all(boost::system::error_code error) {
   requests_.clear();
   written_ = 0;
   delivered_to_oldest_ = 0;
-  for (const auto& request : requests) {
-    if (!request->abandoned) request->finish(error);
+  for (auto& request : requests) {
+    if (request->abandoned) continue;
+    request->finish(error);
+    finished_.push_back(std::move(request));
   }
 }
 

@@ -6,12 +6,24 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace strata::redis {
+
+// A caller suspended until its request ends. The queue only keeps it; the connection resumes
+// it. Destroying one that was never resumed destroys the suspended caller, as asio destroys
+// the handlers of operations that never complete.
+class Waiter {
+public:
+  virtual ~Waiter() = default;
+  // Runs the caller right here when this thread may run its executor's work, else queues it.
+  virtual void resume_here() = 0;
+  // Queues the caller on its executor.
+  virtual void resume_later() = 0;
+};
 
 // One request on its way through a connection: its RESP bytes, how many replies it is owed,
 // and, once done, its replies or the error that ended it.
@@ -24,7 +36,6 @@ struct PendingRequest {
   void finish(boost::system::error_code failure) {
     stage = Stage::done;
     error = failure;
-    if (on_done) on_done();
   }
 
   std::string payload;
@@ -33,9 +44,11 @@ struct PendingRequest {
   Stage stage = Stage::queued;
   bool abandoned = false;  // its caller stopped waiting; replies still owed are discarded
   bool timed_out = false;  // it was abandoned because its deadline passed
+  bool cancelled = false;  // it was abandoned because its caller's operation was cancelled
   std::vector<Reply> replies;
   boost::system::error_code error;
-  std::function<void()> on_done;  // wakes the waiting caller
+  // The suspended caller, resumed by whoever ends its wait (the queue itself never runs it).
+  std::unique_ptr<Waiter> waiter;
 };
 
 // The pipelining state machine of one connection, free of I/O so it can be driven with values
@@ -61,10 +74,18 @@ public:
   bool deliver(Reply reply);
 
   // The caller gave up waiting (timeout, cancellation).
-  void abandon(const std::shared_ptr<PendingRequest>& request);
+  void abandon(PendingRequest& request);
 
   // Ends every request with `error` (the connection is gone) and empties the queue.
   void fail_all(boost::system::error_code error);
+
+  // The requests that deliver() or fail_all() finished since the last call, in the order they
+  // finished; abandoned ones are not among them. Their callers are woken from this list, after
+  // the replies at hand are parsed, so no caller runs in the middle of the parse.
+  std::vector<std::shared_ptr<PendingRequest>> take_finished() { return std::exchange(finished_, {}); }
+
+  // Every request still in line, for the owner to reach the callers waiting on them.
+  [[nodiscard]] const std::deque<std::shared_ptr<PendingRequest>>& requests() const noexcept { return requests_; }
 
   // Requests still awaited whose deadline is at or before `now`, oldest first; `next` receives
   // the earliest deadline among the others (time_point::max() if none).
@@ -79,6 +100,7 @@ private:
   std::deque<std::shared_ptr<PendingRequest>> requests_;  // written ones first, then queued
   std::size_t written_ = 0;
   std::size_t delivered_to_oldest_ = 0;  // replies the oldest request has received so far
+  std::vector<std::shared_ptr<PendingRequest>> finished_;
 };
 
 }  // namespace strata::redis

@@ -6,6 +6,8 @@
 #include "support/redis_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -132,6 +134,57 @@ TEST_F(ConnectionRedisTest, CommandTimeoutLeavesTheConnectionUsable) {
     CO_ASSERT_TRUE(ping.has_value());
     EXPECT_EQ(ping->as_string(), "after the timeout");
   });
+}
+
+TEST_F(ConnectionRedisTest, CancellingACallerAbandonsItsRequestAndKeepsTheConnection) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    CO_ASSERT_TRUE((co_await connection.exec(Request("SET", "kept", "value"))).has_value());
+    asio::cancellation_signal cancel;
+    std::optional<Result<Reply>> slow;
+    asio::co_spawn(executor, connection.exec(Request("DEBUG", "SLEEP", "0.3"), 20s),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, Result<Reply> result) {
+                     slow = std::move(result);
+                   }));
+    co_await poll_until([&] { return connection.pending() == 1; });
+    cancel.emit(asio::cancellation_type::terminal);
+    co_await poll_until([&] { return slow.has_value(); });
+    CO_ASSERT_TRUE(!slow->has_value());
+    EXPECT_EQ(slow->error(), Error::cancelled);
+    EXPECT_TRUE(connection.is_connected());
+    // DEBUG SLEEP's late +OK is dropped; the GET behind it gets its own reply.
+    auto kept = co_await connection.exec(Request("GET", "kept"), 3s);
+    CO_ASSERT_TRUE(kept.has_value());
+    EXPECT_EQ(kept->as_string(), "value");
+  });
+}
+
+TEST_F(ConnectionRedisTest, DestroyingTheIoContextDestroysCallersStillWaitingForAReply) {
+  // The caller's frame owns the connection, whose request owns the suspended caller: only the
+  // io_context's shutdown can break that cycle, as it does for callers waiting in asio itself.
+  auto frame_destroyed = std::make_shared<bool>(false);
+  auto request_written = std::make_shared<bool>(false);
+  {
+    asio::io_context io;
+    // Parameters, not lambda captures: the frame must own what it uses.
+    auto wait_forever = [](std::shared_ptr<bool> destroyed, std::shared_ptr<bool> waiting) -> asio::awaitable<void> {
+      struct OnDestroy {
+        std::shared_ptr<bool> flag;
+        ~OnDestroy() { *flag = true; }
+      } on_destroy{std::move(destroyed)};
+      Connection connection(co_await asio::this_coro::executor, options());
+      if (!(co_await connection.connect()).has_value()) co_return;
+      *waiting = true;  // set in the same step as the write: from here on the caller is suspended
+      co_await connection.exec(Request("BLPOP", "never", "0"), 20s);
+    };
+    asio::co_spawn(io, wait_forever(frame_destroyed, request_written), asio::detached);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!*request_written && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    ASSERT_TRUE(*request_written);
+    EXPECT_FALSE(*frame_destroyed);
+  }
+  EXPECT_TRUE(*frame_destroyed);
 }
 
 TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {

@@ -37,9 +37,6 @@ TEST(RequestQueue, RepliesGoToRequestsInTheOrderTheyWereWritten) {
   RequestQueue queue(100);
   auto a = request("A");
   auto b = request("B");
-  int finished = 0;
-  a->on_done = [&] { ++finished; };
-  b->on_done = [&] { ++finished; };
   queue.push(a);
   queue.push(b);
   queue.take_unwritten();
@@ -49,7 +46,8 @@ TEST(RequestQueue, RepliesGoToRequestsInTheOrderTheyWereWritten) {
   EXPECT_EQ(b->stage, PendingRequest::Stage::written);
   ASSERT_TRUE(queue.deliver(Reply::string("for b")));
   EXPECT_EQ(b->replies, std::vector<Reply>{Reply::string("for b")});
-  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(queue.take_finished(), (std::vector<std::shared_ptr<PendingRequest>>{a, b}));
+  EXPECT_TRUE(queue.take_finished().empty());
   EXPECT_EQ(queue.size(), 0U);
 }
 
@@ -70,18 +68,17 @@ TEST(RequestQueue, AbandonedAfterWritingStillConsumesItsReplies) {
   RequestQueue queue(100);
   auto slow = request("DEBUG SLEEP", 1);
   auto next = request("PING", 1);
-  bool slow_woken = false;
-  slow->on_done = [&] { slow_woken = true; };
   queue.push(slow);
   queue.push(next);
   queue.take_unwritten();
-  queue.abandon(slow);  // its caller timed out
+  queue.abandon(*slow);  // its caller timed out
   ASSERT_TRUE(queue.deliver(Reply::status("OK")));  // the late reply to the abandoned request
-  EXPECT_FALSE(slow_woken);
+  EXPECT_TRUE(queue.take_finished().empty());
   EXPECT_TRUE(slow->replies.empty());
   EXPECT_NE(next->stage, PendingRequest::Stage::done);
   ASSERT_TRUE(queue.deliver(Reply::status("PONG")));
   EXPECT_EQ(next->replies, std::vector<Reply>{Reply::status("PONG")});
+  EXPECT_EQ(queue.take_finished(), std::vector<std::shared_ptr<PendingRequest>>{next});
 }
 
 TEST(RequestQueue, AbandonedBeforeWritingIsNeverWritten) {
@@ -90,7 +87,7 @@ TEST(RequestQueue, AbandonedBeforeWritingIsNeverWritten) {
   auto b = request("B");
   queue.push(a);
   queue.push(b);
-  queue.abandon(a);
+  queue.abandon(*a);
   EXPECT_EQ(a->stage, PendingRequest::Stage::done);
   const auto batch = queue.take_unwritten();
   ASSERT_EQ(batch.size(), 1U);
@@ -110,15 +107,13 @@ TEST(RequestQueue, FailAllEndsEveryRequestWithTheErrorAndSkipsAbandonedOnes) {
   auto written = request("A");
   auto abandoned = request("B");
   auto queued = request("C");
-  int woken = 0;
-  for (const auto& r : {written, abandoned, queued}) r->on_done = [&] { ++woken; };
   queue.push(written);
   queue.push(abandoned);
   queue.take_unwritten();
   queue.push(queued);
-  queue.abandon(abandoned);
+  queue.abandon(*abandoned);
   queue.fail_all(make_error_code(Error::connection_lost));
-  EXPECT_EQ(woken, 2);
+  EXPECT_EQ(queue.take_finished(), (std::vector<std::shared_ptr<PendingRequest>>{written, queued}));
   EXPECT_EQ(written->error, Error::connection_lost);
   EXPECT_EQ(queued->error, Error::connection_lost);
   EXPECT_EQ(queue.size(), 0U);
@@ -145,8 +140,9 @@ TEST(RequestQueue, TenThousandInFlightStayAligned) {
     if (i % 7 == 0) queue.take_unwritten();  // writes happen in several batches
   }
   queue.take_unwritten();
-  for (int i = 0; i < 10'000; i += 3) queue.abandon(requests[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 10'000; i += 3) queue.abandon(*requests[static_cast<std::size_t>(i)]);
   for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(queue.deliver(Reply::integer(i)));
+  EXPECT_EQ(queue.take_finished().size(), 10'000U - 3'334U);  // the abandoned wake nobody
   for (int i = 0; i < 10'000; ++i) {
     const auto& r = *requests[static_cast<std::size_t>(i)];
     if (i % 3 == 0) {

@@ -24,6 +24,8 @@ namespace strata::redis {
 //
 // Not thread-safe: create it on an executor and call it only from coroutines running on that
 // executor (one io_context thread, or a strand).
+class SuspendedCallers;
+
 class Connection {
 public:
   Connection(boost::asio::any_io_executor executor, ConnectionOptions options);
@@ -40,7 +42,9 @@ public:
   boost::asio::awaitable<bool> wait_connected(std::chrono::milliseconds timeout);
 
   // Sends one command and returns its reply (which may be a Redis error reply). The deadline is
-  // `timeout`, or options.command_timeout.
+  // `timeout`, or options.command_timeout. Asio's per-operation cancellation (for example the
+  // `||` of awaitable_operators) ends the wait with Error::cancelled; the request is abandoned
+  // and its late reply dropped.
   boost::asio::awaitable<Result<Reply>> exec(
       Request request, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
@@ -65,6 +69,7 @@ public:
 
 private:
   class Impl;
+  friend class SuspendedCallers;  // destroys waiting callers when the io_context shuts down
   std::shared_ptr<Impl> impl_;
 };
 
