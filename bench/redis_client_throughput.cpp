@@ -2,9 +2,12 @@
 // free loopback port), in the same run: GET and SET with 100 B and 4 KiB values,
 //   (a) 50 concurrent callers, (b) the same with pipelines of 16, (c) one caller, one command
 //   at a time (p50 latency).
+// Both clients run with the same CPU placement (see placement.hpp): server and client on
+// separate cores, and for (c) also on one core, since that alone changes a round trip tenfold.
 //
 //   build/release/bench/strata_bench_redis_client                    # 100,000 requests per cell
 //   build/release/bench/strata_bench_redis_client --requests 2000    # smoke
+#include "placement.hpp"
 #include "support/redis_server.hpp"
 
 #include <strata/redis/pool.hpp>
@@ -34,6 +37,8 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using strata::redis::Pool;
 using strata::redis::Request;
+using strata::bench::Placement;
+using strata::bench::ScopedPlacement;
 
 constexpr int kCallers = 50;
 constexpr int kPipeline = 16;
@@ -42,14 +47,15 @@ const std::string kKey = "key:__rand_int__";  // redis-benchmark's key, without 
 struct Figures {
   double requests_per_second = 0;
   double p50_microseconds = 0;
+  double mean_microseconds = 0;
 };
 
 // Runs redis-benchmark and reads its CSV line for `test` (rps and p50).
-Figures redis_benchmark(std::uint16_t port, const std::string& test, std::size_t value_size, int clients,
-                        int pipeline, std::size_t requests) {
+Figures redis_benchmark(const Placement& placement, std::uint16_t port, const std::string& test,
+                        std::size_t value_size, int clients, int pipeline, std::size_t requests) {
   const std::string command = fmt::format(
-      "timeout 300 redis-benchmark -h 127.0.0.1 -p {} -c {} -P {} -n {} -d {} -t {} --csv 2>/dev/null", port,
-      clients, pipeline, requests, value_size, test);
+      "timeout 300 {}redis-benchmark -h 127.0.0.1 -p {} -c {} -P {} -n {} -d {} -t {} --csv 2>/dev/null",
+      placement.command_prefix(), port, clients, pipeline, requests, value_size, test);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run redis-benchmark");
   std::string output;
@@ -67,7 +73,7 @@ Figures redis_benchmark(std::uint16_t port, const std::string& test, std::size_t
     std::string cell;
     while (std::getline(cells, cell, ',')) fields.push_back(cell.substr(1, cell.size() - 2));
     if (fields.size() < 5) break;
-    return Figures{std::stod(fields[1]), std::stod(fields[4]) * 1000.0};
+    return Figures{std::stod(fields[1]), std::stod(fields[4]) * 1000.0, std::stod(fields[2]) * 1000.0};
   }
   throw std::runtime_error("redis-benchmark printed no result for " + test + ":\n" + output);
 }
@@ -143,10 +149,12 @@ Figures strata_single_caller(std::uint16_t port, const std::string& test, std::s
     pool.close();
   }, [](std::exception_ptr error) { if (error) std::rethrow_exception(error); });
   io.run();
+  double total = 0;
+  for (const double latency : latencies) total += latency;
   std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2),
                    latencies.end());
   return Figures{static_cast<double>(requests) / std::chrono::duration<double>(elapsed).count(),
-                 latencies[latencies.size() / 2]};
+                 latencies[latencies.size() / 2], total / static_cast<double>(latencies.size())};
 }
 
 }  // namespace
@@ -167,31 +175,48 @@ int main(int argc, char** argv) {
 
   strata::testing::RedisServer server;
   const std::uint16_t port = server.port();
-  fmt::print("redis-server on 127.0.0.1:{}, {} commands per cell; Strata: one I/O thread, pool of {}\n\n",
-             port, requests, pool_size);
-  fmt::print("{:<34} {:>6} {:>16} {:>16} {:>8}\n", "workload", "value", "redis-benchmark", "strata", "ratio");
+  const auto cpus = strata::bench::usable_cpus();
+  // The concurrent cells and the first latency row: server and client on separate cores, as in
+  // a deployment; the second latency row: both on one core.
+  const Placement apart = cpus.size() >= 2 ? Placement{cpus[0], cpus[1]} : Placement{};
+  const Placement together = cpus.empty() ? Placement{} : Placement{cpus[0], cpus[0]};
+  fmt::print("redis-server on 127.0.0.1:{}, {} commands per cell; Strata: one I/O thread, pool of {}\n", port,
+             requests, pool_size);
+  fmt::print("placement, the same for both clients: {}; single-caller rows also {}\n\n", apart.describe(),
+             together.describe());
+  fmt::print("{:<44} {:>6} {:>16} {:>16} {:>8}\n", "workload", "value", "redis-benchmark", "strata", "ratio");
 
   bool throughput_ok = true;
   bool latency_ok = true;
   for (const std::size_t value_size : {std::size_t{100}, std::size_t{4096}}) {
     for (const std::string test : {"set", "get"}) {
       for (const int pipeline : {1, kPipeline}) {
-        const Figures reference = redis_benchmark(port, test, value_size, kCallers, pipeline, requests);
+        const ScopedPlacement placed(server.pid(), apart);
+        const Figures reference = redis_benchmark(apart, port, test, value_size, kCallers, pipeline, requests);
         const Figures ours = strata_concurrent(port, pool_size, test, value_size, kCallers, pipeline, requests);
         const double ratio = ours.requests_per_second / reference.requests_per_second;
         throughput_ok = throughput_ok && ratio >= 0.9;
         const std::string label = pipeline == 1 ? fmt::format("{} x {} callers", test, kCallers)
                                                 : fmt::format("{} x {} callers, pipeline {}", test, kCallers, pipeline);
-        fmt::print("{:<34} {:>5}B {:>12.0f} r/s {:>12.0f} r/s {:>7.2f}x\n", label, value_size,
+        fmt::print("{:<44} {:>5}B {:>12.0f} r/s {:>12.0f} r/s {:>7.2f}x\n", label, value_size,
                    reference.requests_per_second, ours.requests_per_second, ratio);
       }
       const std::size_t single = std::max<std::size_t>(1000, requests / 5);
-      const Figures reference = redis_benchmark(port, test, value_size, 1, 1, single);
-      const Figures ours = strata_single_caller(port, test, value_size, single);
-      latency_ok = latency_ok && ours.p50_microseconds <= reference.p50_microseconds + 10.0;
-      fmt::print("{:<34} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", test + " x 1 caller, p50 latency",
-                 value_size, reference.p50_microseconds, ours.p50_microseconds,
-                 ours.p50_microseconds - reference.p50_microseconds);
+      for (const Placement& placement : {apart, together}) {
+        const ScopedPlacement placed(server.pid(), placement);
+        const Figures reference = redis_benchmark(placement, port, test, value_size, 1, 1, single);
+        const Figures ours = strata_single_caller(port, test, value_size, single);
+        latency_ok = latency_ok && ours.p50_microseconds <= reference.p50_microseconds + 10.0;
+        const std::string label = fmt::format(
+            "{} x 1 caller, p50, {}", test,
+            !placement.pinned() ? "unpinned" : placement.server_cpu == placement.client_cpu ? "one core" : "two cores");
+        fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", label, value_size,
+                   reference.p50_microseconds, ours.p50_microseconds,
+                   ours.p50_microseconds - reference.p50_microseconds);
+        fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", "  mean", value_size,
+                   reference.mean_microseconds, ours.mean_microseconds,
+                   ours.mean_microseconds - reference.mean_microseconds);
+      }
     }
   }
   fmt::print("\nthroughput >= 90% of redis-benchmark in every concurrent cell: {}\n", throughput_ok ? "yes" : "NO");

@@ -29,6 +29,7 @@ public:
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const;
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }  // -1 when stopped
 
   void start();  // on the same port as before
   void stop();   // SIGTERM, then SIGKILL if it lingers
