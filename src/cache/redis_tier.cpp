@@ -2,6 +2,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -155,13 +157,20 @@ std::string millis(std::chrono::milliseconds duration) {
   return std::to_string(std::max<std::int64_t>(1, duration.count()));
 }
 
+asio::any_io_executor strand_over(const asio::any_io_executor& executor) {
+  using Untracked = asio::io_context::executor_type;
+  using Tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;  // outstanding_work.tracked
+  if (const auto* io = executor.target<Untracked>()) return asio::make_strand(io->context().get_executor());
+  if (const auto* io = executor.target<Tracked>()) return asio::make_strand(io->context().get_executor());
+  return asio::make_strand(executor);
+}
+
 }  // namespace
 
 RedisTier::RedisTier(asio::any_io_executor executor, redis::Deployment deployment,
                      const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
                      std::chrono::milliseconds mark_lifetime)
-    : strand_(asio::make_strand(executor)),
-      strand_executor_(strand_),
+    : strand_(strand_over(executor)),
       keyspace_(keyspace),
       metrics_(metrics),
       callbacks_(std::move(callbacks)),
