@@ -507,7 +507,7 @@ std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier:
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
   if (!read.value) return std::nullopt;
-  auto decoded = envelopes_.decode(*read.value, full);
+  auto decoded = envelopes_.decode_owned(std::move(*read.value), full);
   if (!decoded.ok) {
     if (decoded.error == cache::EnvelopeError::integrity) {
       log_once(1, fmt::format("entry under \"{}\" failed its integrity check: someone without the "

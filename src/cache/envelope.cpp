@@ -194,6 +194,14 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
 }
 
 EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
+  return decode(bytes, key, nullptr);
+}
+
+EnvelopeCodec::Decoded EnvelopeCodec::decode_owned(std::string&& bytes, std::string_view key) const {
+  return decode(std::string_view(bytes), key, &bytes);
+}
+
+EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key, std::string* owner) const {
   Decoded result;
   auto fail = [&](EnvelopeError error) {
     result.ok = false;
@@ -261,6 +269,11 @@ EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string
                                                  envelope.payload.size(), stored.data(), stored.size());
     if (ZSTD_isError(size) || size != original_size) return fail(EnvelopeError::decompression);
     result.was_compressed = true;
+  } else if (owner != nullptr) {
+    const auto offset = static_cast<std::size_t>(stored.data() - bytes.data());
+    envelope.payload = std::move(*owner);
+    envelope.payload.resize(offset + stored.size());
+    envelope.payload.erase(0, offset);
   } else {
     envelope.payload.assign(stored);
   }

@@ -70,10 +70,16 @@ public:
     bool was_compressed = false;
   };
   [[nodiscard]] Decoded decode(std::string_view bytes, std::string_view key) const;
+  // The same, taking the bytes over: an uncompressed payload is cut out of them in place
+  // instead of being copied (a GET's reply becomes the value without another allocation).
+  [[nodiscard]] Decoded decode_owned(std::string&& bytes, std::string_view key) const;
 
   [[nodiscard]] const EnvelopeOptions& options() const noexcept { return options_; }
 
 private:
+  // `owner`, when given, holds `bytes` and may be taken over for the payload.
+  Decoded decode(std::string_view bytes, std::string_view key, std::string* owner) const;
+
   EnvelopeOptions options_;
 };
 

@@ -94,6 +94,31 @@ TEST(EnvelopeTest, ForeignTruncatedCorruptAndNewerValuesAreRejected) {
   EXPECT_FALSE(damaged.ok);
 }
 
+TEST(EnvelopeTest, DecodingOwnedBytesCutsThePayloadOutOfThemAndAgreesWithDecodingAView) {
+  EnvelopeOptions signed_options;
+  signed_options.integrity_secret = "s3cret";  // a MAC follows the payload: it must be cut off
+  for (const auto& options : {EnvelopeOptions{}, signed_options}) {
+    const EnvelopeCodec codec(options);
+    for (const std::string& payload : {std::string(), std::string("a\0b", 3), std::string(100, 'v'),
+                                       std::string(4096, 'z')}) {
+      const auto bytes = codec.encode(sample(payload), "k");
+      const auto viewed = codec.decode(bytes, "k");
+      auto owned_bytes = bytes;
+      const char* const buffer = owned_bytes.data();
+      const auto owned = codec.decode_owned(std::move(owned_bytes), "k");
+      ASSERT_TRUE(viewed.ok && owned.ok) << describe(owned.error);
+      expect_same(owned.envelope, viewed.envelope);
+      EXPECT_EQ(owned.envelope.payload, payload);
+      if (!owned.was_compressed && payload.size() > 15) {  // past the short-string buffer
+        EXPECT_EQ(owned.envelope.payload.data(), buffer) << "the payload was copied, not cut out";
+      }
+    }
+    auto truncated = codec.encode(sample("value"), "k");
+    truncated.pop_back();
+    EXPECT_EQ(codec.decode_owned(std::move(truncated), "k").error, EnvelopeError::truncated);
+  }
+}
+
 TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
   EnvelopeOptions signed_options;
   signed_options.integrity_secret = "s3cret";
