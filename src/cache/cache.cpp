@@ -218,7 +218,14 @@ public:
   };
   std::unordered_map<std::string, FlightSlot> flights_;
   std::shared_mutex generations_mutex_;  // read on every call, written on invalidations
-  std::unordered_map<std::string, std::uint64_t> generations_;
+  // Each namespace's generation, with the head of its entry keys (prefix, escaped namespace and
+  // generation) built once per generation rather than on every call.
+  struct KnownGeneration {
+    std::uint64_t generation = 0;
+    std::string key_head;
+  };
+  std::unordered_map<std::string, KnownGeneration> generations_;
+  void set_generation(const std::string& name_space, std::uint64_t generation);  // holds the lock
   std::atomic<std::uint64_t> bus_sequence_{0};
   std::mutex bus_mutex_;
   std::unordered_map<std::string, std::uint64_t> last_heard_;
@@ -406,15 +413,23 @@ void Cache::Impl::attach_redis() {
 
 std::optional<std::uint64_t> Cache::Impl::known_generation(const std::string& name_space) {
   std::shared_lock lock(generations_mutex_);
-  if (auto it = generations_.find(name_space); it != generations_.end()) return it->second;
+  if (auto it = generations_.find(name_space); it != generations_.end()) return it->second.generation;
   return std::nullopt;
 }
 
 bool Cache::Impl::known_entry_key(const Key& key, std::string& out) {
-  auto generation = known_generation(key.name_space());
-  if (!generation) return false;
-  out = keyspace_.entry(key, *generation);
+  std::shared_lock lock(generations_mutex_);
+  const auto it = generations_.find(key.name_space());
+  if (it == generations_.end()) return false;
+  out = cache::Keyspace::entry_under(it->second.key_head, key);
   return true;
+}
+
+void Cache::Impl::set_generation(const std::string& name_space, std::uint64_t generation) {
+  auto& known = generations_[name_space];
+  if (!known.key_head.empty() && known.generation == generation) return;
+  known.generation = generation;
+  known.key_head = keyspace_.entry_head(name_space, generation);
 }
 
 asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
@@ -432,8 +447,8 @@ asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2)
 
 void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t generation) {
   std::lock_guard lock(generations_mutex_);
-  auto& known = generations_[name_space];
-  known = std::max(known, generation);
+  const auto it = generations_.find(name_space);
+  set_generation(name_space, it == generations_.end() ? generation : std::max(it->second.generation, generation));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1194,8 +1209,11 @@ asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
     outcome.error = "Redis unavailable: namespace \"" + name_space +
                     "\" invalidated in this process; Redis follows when it answers again";
   }
-  std::lock_guard lock(impl->generations_mutex_);
-  ++impl->generations_[name_space];
+  {
+    std::lock_guard lock(impl->generations_mutex_);
+    const auto it = impl->generations_.find(name_space);
+    impl->set_generation(name_space, it == impl->generations_.end() ? 1 : it->second.generation + 1);
+  }
   co_return outcome;
 }
 

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <charconv>
 #include <stdexcept>
 
 namespace strata::cache {
@@ -79,15 +80,28 @@ Keyspace::Keyspace(std::string_view prefix) : prefix_(escaped(prefix)) {
 }
 
 std::string Keyspace::entry(const Key& key, std::uint64_t generation) const {
-  std::size_t size = prefix_.size() + key.name_space().size() + 24;
+  return entry_under(entry_head(key.name_space(), generation), key);
+}
+
+std::string Keyspace::entry_head(std::string_view name_space, std::uint64_t generation) const {
+  std::string out;
+  out.reserve(prefix_.size() + name_space.size() + 24);
+  out += prefix_;
+  out.push_back(':');
+  append_escaped(out, name_space);
+  out += ":g";
+  std::array<char, 24> digits{};
+  const auto [end, error] = std::to_chars(digits.data(), digits.data() + digits.size(), generation);
+  out.append(digits.data(), end);
+  return out;
+}
+
+std::string Keyspace::entry_under(std::string_view head, const Key& key) {
+  std::size_t size = head.size();
   for (const auto& part : key.parts()) size += part.size() + 1;
   std::string out;
   out.reserve(size);
-  out += prefix_;
-  out.push_back(':');
-  append_escaped(out, key.name_space());
-  out += ":g";
-  out += std::to_string(generation);
+  out += head;
   for (const auto& part : key.parts()) {
     out.push_back(':');
     append_escaped(out, part);

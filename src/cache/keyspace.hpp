@@ -26,6 +26,10 @@ public:
   [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
 
   [[nodiscard]] std::string entry(const Key& key, std::uint64_t generation) const;
+  // The same in two steps, for callers that keep the head of a namespace's current generation:
+  // entry(key, g) == entry_under(entry_head(key.name_space(), g), key).
+  [[nodiscard]] std::string entry_head(std::string_view name_space, std::uint64_t generation) const;
+  [[nodiscard]] static std::string entry_under(std::string_view head, const Key& key);
   // The namespace's generation counter; INCR makes every entry of the old generation unreachable.
   [[nodiscard]] std::string generation(std::string_view name_space) const;
   // Counter stamped on every invalidation, so a fill can tell whether one happened after it began.

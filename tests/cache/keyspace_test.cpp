@@ -19,6 +19,18 @@ TEST(KeyspaceTest, EntryKeysHavePrefixNamespaceGenerationAndParts) {
   EXPECT_EQ(keys.entry(Key("jobs", {}), 3), "app:jobs:g3");
 }
 
+TEST(KeyspaceTest, AKeptHeadBuildsTheSameKeysAsEntry) {
+  const Keyspace keys("app");
+  EXPECT_EQ(keys.entry_head("user:files", 18446744073709551615ULL), "app:user%3afiles:g18446744073709551615");
+  const std::string long_part(300, 'x');
+  for (const auto& key : {Key::of("jobs", 42), Key("jobs", {}), Key("user:files", {"a b", "%", ""}),
+                          Key::of("jobs", long_part)}) {
+    const auto head = keys.entry_head(key.name_space(), 9);
+    EXPECT_EQ(Keyspace::entry_under(head, key), keys.entry(key, 9));
+  }
+  EXPECT_EQ(Keyspace::entry_under(keys.entry_head("jobs", 2), Key::of("jobs", 1)), "app:jobs:g2:1");
+}
+
 TEST(KeyspaceTest, DifferentPartListsNeverShareAKey) {
   const Keyspace keys("app");
   const std::vector<Key> tricky{
