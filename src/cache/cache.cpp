@@ -225,7 +225,8 @@ public:
     std::string key_head;
   };
   std::unordered_map<std::string, KnownGeneration> generations_;
-  void set_generation(const std::string& name_space, std::uint64_t generation);  // holds the lock
+  // With generations_mutex_ held: `known` (the entry of `name_space`) moves to `generation`.
+  void set_generation(KnownGeneration& known, std::string_view name_space, std::uint64_t generation);
   std::atomic<std::uint64_t> bus_sequence_{0};
   std::mutex bus_mutex_;
   std::unordered_map<std::string, std::uint64_t> last_heard_;
@@ -425,8 +426,7 @@ bool Cache::Impl::known_entry_key(const Key& key, std::string& out) {
   return true;
 }
 
-void Cache::Impl::set_generation(const std::string& name_space, std::uint64_t generation) {
-  auto& known = generations_[name_space];
+void Cache::Impl::set_generation(KnownGeneration& known, std::string_view name_space, std::uint64_t generation) {
   if (!known.key_head.empty() && known.generation == generation) return;
   known.generation = generation;
   known.key_head = keyspace_.entry_head(name_space, generation);
@@ -447,8 +447,8 @@ asio::awaitable<std::string> Cache::Impl::entry_key(const Key& key, bool use_l2)
 
 void Cache::Impl::learn_generation(const std::string& name_space, std::uint64_t generation) {
   std::lock_guard lock(generations_mutex_);
-  const auto it = generations_.find(name_space);
-  set_generation(name_space, it == generations_.end() ? generation : std::max(it->second.generation, generation));
+  auto& known = generations_[name_space];  // a new entry starts at generation 0
+  set_generation(known, name_space, std::max(known.generation, generation));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1211,8 +1211,8 @@ asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
   }
   {
     std::lock_guard lock(impl->generations_mutex_);
-    const auto it = impl->generations_.find(name_space);
-    impl->set_generation(name_space, it == impl->generations_.end() ? 1 : it->second.generation + 1);
+    auto& known = impl->generations_[name_space];  // a new entry starts at generation 0
+    impl->set_generation(known, name_space, known.generation + 1);
   }
   co_return outcome;
 }
