@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -24,14 +25,15 @@ struct Placement {
   int client_cpu = -1;
 
   [[nodiscard]] bool pinned() const noexcept { return server_cpu >= 0 && client_cpu >= 0; }
-  [[nodiscard]] std::string describe() const {
+  // "unpinned", "one core" or "two cores", for a table's row label.
+  [[nodiscard]] std::string_view kind() const noexcept {
     if (!pinned()) return "unpinned";
+    return server_cpu == client_cpu ? "one core" : "two cores";
+  }
+  [[nodiscard]] std::string describe() const {
+    if (!pinned()) return std::string(kind());
     return server_cpu == client_cpu ? fmt::format("one core (cpu {})", client_cpu)
                                     : fmt::format("server cpu {}, client cpu {}", server_cpu, client_cpu);
-  }
-  // The prefix that runs an external client (redis-benchmark) with this placement.
-  [[nodiscard]] std::string command_prefix() const {
-    return pinned() ? fmt::format("taskset -c {} ", client_cpu) : std::string{};
   }
 };
 
@@ -76,6 +78,7 @@ public:
   ScopedPlacement(pid_t server, const Placement& placement) : server_(server), cpus_(usable_cpus()) {
     if (!placement.pinned()) return;
     pinned_ = pin_all_threads(server_, placement.server_cpu, cpus_) && pin(0, placement.client_cpu, cpus_);
+    client_cpu_ = placement.client_cpu;
   }
   ~ScopedPlacement() {
     if (!pinned_) return;
@@ -86,10 +89,16 @@ public:
   ScopedPlacement& operator=(const ScopedPlacement&) = delete;
 
   [[nodiscard]] bool pinned() const noexcept { return pinned_; }
+  // The prefix that runs an external client (redis-benchmark) where this scope runs its own:
+  // empty when pinning failed, so both clients stay placed alike.
+  [[nodiscard]] std::string command_prefix() const {
+    return pinned_ ? fmt::format("taskset -c {} ", client_cpu_) : std::string{};
+  }
 
 private:
   pid_t server_;
   std::vector<int> cpus_;
+  int client_cpu_ = -1;
   bool pinned_ = false;
 };
 

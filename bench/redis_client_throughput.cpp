@@ -50,12 +50,13 @@ struct Figures {
   double mean_microseconds = 0;
 };
 
-// Runs redis-benchmark and reads its CSV line for `test` (rps and p50).
-Figures redis_benchmark(const Placement& placement, std::uint16_t port, const std::string& test,
+// Runs redis-benchmark (after `command_prefix`, which places it) and reads its CSV line for
+// `test` (rps, p50 and mean latency).
+Figures redis_benchmark(const std::string& command_prefix, std::uint16_t port, const std::string& test,
                         std::size_t value_size, int clients, int pipeline, std::size_t requests) {
   const std::string command = fmt::format(
       "timeout 300 {}redis-benchmark -h 127.0.0.1 -p {} -c {} -P {} -n {} -d {} -t {} --csv 2>/dev/null",
-      placement.command_prefix(), port, clients, pipeline, requests, value_size, test);
+      command_prefix, port, clients, pipeline, requests, value_size, test);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run redis-benchmark");
   std::string output;
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
     for (const std::string test : {"set", "get"}) {
       for (const int pipeline : {1, kPipeline}) {
         const ScopedPlacement placed(server.pid(), apart);
-        const Figures reference = redis_benchmark(apart, port, test, value_size, kCallers, pipeline, requests);
+        const Figures reference =
+            redis_benchmark(placed.command_prefix(), port, test, value_size, kCallers, pipeline, requests);
         const Figures ours = strata_concurrent(port, pool_size, test, value_size, kCallers, pipeline, requests);
         const double ratio = ours.requests_per_second / reference.requests_per_second;
         throughput_ok = throughput_ok && ratio >= 0.9;
@@ -204,12 +206,10 @@ int main(int argc, char** argv) {
       const std::size_t single = std::max<std::size_t>(1000, requests / 5);
       for (const Placement& placement : {apart, together}) {
         const ScopedPlacement placed(server.pid(), placement);
-        const Figures reference = redis_benchmark(placement, port, test, value_size, 1, 1, single);
+        const Figures reference = redis_benchmark(placed.command_prefix(), port, test, value_size, 1, 1, single);
         const Figures ours = strata_single_caller(port, test, value_size, single);
         latency_ok = latency_ok && ours.p50_microseconds <= reference.p50_microseconds + 10.0;
-        const std::string label = fmt::format(
-            "{} x 1 caller, p50, {}", test,
-            !placement.pinned() ? "unpinned" : placement.server_cpu == placement.client_cpu ? "one core" : "two cores");
+        const std::string label = fmt::format("{} x 1 caller, p50, {}", test, placement.kind());
         fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", label, value_size,
                    reference.p50_microseconds, ours.p50_microseconds,
                    ours.p50_microseconds - reference.p50_microseconds);
