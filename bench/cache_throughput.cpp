@@ -8,6 +8,7 @@
 //   build/release/bench/strata_bench_cache --requests 2000 --rounds 1     # smoke
 //   build/release/bench/strata_bench_cache --only cache-50       # one column of one cell, to profile
 #include "support/redis_server.hpp"
+#include "placement.hpp"
 #include "timing.hpp"
 
 #include <strata/cache.hpp>
@@ -34,6 +35,9 @@ namespace asio = boost::asio;
 constexpr int kCallers = 50;
 
 using strata::bench::Latency;
+using strata::bench::Placement;
+using strata::bench::ScopedPlacement;
+using strata::bench::Throughput;
 
 // Callers run on the cache's own executor (a strand of `io`), as a single-threaded program would.
 asio::any_io_executor callers_executor;
@@ -48,8 +52,19 @@ Latency sequential(asio::io_context& io, std::size_t count, Operation operation)
 }
 
 template <typename Operation>
-double concurrent(asio::io_context& io, std::size_t count, int callers, Operation operation) {
-  return strata::bench::concurrent(io, callers_executor, count, callers, std::move(operation));
+Throughput concurrent(asio::io_context& io, std::size_t count, pid_t server, Operation operation) {
+  return strata::bench::concurrent_measured(io, callers_executor, count, kCallers, std::move(operation), server);
+}
+
+// Of several rounds: the highest rate and the lowest CPU per request (the least disturbed).
+void keep_best(Throughput& best, const Throughput& round) {
+  if (best.per_second == 0) {
+    best = round;
+    return;
+  }
+  best.per_second = std::max(best.per_second, round.per_second);
+  best.client_cpu_ns = std::min(best.client_cpu_ns, round.client_cpu_ns);
+  best.server_cpu_ns = std::min(best.server_cpu_ns, round.server_cpu_ns);
 }
 
 }  // namespace
@@ -73,6 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--only", only,
                  "run one L2 column alone, `rounds` times (for perf/strace): raw-1, cache-1, raw-50 or cache-50")
       ->check(CLI::IsMember({"raw-1", "cache-1", "raw-50", "cache-50"}));
+  std::vector<std::size_t> value_sizes{100, 4096};
+  app.add_option("--value-size", value_sizes, "value sizes to measure, in bytes")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--compression-threshold", compression_threshold,
                  "CacheOptions::compression_threshold (0: values stored uncompressed)")
       ->capture_default_str();
@@ -80,13 +99,18 @@ int main(int argc, char** argv) {
 
   strata::testing::RedisServer server;
   const std::string url = server.url() + "?pool_size=" + std::to_string(pool_size);
+  // Callers and server on separate cores, as the Redis client benchmark places them: unpinned,
+  // the scheduler sometimes stacks both on one core and the 50-caller rate halves.
+  const auto cpus = strata::bench::usable_cpus();
+  const Placement apart = cpus.size() >= 2 ? Placement{cpus[0], cpus[1]} : Placement{};
+  const ScopedPlacement placed(server.pid(), apart);
   fmt::print("redis-server on 127.0.0.1:{}; one I/O thread; pool of {}; {} L2 requests per cell, best of {} "
-             "interleaved rounds\n\n",
-             server.port(), pool_size, requests, rounds);
+             "interleaved rounds; {}\n\n",
+             server.port(), pool_size, requests, rounds, apart.describe());
   fmt::print("{:<44} {:>6} {:>22} {:>22} {:>7}\n", "cell", "value", "reference", "strata::Cache", "ratio");
 
   bool l1_ok = true, l2_ok = true;
-  for (const std::size_t value_size : {std::size_t{100}, std::size_t{4096}}) {
+  for (const std::size_t value_size : value_sizes) {
     asio::io_context io;
     strata::CacheOptions options;
     options.prefix = "bench";
@@ -101,6 +125,12 @@ int main(int argc, char** argv) {
       co_await cache->start();
       (void)co_await raw.connect();
     }());
+    auto close = [&] {
+      raw.close();
+      cache.reset();
+      io.restart();
+      io.run_for(std::chrono::seconds(1));
+    };
 
     const std::string value(value_size, 'v');
     const strata::Key key = strata::Key::of("items", "hot", value_size);
@@ -147,27 +177,33 @@ int main(int argc, char** argv) {
     if (!only.empty()) {
       for (int round = 0; round < rounds; ++round) {
         const bool one = only.ends_with("-1");
-        const double rate = only.starts_with("raw")
-                                ? (one ? sequential(io, requests, raw_get).per_second
-                                       : concurrent(io, requests, kCallers, raw_get))
-                                : (one ? sequential(io, requests, cache_hit).per_second
-                                       : concurrent(io, requests, kCallers, cache_hit));
-        fmt::print("{} {}B round {}: {:.0f} r/s\n", only, value_size, round + 1, rate);
+        const bool raw_column = only.starts_with("raw");
+        if (one) {
+          const Latency latency = raw_column ? sequential(io, requests, raw_get) : sequential(io, requests, cache_hit);
+          fmt::print("{} {}B round {}: {:.0f} r/s\n", only, value_size, round + 1, latency.per_second);
+        } else {
+          const Throughput rate = raw_column ? concurrent(io, requests, server.pid(), raw_get)
+                                             : concurrent(io, requests, server.pid(), cache_hit);
+          fmt::print("{} {}B round {}: {:.0f} r/s, client CPU {:.2f} us/request, server CPU {:.2f} us/request\n",
+                     only, value_size, round + 1, rate.per_second, rate.client_cpu_ns / 1000,
+                     rate.server_cpu_ns / 1000);
+        }
       }
-      return 0;
+      close();
+      continue;
     }
     Latency raw_latency, cache_latency;
-    double raw_rate = 0, cache_rate = 0;
-    auto keep_best = [](Latency& best, const Latency& round) {
+    Throughput raw_rate, cache_rate;
+    auto keep_fastest = [](Latency& best, const Latency& round) {
       if (best.p50_ns == 0 || round.p50_ns < best.p50_ns) best = round;
     };
     for (int round = 0; round < rounds; ++round) {
-      keep_best(raw_latency, sequential(io, requests, raw_get));
-      keep_best(cache_latency, sequential(io, requests, cache_hit));
+      keep_fastest(raw_latency, sequential(io, requests, raw_get));
+      keep_fastest(cache_latency, sequential(io, requests, cache_hit));
     }
     for (int round = 0; round < rounds; ++round) {
-      raw_rate = std::max(raw_rate, concurrent(io, requests, kCallers, raw_get));
-      cache_rate = std::max(cache_rate, concurrent(io, requests, kCallers, cache_hit));
+      keep_best(raw_rate, concurrent(io, requests, server.pid(), raw_get));
+      keep_best(cache_rate, concurrent(io, requests, server.pid(), cache_hit));
     }
     const double l2_ratio = cache_latency.p50_ns / raw_latency.p50_ns;
     l2_ok = l2_ok && l2_ratio <= 1.2;
@@ -175,19 +211,24 @@ int main(int argc, char** argv) {
                value_size, raw_latency.p50_ns / 1000, cache_latency.p50_ns / 1000, l2_ratio);
     fmt::print("{:<44} {:>5}B {:>15.1f} us p99 {:>15.1f} us p99 {:>6.2f}x\n", "", value_size, raw_latency.p99_ns / 1000,
                cache_latency.p99_ns / 1000, cache_latency.p99_ns / raw_latency.p99_ns);
-    l2_ok = l2_ok && raw_rate / cache_rate <= 1.2;
+    l2_ok = l2_ok && raw_rate.per_second / cache_rate.per_second <= 1.2;
     fmt::print("{:<44} {:>5}B {:>16.0f} r/s {:>16.0f} r/s {:>6.2f}x\n",
-               fmt::format("L2 hit, {} callers: get_or_set vs raw GET", kCallers), value_size, raw_rate, cache_rate,
-               raw_rate / cache_rate);
+               fmt::format("L2 hit, {} callers: get_or_set vs raw GET", kCallers), value_size, raw_rate.per_second,
+               cache_rate.per_second, raw_rate.per_second / cache_rate.per_second);
+    fmt::print("{:<44} {:>5}B {:>13.2f} us/req {:>13.2f} us/req {:>6.2f}x\n", "  client CPU per request", value_size,
+               raw_rate.client_cpu_ns / 1000, cache_rate.client_cpu_ns / 1000,
+               cache_rate.client_cpu_ns / raw_rate.client_cpu_ns);
+    if (raw_rate.server_cpu_ns > 0) {
+      fmt::print("{:<44} {:>5}B {:>13.2f} us/req {:>13.2f} us/req {:>6.2f}x\n", "  redis-server CPU per request",
+                 value_size, raw_rate.server_cpu_ns / 1000, cache_rate.server_cpu_ns / 1000,
+                 cache_rate.server_cpu_ns / raw_rate.server_cpu_ns);
+    }
     const auto stats = cache->stats();
     if (stats.loader_calls != 2 || stats.errors != 0) {
       fmt::print("unexpected: {} loader calls, {} errors\n", stats.loader_calls, stats.errors);
       return 1;
     }
-    raw.close();
-    cache.reset();
-    io.restart();
-    io.run_for(std::chrono::seconds(1));
+    close();
   }
   fmt::print("\nratio = cost through the cache / cost of the reference (lower is better)\n");
   fmt::print("L1 hit under 1 us (p50): {}\n", l1_ok ? "yes" : "NO");

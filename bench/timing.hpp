@@ -12,8 +12,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <exception>
+#include <fstream>
+#include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace strata::bench {
 
@@ -68,14 +73,38 @@ Latency sequential(boost::asio::io_context& io, const boost::asio::any_io_execut
   return summarize(std::move(samples), total, count);
 }
 
-// `callers` coroutines share `count` operations; returns operations per second.
+// CPU time this thread has used, in nanoseconds.
+inline double thread_cpu_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
+}
+
+// CPU time another process's main thread has used, in nanoseconds (first field of its
+// schedstat, which counts in ns where /proc/<pid>/stat counts in 10 ms ticks); 0 if unreadable.
+inline double process_cpu_ns(pid_t pid) {
+  std::ifstream schedstat("/proc/" + std::to_string(pid) + "/schedstat");
+  double on_cpu = 0;
+  schedstat >> on_cpu;
+  return schedstat ? on_cpu : 0;
+}
+
+struct Throughput {
+  double per_second = 0;
+  double client_cpu_ns = 0;  // CPU per operation of the thread that ran the callers
+  double server_cpu_ns = 0;  // CPU per operation of the server's main thread (0: not measured)
+};
+
+// `callers` coroutines share `count` operations on this thread. With a server pid, also what
+// each operation cost the server.
 template <typename Operation>
-double concurrent(boost::asio::io_context& io, const boost::asio::any_io_executor& executor, std::size_t count,
-                  int callers, Operation operation) {
+Throughput concurrent_measured(boost::asio::io_context& io, const boost::asio::any_io_executor& executor,
+                               std::size_t count, int callers, Operation operation, pid_t server = 0) {
   using Clock = std::chrono::steady_clock;
   std::size_t remaining = count;
   int running = callers;
   Clock::time_point begin, end;
+  double client_begin = 0, client_end = 0, server_begin = 0, server_end = 0;
   for (int c = 0; c < callers; ++c) {
     boost::asio::co_spawn(
         executor,
@@ -86,15 +115,28 @@ double concurrent(boost::asio::io_context& io, const boost::asio::any_io_executo
           }
           if (--running == 0) {
             end = Clock::now();
+            client_end = thread_cpu_ns();
+            if (server != 0) server_end = process_cpu_ns(server);
             io.stop();
           }
         },
         boost::asio::detached);
   }
+  if (server != 0) server_begin = process_cpu_ns(server);
+  client_begin = thread_cpu_ns();
   begin = Clock::now();
   io.restart();
   io.run();
-  return static_cast<double>(count) / std::chrono::duration<double>(end - begin).count();
+  const auto operations = static_cast<double>(count);
+  return Throughput{operations / std::chrono::duration<double>(end - begin).count(),
+                    (client_end - client_begin) / operations, (server_end - server_begin) / operations};
+}
+
+// `callers` coroutines share `count` operations; returns operations per second.
+template <typename Operation>
+double concurrent(boost::asio::io_context& io, const boost::asio::any_io_executor& executor, std::size_t count,
+                  int callers, Operation operation) {
+  return concurrent_measured(io, executor, count, callers, std::move(operation)).per_second;
 }
 
 }  // namespace strata::bench

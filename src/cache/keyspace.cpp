@@ -97,15 +97,11 @@ std::string Keyspace::entry_head(std::string_view name_space, std::uint64_t gene
 }
 
 std::string Keyspace::entry_under(std::string_view head, const Key& key) {
-  std::size_t size = head.size();
-  for (const auto& part : key.parts()) size += part.size() + 1;
+  const std::string& parts = key.escaped_parts();
   std::string out;
-  out.reserve(size);
+  out.reserve(head.size() + parts.size());
   out += head;
-  for (const auto& part : key.parts()) {
-    out.push_back(':');
-    append_escaped(out, part);
-  }
+  out += parts;
   if (out.size() > kMaxKeyBytes) return shortened(out);
   return out;
 }

@@ -31,6 +31,16 @@ TEST(KeyspaceTest, AKeptHeadBuildsTheSameKeysAsEntry) {
   EXPECT_EQ(Keyspace::entry_under(keys.entry_head("jobs", 2), Key::of("jobs", 1)), "app:jobs:g2:1");
 }
 
+TEST(KeyspaceTest, AKeyEscapesItsPartsOnceWhenBuiltAndBothConstructorsAgree) {
+  const Key built = Key::of("user:files", "a b", 42, true, std::string("x\0y", 3));
+  EXPECT_EQ(built.escaped_parts(), ":a%20b:42:true:x%00y");
+  EXPECT_EQ(built, Key("user:files", {"a b", "42", "true", std::string("x\0y", 3)}));
+  EXPECT_NE(built, Key("user:files", {"a b", "42", "true"}));
+  EXPECT_EQ(built.to_string(), "user%3afiles:a%20b:42:true:x%00y");
+  EXPECT_EQ(Key("jobs", {}).escaped_parts(), "");
+  EXPECT_THROW(Key::of("", 1), std::invalid_argument);
+}
+
 TEST(KeyspaceTest, DifferentPartListsNeverShareAKey) {
   const Keyspace keys("app");
   const std::vector<Key> tricky{
