@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 namespace strata::bench {
@@ -80,6 +81,13 @@ inline double thread_cpu_ns() {
   return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
 }
 
+// The part of it spent in the kernel (microsecond resolution).
+inline double thread_system_ns() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return static_cast<double>(usage.ru_stime.tv_sec) * 1e9 + static_cast<double>(usage.ru_stime.tv_usec) * 1e3;
+}
+
 // CPU time another process's main thread has used, in nanoseconds (first field of its
 // schedstat, which counts in ns where /proc/<pid>/stat counts in 10 ms ticks); 0 if unreadable.
 inline double process_cpu_ns(pid_t pid) {
@@ -91,7 +99,8 @@ inline double process_cpu_ns(pid_t pid) {
 
 struct Throughput {
   double per_second = 0;
-  double client_cpu_ns = 0;  // CPU per operation of the thread that ran the callers
+  double client_cpu_ns = 0;     // CPU per operation of the thread that ran the callers
+  double client_system_ns = 0;  // the part of it in the kernel (system calls, TCP)
   double server_cpu_ns = 0;  // CPU per operation of the server's main thread (0: not measured)
 };
 
@@ -104,7 +113,7 @@ Throughput concurrent_measured(boost::asio::io_context& io, const boost::asio::a
   std::size_t remaining = count;
   int running = callers;
   Clock::time_point begin, end;
-  double client_begin = 0, client_end = 0, server_begin = 0, server_end = 0;
+  double client_begin = 0, client_end = 0, server_begin = 0, server_end = 0, system_begin = 0, system_end = 0;
   for (int c = 0; c < callers; ++c) {
     boost::asio::co_spawn(
         executor,
@@ -116,6 +125,7 @@ Throughput concurrent_measured(boost::asio::io_context& io, const boost::asio::a
           if (--running == 0) {
             end = Clock::now();
             client_end = thread_cpu_ns();
+            system_end = thread_system_ns();
             if (server != 0) server_end = process_cpu_ns(server);
             io.stop();
           }
@@ -124,12 +134,14 @@ Throughput concurrent_measured(boost::asio::io_context& io, const boost::asio::a
   }
   if (server != 0) server_begin = process_cpu_ns(server);
   client_begin = thread_cpu_ns();
+  system_begin = thread_system_ns();
   begin = Clock::now();
   io.restart();
   io.run();
   const auto operations = static_cast<double>(count);
   return Throughput{operations / std::chrono::duration<double>(end - begin).count(),
-                    (client_end - client_begin) / operations, (server_end - server_begin) / operations};
+                    (client_end - client_begin) / operations, (system_end - system_begin) / operations,
+                    (server_end - server_begin) / operations};
 }
 
 // `callers` coroutines share `count` operations; returns operations per second.
