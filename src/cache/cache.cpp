@@ -262,7 +262,8 @@ public:
   // Without suspending: known once the namespace was seen, so the read paths skip two
   // coroutine frames per hit.
   std::optional<std::uint64_t> known_generation(const std::string& name_space);
-  bool known_entry_key(const Key& key, std::string& out);
+  // Empty when the namespace's generation is not known yet (entry keys are never empty).
+  std::string known_entry_key(const Key& key);
   void learn_generation(const std::string& name_space, std::uint64_t generation);
 
   // --- reading ---
@@ -439,12 +440,11 @@ std::optional<std::uint64_t> Cache::Impl::known_generation(const std::string& na
   return std::nullopt;
 }
 
-bool Cache::Impl::known_entry_key(const Key& key, std::string& out) {
+std::string Cache::Impl::known_entry_key(const Key& key) {
   std::shared_lock lock(generations_mutex_);
   const auto it = generations_.find(key.name_space());
-  if (it == generations_.end()) return false;
-  out = cache::Keyspace::entry_under(it->second.key_head, key);
-  return true;
+  if (it == generations_.end()) return {};
+  return cache::Keyspace::entry_under(it->second.key_head, key);
 }
 
 void Cache::Impl::set_generation(KnownGeneration& known, std::string_view name_space, std::uint64_t generation) {
@@ -1060,8 +1060,8 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
                                                                      EntryOptions options) {
   auto impl = impl_;
   const Policy policy = resolve(impl->options_.defaults, std::move(options));
-  std::string full;
-  if (!impl->known_entry_key(key, full)) full = co_await impl->entry_key(key, policy.use_l2);
+  std::string full = impl->known_entry_key(key);
+  if (full.empty()) full = co_await impl->entry_key(key, policy.use_l2);
   auto found = co_await impl->lookup(full, codec, policy, false);
   if (!found.fresh) {
     Metrics::bump(impl->metrics_.misses);
@@ -1079,8 +1079,8 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   // (about 1 KiB) or every hit allocates it: the hit path holds only what a hit needs.
   auto impl = impl_;
   const ReadPolicy policy = impl->read_policy(options);
-  std::string full;
-  if (!impl->known_entry_key(key, full)) full = co_await impl->entry_key(key, policy.use_l2);
+  std::string full = impl->known_entry_key(key);
+  if (full.empty()) full = co_await impl->entry_key(key, policy.use_l2);
   const std::uint64_t sequence = impl->marks_.sequence();
   // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit
   // then costs Redis one GET, as a raw client's would.

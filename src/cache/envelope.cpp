@@ -32,14 +32,15 @@ void put_le(std::string& out, Unsigned value) {
 class Reader {
 public:
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  bool take(std::size_t count, std::string_view& out) {
+  // Always inlined: an L2 hit decodes an envelope, and a call per field showed in its profile.
+  [[gnu::always_inline]] bool take(std::size_t count, std::string_view& out) {
     if (bytes_.size() - position_ < count) return fail();
     out = bytes_.substr(position_, count);
     position_ += count;
     return true;
   }
   template <typename Unsigned>
-  bool read_le(Unsigned& value) {
+  [[gnu::always_inline]] bool read_le(Unsigned& value) {
     std::string_view raw;
     if (!take(sizeof(Unsigned), raw)) return false;
     if constexpr (std::endian::native == std::endian::little) {
