@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
   app.add_option("--only", only,
                  "run one L2 column alone, `rounds` times (for perf/strace): raw-1, cache-1, raw-50 or cache-50")
       ->check(CLI::IsMember({"raw-1", "cache-1", "raw-50", "cache-50"}));
+  int compression_level = strata::CacheOptions{}.compression_level;
+  app.add_option("--compression-level", compression_level, "CacheOptions::compression_level (zstd's)")
+      ->capture_default_str();
   std::vector<std::size_t> value_sizes{100, 4096};
   app.add_option("--value-size", value_sizes, "value sizes to measure, in bytes")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
     options.read_redis_url_from_environment = false;
     options.bus = false;
     options.compression_threshold = cell.compression_threshold;
+    options.compression_level = compression_level;
     auto cache = std::make_unique<strata::Cache>(io.get_executor(), options);
     callers_executor = cache->executor();
     strata::redis::Pool raw(callers_executor, strata::redis::parse_url(url));

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <fmt/format.h>
 #include <zstd.h>
 
 #include <array>
@@ -124,10 +125,12 @@ EnvelopeCodec::EnvelopeCodec(EnvelopeOptions options) : options_(std::move(optio
     throw std::invalid_argument("min_compression_saving must be in [0, 1), got " +
                                 std::to_string(options_.min_compression_saving));
   }
-  if (options_.compression_level < 1 || options_.compression_level > ZSTD_maxCLevel()) {
-    throw std::invalid_argument("compression_level must be in [1, " +
-                                std::to_string(ZSTD_maxCLevel()) + "], got " +
-                                std::to_string(options_.compression_level));
+  const int level = options_.compression_level;
+  if (level == 0 || level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
+    throw std::invalid_argument(fmt::format(
+        "compression_level must be in [1, {}] (zstd's levels; 3 is the default) or in [{}, -1] (its "
+        "fast levels, which inflate about twice as fast and shrink less), got {}",
+        ZSTD_maxCLevel(), ZSTD_minCLevel(), level));
   }
 }
 

@@ -144,10 +144,32 @@ TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
 }
 
 TEST(EnvelopeTest, InvalidOptionsFailFast) {
-  EnvelopeOptions options;
-  options.compression_level = 99;
-  EXPECT_THAT([&] { EnvelopeCodec codec(options); },
-              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("compression_level")));
+  for (const int level : {99, 0, -1'000'000}) {
+    EnvelopeOptions options;
+    options.compression_level = level;
+    EXPECT_THAT([&] { EnvelopeCodec codec(options); },
+                ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("compression_level")))
+        << level;
+  }
+}
+
+TEST(EnvelopeTest, ZstdFastLevelsCompressAndRoundTrip) {
+  std::string json;
+  for (int i = 0; json.size() < 4096; ++i) json += "{\"id\":" + std::to_string(i * 7919 % 100003) + ",\"ok\":true},";
+  std::size_t stored_at_level_3 = 0;
+  for (const int level : {3, -1, -5}) {
+    EnvelopeOptions options;
+    options.compression_level = level;
+    const EnvelopeCodec codec(options);
+    const auto bytes = codec.encode(sample(json), "app:ns:g0:1");
+    const auto decoded = codec.decode(bytes, "app:ns:g0:1");
+    ASSERT_TRUE(decoded.ok) << level;
+    EXPECT_TRUE(decoded.was_compressed) << level;
+    EXPECT_EQ(decoded.envelope.payload, json) << level;
+    EXPECT_LT(bytes.size(), json.size() * 9 / 10) << level;
+    if (level == 3) stored_at_level_3 = bytes.size();
+    else EXPECT_GE(bytes.size(), stored_at_level_3) << "a fast level shrinks less than level 3";
+  }
 }
 
 TEST(JsonText, DoublesReadLikeNumbersAndRoundTrip) {
