@@ -305,7 +305,7 @@ public:
   // L2's part: the GET (with the invalidation epoch when asked for a fill), then accept_l2.
   asio::awaitable<void> read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
                                 const ReadPolicy& policy, std::uint64_t sequence, bool want_epoch, bool keep_entry);
-  std::optional<std::string> accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
+  std::optional<std::string> accept_l2(Lookup& out, cache::RedisTier::Read&& read, const std::string& full,
                                        const detail::ErasedCodec& codec, const ReadPolicy& policy,
                                        std::uint64_t sequence, bool keep_entry);
   detail::ErasedValue typed_value(const StoredEntry& entry, const detail::ErasedCodec& codec) const;
@@ -536,7 +536,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
   return l2_ && policy.use_l2;
 }
 
-std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read read, const std::string& full,
+std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read&& read, const std::string& full,
                                                   const detail::ErasedCodec& codec, const ReadPolicy& policy,
                                                   std::uint64_t sequence, bool keep_entry) {
   if (!read.ok) return std::nullopt;

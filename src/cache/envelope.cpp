@@ -36,7 +36,7 @@ public:
   // Always inlined: an L2 hit decodes an envelope, and a call per field showed in its profile.
   [[gnu::always_inline]] bool take(std::size_t count, std::string_view& out) {
     if (bytes_.size() - position_ < count) return fail();
-    out = bytes_.substr(position_, count);
+    out = std::string_view(bytes_.data() + position_, count);  // in range: no substr() check
     position_ += count;
     return true;
   }
@@ -198,80 +198,83 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
 }
 
 EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
-  return decode(bytes, key, nullptr);
+  Decoded result;  // one named result returned on every path: built in place, never moved
+  const auto error = decode_into(bytes, key, nullptr, result);
+  result.ok = !error;
+  if (error) result.error = *error;
+  return result;
 }
 
 EnvelopeCodec::Decoded EnvelopeCodec::decode_owned(std::string&& bytes, std::string_view key) const {
-  return decode(std::string_view(bytes), key, &bytes);
+  Decoded result;
+  const auto error = decode_into(std::string_view(bytes), key, &bytes, result);
+  result.ok = !error;
+  if (error) result.error = *error;
+  return result;
 }
 
-EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key, std::string* owner) const {
-  Decoded result;
-  auto fail = [&](EnvelopeError error) {
-    result.ok = false;
-    result.error = error;
-    return result;
-  };
+std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, std::string_view key,
+                                                        std::string* owner, Decoded& result) const {
   if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
-    return fail(EnvelopeError::foreign);
+    return EnvelopeError::foreign;
   }
   Reader reader(bytes.substr(kMagic.size()));
   std::uint8_t version = 0, flags = 0, codec_size = 0;
-  if (!reader.read_le(version)) return fail(EnvelopeError::truncated);
-  if (version > kVersion) return fail(EnvelopeError::newer_version);
-  if (version != kVersion) return fail(EnvelopeError::corrupt);
-  if (!reader.read_le(flags) || !reader.read_le(codec_size)) return fail(EnvelopeError::truncated);
-  if ((flags & ~(kFlagCompressed | kFlagHmac)) != 0) return fail(EnvelopeError::corrupt);
+  if (!reader.read_le(version)) return EnvelopeError::truncated;
+  if (version > kVersion) return EnvelopeError::newer_version;
+  if (version != kVersion) return EnvelopeError::corrupt;
+  if (!reader.read_le(flags) || !reader.read_le(codec_size)) return EnvelopeError::truncated;
+  if ((flags & ~(kFlagCompressed | kFlagHmac)) != 0) return EnvelopeError::corrupt;
   const bool signed_entry = (flags & kFlagHmac) != 0;
-  if (!options_.integrity_secret.empty() && !signed_entry) return fail(EnvelopeError::integrity);
+  if (!options_.integrity_secret.empty() && !signed_entry) return EnvelopeError::integrity;
 
   Envelope& envelope = result.envelope;
   std::string_view field;
-  if (!reader.take(codec_size, field)) return fail(EnvelopeError::truncated);
+  if (!reader.take(codec_size, field)) return EnvelopeError::truncated;
   envelope.codec = std::string(field);  // constructing a short string beats assign()'s generic path
   std::uint64_t created = 0, fresh = 0, stale = 0;
   std::uint16_t tag_count = 0;
   if (!reader.read_le(created) || !reader.read_le(fresh) || !reader.read_le(stale) ||
       !reader.read_le(envelope.fill_epoch) || !reader.read_le(tag_count)) {
-    return fail(EnvelopeError::truncated);
+    return EnvelopeError::truncated;
   }
   envelope.created_ms = static_cast<std::int64_t>(created);
   envelope.fresh_until_ms = static_cast<std::int64_t>(fresh);
   envelope.stale_until_ms = static_cast<std::int64_t>(stale);
-  if (envelope.fresh_until_ms > envelope.stale_until_ms) return fail(EnvelopeError::corrupt);
+  if (envelope.fresh_until_ms > envelope.stale_until_ms) return EnvelopeError::corrupt;
   envelope.tags.reserve(tag_count);
   for (std::uint16_t i = 0; i < tag_count; ++i) {
     std::uint16_t size = 0;
-    if (!reader.read_le(size) || !reader.take(size, field)) return fail(EnvelopeError::truncated);
+    if (!reader.read_le(size) || !reader.take(size, field)) return EnvelopeError::truncated;
     envelope.tags.emplace_back(field);
   }
   std::uint32_t stored_size = 0;
   std::string_view stored;
   if (!reader.read_le(stored_size) || !reader.take(stored_size, stored)) {
-    return fail(EnvelopeError::truncated);
+    return EnvelopeError::truncated;
   }
   std::uint32_t original_size = 0;
   const bool compressed = (flags & kFlagCompressed) != 0;
-  if (compressed && !reader.read_le(original_size)) return fail(EnvelopeError::truncated);
+  if (compressed && !reader.read_le(original_size)) return EnvelopeError::truncated;
   const std::size_t body_end = kMagic.size() + reader.position();
   if (signed_entry) {
     std::string_view mac;
-    if (!reader.take(kHmacBytes, mac)) return fail(EnvelopeError::truncated);
+    if (!reader.take(kHmacBytes, mac)) return EnvelopeError::truncated;
     if (!options_.integrity_secret.empty()) {
       const auto expected = hmac_of(options_.integrity_secret, key, bytes.substr(0, body_end));
       if (CRYPTO_memcmp(expected.data(), mac.data(), kHmacBytes) != 0) {
-        return fail(EnvelopeError::integrity);
+        return EnvelopeError::integrity;
       }
     }
   }
-  if (reader.remaining() != 0) return fail(EnvelopeError::corrupt);
+  if (reader.remaining() != 0) return EnvelopeError::corrupt;
 
   if (compressed) {
-    if (original_size > options_.max_payload_bytes) return fail(EnvelopeError::corrupt);
+    if (original_size > options_.max_payload_bytes) return EnvelopeError::corrupt;
     envelope.payload.resize(original_size);
     const std::size_t size = ZSTD_decompressDCtx(zstd_contexts().decompress, envelope.payload.data(),
                                                  envelope.payload.size(), stored.data(), stored.size());
-    if (ZSTD_isError(size) || size != original_size) return fail(EnvelopeError::decompression);
+    if (ZSTD_isError(size) || size != original_size) return EnvelopeError::decompression;
     result.was_compressed = true;
   } else if (owner != nullptr) {
     const auto offset = static_cast<std::size_t>(stored.data() - bytes.data());
@@ -281,8 +284,7 @@ EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string
   } else {
     envelope.payload.assign(stored);
   }
-  result.ok = true;
-  return result;
+  return std::nullopt;
 }
 
 }  // namespace strata::cache

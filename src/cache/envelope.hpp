@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,7 +79,9 @@ public:
 
 private:
   // `owner`, when given, holds `bytes` and may be taken over for the payload.
-  Decoded decode(std::string_view bytes, std::string_view key, std::string* owner) const;
+  // Fills `out` (taking the payload over from `owner` when given); the error, or nullopt.
+  std::optional<EnvelopeError> decode_into(std::string_view bytes, std::string_view key, std::string* owner,
+                                           Decoded& out) const;
 
   EnvelopeOptions options_;
 };

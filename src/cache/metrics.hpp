@@ -20,8 +20,7 @@ public:
     const auto scaled = (ns + 127) / 128;
     std::size_t bucket = scaled <= 1 ? 0 : static_cast<std::size_t>(std::bit_width(scaled - 1));
     if (bucket >= LatencyHistogram::kBuckets) bucket = LatencyHistogram::kBuckets - 1;
-    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
+    counts_[bucket].fetch_add(1, std::memory_order_relaxed);  // the count is the buckets' sum
     sum_ns_.fetch_add(ns, std::memory_order_relaxed);
   }
   [[nodiscard]] LatencyHistogram snapshot() const noexcept {
@@ -35,13 +34,11 @@ public:
   }
   void reset() noexcept {
     for (auto& count : counts_) count.store(0, std::memory_order_relaxed);
-    count_.store(0, std::memory_order_relaxed);
     sum_ns_.store(0, std::memory_order_relaxed);
   }
 
 private:
   std::array<std::atomic<std::uint64_t>, LatencyHistogram::kBuckets> counts_{};
-  std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 

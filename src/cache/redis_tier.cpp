@@ -287,12 +287,12 @@ asio::awaitable<redis::Result<Reply>> RedisTier::get(std::string_view key, const
   return asio::co_spawn(strand_, client_->exec(key, Request("GET", key)), asio::use_awaitable);
 }
 
-RedisTier::Read RedisTier::interpret(redis::Result<Reply> reply) {
+RedisTier::Read RedisTier::interpret(redis::Result<Reply>&& reply) {
   if (!check(reply)) return {};
   return as_read(std::move(*reply));
 }
 
-RedisTier::Read RedisTier::as_read(Reply value) {
+RedisTier::Read RedisTier::as_read(Reply&& value) {
   Read out;
   out.ok = true;
   if (value.is_string()) {

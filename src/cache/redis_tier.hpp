@@ -65,7 +65,7 @@ public:
   // awaiting coroutine's executor (the work runs in place when that is the strand).
   boost::asio::awaitable<redis::Result<redis::Reply>> get(std::string_view key,
                                                           const boost::asio::any_io_executor& caller);
-  Read interpret(redis::Result<redis::Reply> reply);
+  Read interpret(redis::Result<redis::Reply>&& reply);
   // The entry together with the invalidation epoch, for a fill's stale-set guard.
   boost::asio::awaitable<Read> read_with_epoch(std::string key);
   boost::asio::awaitable<std::optional<std::uint64_t>> epoch();
@@ -114,7 +114,7 @@ private:
   // The work of each public operation, run on the strand (the public one only hops there).
   boost::asio::awaitable<bool> start_on_strand();
   boost::asio::awaitable<Read> read_with_epoch_on_strand(std::string key);
-  Read as_read(redis::Reply value);
+  Read as_read(redis::Reply&& value);
   boost::asio::awaitable<std::optional<std::uint64_t>> epoch_on_strand();
   boost::asio::awaitable<StoreOutcome> store_on_strand(std::string key, std::string bytes,
                       std::chrono::milliseconds lifetime, std::optional<std::uint64_t> fill_epoch,
