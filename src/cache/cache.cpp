@@ -1006,8 +1006,6 @@ asio::awaitable<bool> Cache::start() {
   co_return co_await impl_->l2_->start();
 }
 
-// A get_or_set() that found nothing fresh: load (once per key), or serve the stale value. Its
-// own coroutine, so that the hit path's frame stays small enough for Asio's frame recycling.
 ReadPolicy Cache::Impl::read_policy(const EntryOptions& options) const {
   const EntryDefaults policy = overridden(options_.defaults, options);
   validate(policy, options_, "EntryOptions");
@@ -1022,6 +1020,8 @@ void Cache::Impl::refresh_eagerly(const std::string& full, const detail::ErasedC
   if (leader) Metrics::bump(metrics_.eager_refreshes);
 }
 
+// A get_or_set() that found nothing fresh: load (once per key), or serve the stale value. Its
+// own coroutine, so that the hit path's frame stays small enough for Asio's frame recycling.
 asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, const detail::ErasedCodec& codec,
                                                             detail::ErasedLoader loader, const EntryOptions& options,
                                                             std::string full, std::uint64_t sequence,

@@ -707,6 +707,20 @@ TEST_P(CacheConformanceTest, InvalidOptionsFailFastNamingTheField) {
       thrown = std::string(error.what()).find("max_fill_duration") != std::string::npos;
     }
     EXPECT_TRUE(thrown);
+    // A hit resolves less of the options than a load, but validates them all the same.
+    (void)co_await cache.set(Key::of("a", 2), std::string("stored"));
+    int loads = 0;
+    thrown = false;
+    try {
+      (void)co_await cache.get_or_set<std::string>(
+          Key::of("a", 2), [&] { return std::to_string(++loads); }, entry);
+    } catch (const std::invalid_argument& error) {
+      thrown = std::string(error.what()).find("max_fill_duration") != std::string::npos;
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_EQ(loads, 0);
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("a", 2), [&] { return std::to_string(++loads); }),
+              "stored");
   });
 }
 
