@@ -2,6 +2,8 @@
 
 // Out-of-line members of Flight.
 
+#include "core/strand.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
@@ -18,7 +20,7 @@ boost::asio::awaitable<bool> Flight<Result>::wait(std::optional<std::chrono::nan
   // The waiter's timer lives on a strand of its own, so that finish()'s cancel, posted from any
   // thread, runs strictly after async_wait was started, even on a multi-threaded executor.
   auto executor = co_await boost::asio::this_coro::executor;
-  co_return co_await boost::asio::co_spawn(boost::asio::make_strand(executor), wait_on_strand(timeout),
+  co_return co_await boost::asio::co_spawn(core::strand_of(executor), wait_on_strand(timeout),
                                            boost::asio::use_awaitable);
 }
 

@@ -1,5 +1,7 @@
 #include "cache/redis_tier.hpp"
 
+#include "core/strand.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -157,20 +159,12 @@ std::string millis(std::chrono::milliseconds duration) {
   return std::to_string(std::max<std::int64_t>(1, duration.count()));
 }
 
-asio::any_io_executor strand_over(const asio::any_io_executor& executor) {
-  using Untracked = asio::io_context::executor_type;
-  using Tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;  // outstanding_work.tracked
-  if (const auto* io = executor.target<Untracked>()) return asio::make_strand(io->context().get_executor());
-  if (const auto* io = executor.target<Tracked>()) return asio::make_strand(io->context().get_executor());
-  return asio::make_strand(executor);
-}
-
 }  // namespace
 
 RedisTier::RedisTier(asio::any_io_executor executor, redis::Deployment deployment,
                      const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
                      std::chrono::milliseconds mark_lifetime)
-    : strand_(strand_over(executor)),
+    : strand_(core::strand_of(executor)),
       keyspace_(keyspace),
       metrics_(metrics),
       callbacks_(std::move(callbacks)),

@@ -1,5 +1,6 @@
 #include "gateway/origin.hpp"
 
+#include "core/strand.hpp"
 #include "gateway/route.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,7 +27,7 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 class OriginConnection {
 public:
-  explicit OriginConnection(asio::any_io_executor executor) : stream(asio::make_strand(executor)) {}
+  explicit OriginConnection(const asio::any_io_executor& executor) : stream(core::strand_of(executor)) {}
 
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
