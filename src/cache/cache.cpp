@@ -108,20 +108,28 @@ struct ReadPolicy {
   double eager_refresh;
 };
 
-EntryDefaults overridden(const EntryDefaults& defaults, const EntryOptions& options) {
+// `defaults` with the options' overrides applied; `changed` says whether any applied.
+EntryDefaults overridden(const EntryDefaults& defaults, const EntryOptions& options, bool* changed = nullptr) {
   EntryDefaults policy = defaults;
-  if (options.ttl) policy.ttl = *options.ttl;
-  if (options.ttl_jitter) policy.ttl_jitter = *options.ttl_jitter;
-  if (options.stale_ttl) policy.stale_ttl = *options.stale_ttl;
-  if (options.eager_refresh) policy.eager_refresh = *options.eager_refresh;
-  if (options.soft_timeout) policy.soft_timeout = *options.soft_timeout;
-  if (options.stale_while_revalidate) policy.stale_while_revalidate = *options.stale_while_revalidate;
-  if (options.hard_timeout) policy.hard_timeout = *options.hard_timeout;
-  if (options.fail_safe) policy.fail_safe = *options.fail_safe;
-  if (options.l1_ttl) policy.l1_ttl = *options.l1_ttl;
-  if (options.use_l1) policy.use_l1 = *options.use_l1;
-  if (options.use_l2) policy.use_l2 = *options.use_l2;
-  if (options.distributed_lock) policy.distributed_lock = *options.distributed_lock;
+  bool any = false;
+  auto apply = [&any](auto& field, const auto& override_value) {
+    if (!override_value) return;
+    field = *override_value;
+    any = true;
+  };
+  apply(policy.ttl, options.ttl);
+  apply(policy.ttl_jitter, options.ttl_jitter);
+  apply(policy.stale_ttl, options.stale_ttl);
+  apply(policy.eager_refresh, options.eager_refresh);
+  apply(policy.soft_timeout, options.soft_timeout);
+  apply(policy.stale_while_revalidate, options.stale_while_revalidate);
+  apply(policy.hard_timeout, options.hard_timeout);
+  apply(policy.fail_safe, options.fail_safe);
+  apply(policy.l1_ttl, options.l1_ttl);
+  apply(policy.use_l1, options.use_l1);
+  apply(policy.use_l2, options.use_l2);
+  apply(policy.distributed_lock, options.distributed_lock);
+  if (changed != nullptr) *changed = any;
   return policy;
 }
 
@@ -1007,8 +1015,10 @@ asio::awaitable<bool> Cache::start() {
 }
 
 ReadPolicy Cache::Impl::read_policy(const EntryOptions& options) const {
-  const EntryDefaults policy = overridden(options_.defaults, options);
-  validate(policy, options_, "EntryOptions");
+  bool changed = false;
+  const EntryDefaults policy = overridden(options_.defaults, options, &changed);
+  // The defaults alone were validated when the cache was built.
+  if (changed) validate(policy, options_, "EntryOptions");
   return policy;
 }
 
