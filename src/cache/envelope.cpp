@@ -198,16 +198,16 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
 }
 
 EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
-  Decoded result;  // one named result returned on every path: built in place, never moved
-  const auto error = decode_into(bytes, key, nullptr, result);
-  result.ok = !error;
-  if (error) result.error = *error;
-  return result;
+  return decode(bytes, key, nullptr);
 }
 
 EnvelopeCodec::Decoded EnvelopeCodec::decode_owned(std::string&& bytes, std::string_view key) const {
-  Decoded result;
-  const auto error = decode_into(std::string_view(bytes), key, &bytes, result);
+  return decode(std::string_view(bytes), key, &bytes);
+}
+
+EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key, std::string* owner) const {
+  Decoded result;  // one named result returned on every path: built in place, never moved
+  const auto error = decode_into(bytes, key, owner, result);
   result.ok = !error;
   if (error) result.error = *error;
   return result;

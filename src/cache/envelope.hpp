@@ -79,7 +79,8 @@ public:
 
 private:
   // `owner`, when given, holds `bytes` and may be taken over for the payload.
-  // Fills `out` (taking the payload over from `owner` when given); the error, or nullopt.
+  Decoded decode(std::string_view bytes, std::string_view key, std::string* owner) const;
+  // decode()'s work: fills `out` and returns the error, or nullopt.
   std::optional<EnvelopeError> decode_into(std::string_view bytes, std::string_view key, std::string* owner,
                                            Decoded& out) const;
 

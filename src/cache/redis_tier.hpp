@@ -10,7 +10,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -161,10 +160,8 @@ private:
                                                      std::vector<std::string> tags);
   boost::asio::awaitable<Invalidation> unlink_on_every_master(std::string pattern, std::size_t batch);
 
-  // The strand every Redis operation runs on. Over an io_context it is a strand of the
-  // io_context's own executor type, small enough for any_io_executor to hold inline: a strand
-  // of any_io_executor is not, and every copy, dispatch and prefer of it allocated (a fifth of
-  // the client's work per GET).
+  // The strand every Redis operation runs on, from core::strand_of: one that any_io_executor
+  // holds inline (a strand of any_io_executor was a fifth of the client's work per GET).
   const boost::asio::any_io_executor strand_;
   const Keyspace& keyspace_;
   Metrics& metrics_;
