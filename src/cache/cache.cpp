@@ -167,6 +167,21 @@ void validate(const EntryDefaults& policy, const CacheOptions& options, std::str
   if (policy.l1_ttl <= Clock::duration::zero()) fail("l1_ttl must be positive");
 }
 
+// The entry-key heads this thread used last, so that a read finds its namespace's head without
+// the generations lock and map (~30 ns of a hit): valid while the cache's table is unchanged.
+struct KeyHeadMemo {
+  std::uint64_t cache = 0;    // Impl::serial_: unlike an address, never reused
+  std::uint64_t version = 0;  // Impl::generations_version_ when the head was read
+  std::string name_space;
+  std::string head;
+};
+struct KeyHeadMemos {
+  std::array<KeyHeadMemo, 4> slots;
+  std::size_t next = 0;
+};
+thread_local KeyHeadMemos key_head_memos;
+std::atomic<std::uint64_t> cache_serials{0};
+
 std::int64_t to_ms(Clock::duration duration) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
 }
@@ -224,6 +239,7 @@ public:
   asio::any_io_executor executor_;
   CacheOptions options_;
   std::shared_ptr<const Clock> clock_;
+  bool real_clock_ = false;  // clock_ is the process's steady clock, not one injected by a test
   std::int64_t unix_offset_ms_ = 0;
   cache::Keyspace keyspace_;
   cache::EnvelopeCodec envelopes_;
@@ -241,7 +257,11 @@ public:
     std::vector<std::string> tags;
   };
   std::unordered_map<std::string, FlightSlot> flights_;
-  std::shared_mutex generations_mutex_;  // read on every call, written on invalidations
+  std::shared_mutex generations_mutex_;  // read on misses and writes, written on invalidations
+  // Bumped, with generations_mutex_ held, whenever generations_ changes: a thread's memo of a key
+  // head (KeyHeadMemo) counts only while it is unchanged.
+  std::atomic<std::uint64_t> generations_version_{0};
+  const std::uint64_t serial_ = ++cache_serials;
   // Each namespace's generation, with the head of its entry keys (prefix, escaped namespace and
   // generation) built once per generation rather than on every call.
   struct KnownGeneration {
@@ -263,6 +283,18 @@ public:
   [[nodiscard]] std::int64_t now_ms() const {
     return to_ms(clock_->now().time_since_epoch()) + unix_offset_ms_;
   }
+  // The time a lookup judges freshness at, and the real time its latencies start from. With the
+  // default clock both come from one reading: a clock read costs ~17 ns, a tenth of what an L2
+  // hit adds to a raw GET.
+  struct Instant {
+    std::int64_t ms;
+    std::chrono::steady_clock::time_point real;
+  };
+  [[nodiscard]] Instant instant() const {
+    const auto real = std::chrono::steady_clock::now();
+    if (!real_clock_) return {now_ms(), real};
+    return {to_ms(real.time_since_epoch()) + unix_offset_ms_, real};
+  }
 
   // --- keys ---
   asio::awaitable<std::uint64_t> generation_of(const std::string& name_space, bool use_l2);
@@ -283,6 +315,7 @@ public:
     detail::ErasedValue stale_value;
     std::optional<std::uint64_t> epoch;  // read with the L2 miss, for a fill's stale-set guard
     std::int64_t now_ms = 0;             // when the lookup began: what freshness was judged at
+    std::chrono::steady_clock::time_point l2_began;  // real time the L2 read began (L1's end)
     // The fresh value's lifetimes; set with fresh_value, also when `fresh` was not kept.
     std::int64_t fresh_created_ms = 0;
     std::int64_t fresh_until_ms = 0;
@@ -386,6 +419,7 @@ Cache::Impl::Impl(asio::any_io_executor executor, CacheOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : steady_clock()),
+      real_clock_(clock_ == steady_clock()),
       keyspace_(options_.prefix),
       envelopes_(cache::EnvelopeOptions{options_.compression_threshold, 0.10,
                                         options_.compression_level, options_.integrity_secret}),
@@ -449,9 +483,23 @@ std::optional<std::uint64_t> Cache::Impl::known_generation(const std::string& na
 }
 
 std::string Cache::Impl::known_entry_key(const Key& key) {
+  // Read before the lock: a memo remembered under a later table carries an older version and is
+  // refreshed on its next use, never trusted past a change.
+  const std::uint64_t version = generations_version_.load(std::memory_order_acquire);
+  auto& memos = key_head_memos;
+  for (const KeyHeadMemo& memo : memos.slots) {
+    if (memo.cache == serial_ && memo.version == version && memo.name_space == key.name_space()) {
+      return cache::Keyspace::entry_under(memo.head, key);
+    }
+  }
   std::shared_lock lock(generations_mutex_);
   const auto it = generations_.find(key.name_space());
   if (it == generations_.end()) return {};
+  KeyHeadMemo& memo = memos.slots[memos.next++ % memos.slots.size()];
+  memo.cache = serial_;
+  memo.version = version;
+  memo.name_space = key.name_space();
+  memo.head = it->second.key_head;
   return cache::Keyspace::entry_under(it->second.key_head, key);
 }
 
@@ -459,6 +507,7 @@ void Cache::Impl::set_generation(KnownGeneration& known, std::string_view name_s
   if (!known.key_head.empty() && known.generation == generation) return;
   known.generation = generation;
   known.key_head = keyspace_.entry_head(name_space, generation);
+  generations_version_.fetch_add(1, std::memory_order_release);
 }
 
 asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
@@ -521,10 +570,11 @@ asio::awaitable<void> Cache::Impl::drop_corrupt(const std::string& full, std::st
 
 bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
                             const ReadPolicy& policy) {
-  const std::int64_t now = now_ms();
+  const Instant began = instant();
+  const std::int64_t now = began.ms;
   out.now_ms = now;
+  out.l2_began = began.real;
   if (policy.use_l1) {
-    const auto started = std::chrono::steady_clock::now();
     if (auto bytes = l1_->get(full)) {
       auto entry = std::static_pointer_cast<const StoredEntry>(bytes->owner());
       if (marks_.tags_invalidated_since(entry->sequence, entry->envelope.tags)) {
@@ -538,7 +588,8 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
         }
       }
     }
-    metrics_.l1_latency.record(std::chrono::steady_clock::now() - started);
+    out.l2_began = std::chrono::steady_clock::now();
+    metrics_.l1_latency.record(out.l2_began - began.real);
     if (out.fresh) return false;
   }
   return l2_ && policy.use_l2;
@@ -603,7 +654,6 @@ asio::awaitable<Cache::Impl::Lookup> Cache::Impl::lookup(const std::string& full
 asio::awaitable<void> Cache::Impl::read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,
                                            const ReadPolicy& policy, std::uint64_t sequence, bool want_epoch,
                                            bool keep_entry) {
-  const auto started = std::chrono::steady_clock::now();
   cache::RedisTier::Read read;
   if (want_epoch) {
     read = co_await l2_->read_with_epoch(full);
@@ -612,7 +662,7 @@ asio::awaitable<void> Cache::Impl::read_l2(Lookup& out, const std::string& full,
     auto reply = co_await l2_->get(full, caller);
     read = l2_->interpret(std::move(reply));
   }
-  metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+  metrics_.l2_latency.record(std::chrono::steady_clock::now() - out.l2_began);
   if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence, keep_entry)) {
     co_await drop_corrupt(full, *why);
   }
@@ -855,6 +905,7 @@ void Cache::Impl::drop_l1(std::string_view reason) {
   {
     std::lock_guard lock(generations_mutex_);
     generations_.clear();
+    generations_version_.fetch_add(1, std::memory_order_release);
   }
   Metrics::bump(metrics_.l1_clears);
   spdlog::info("strata cache: L1 cleared ({})", reason);
@@ -1098,9 +1149,8 @@ asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const d
   Impl::Lookup found;
   if (impl->lookup_l1(found, full, codec, policy)) {
     const asio::any_io_executor caller = co_await asio::this_coro::executor;
-    const auto started = std::chrono::steady_clock::now();
     auto reply = co_await impl->l2_->get(full, caller);
-    impl->metrics_.l2_latency.record(std::chrono::steady_clock::now() - started);
+    impl->metrics_.l2_latency.record(std::chrono::steady_clock::now() - found.l2_began);
     auto why = impl->accept_l2(found, impl->l2_->interpret(std::move(reply)), full, codec, policy, sequence, false);
     if (why) co_await impl->drop_corrupt(full, *why);
   }

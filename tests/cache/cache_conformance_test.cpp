@@ -502,6 +502,41 @@ TEST_P(CacheConformanceTest, TagAndUserInvalidationDropEveryTaggedEntryAndNothin
   });
 }
 
+// get_or_set remembers, per thread, the key head of the namespaces it used: two caches on one
+// thread must each keep their own, and a namespace invalidation must retire the remembered one.
+TEST_P(CacheConformanceTest, TwoCachesOnOneThreadKeepTheirOwnKeysAcrossNamespaceInvalidation) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    CacheOptions first_options = options();
+    first_options.prefix = "memo-first";
+    CacheOptions second_options = options();
+    second_options.prefix = "memo-second";
+    Cache first(executor, first_options);
+    Cache second(executor, second_options);
+    co_await first.start();
+    co_await second.start();
+    const Key shelf = Key::of("shelf", 1);
+    int loads = 0;
+    auto load_as = [&loads](std::string value) {
+      return [&loads, value] {
+        ++loads;
+        return value;
+      };
+    };
+    // Twice each: the second read of each cache goes through its remembered key head.
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(co_await first.get_or_set<std::string>(shelf, load_as("first")), "first");
+      EXPECT_EQ(co_await second.get_or_set<std::string>(shelf, load_as("second")), "second");
+    }
+    EXPECT_EQ(loads, 2);
+
+    EXPECT_TRUE(co_await first.invalidate_namespace("shelf"));
+    EXPECT_EQ(co_await first.get_or_set<std::string>(shelf, load_as("first, reloaded")), "first, reloaded");
+    EXPECT_EQ(co_await first.get_or_set<std::string>(shelf, load_as("not called")), "first, reloaded");
+    EXPECT_EQ(co_await second.get_or_set<std::string>(shelf, load_as("not called")), "second");
+    EXPECT_EQ(loads, 3);
+  });
+}
+
 TEST_P(CacheConformanceTest, NamespaceAndPatternInvalidationAndClear) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     Cache cache(executor, options());
