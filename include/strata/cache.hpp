@@ -8,12 +8,16 @@
 #include <strata/cache/key.hpp>
 #include <strata/cache/options.hpp>
 #include <strata/cache/stats.hpp>
+#include <strata/redis/error.hpp>
+#include <strata/redis/reply.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -129,6 +133,16 @@ struct ErasedFetch {
   Clock::duration age{};
 };
 
+// What a read through the cache hands its caller: the value alone, or Fetched<T>.
+template <typename Out, typename T>
+Out deliver(ErasedFetch&& found) {
+  if constexpr (std::is_same_v<Out, Fetched<T>>) {
+    return Fetched<T>{take<T>(std::move(found.value)), found.source, found.age};
+  } else {
+    return take<T>(std::move(found.value));
+  }
+}
+
 template <typename T>
 struct is_awaitable : std::false_type {};
 template <typename T, typename Executor>
@@ -196,16 +210,12 @@ public:
   // awaitable<T>(LoadContext&).
   template <typename T, typename Loader>
   boost::asio::awaitable<T> get_or_set(const Key& key, Loader loader, EntryOptions options = {}) {
-    auto found = co_await fetch_erased(key, detail::erased_codec<T>(), detail::erase_loader<T>(std::move(loader)),
-                                       std::move(options));
-    co_return detail::take<T>(std::move(found.value));
+    return read_through<T, T, const Key&>(key, std::move(loader), std::move(options));
   }
   // get_or_set() that also says where the value came from and how old it is.
   template <typename T, typename Loader>
   boost::asio::awaitable<Fetched<T>> fetch(const Key& key, Loader loader, EntryOptions options = {}) {
-    auto found = co_await fetch_erased(key, detail::erased_codec<T>(),
-                                       detail::erase_loader<T>(std::move(loader)), std::move(options));
-    co_return Fetched<T>{detail::take<T>(std::move(found.value)), found.source, found.age};
+    return read_through<Fetched<T>, T, const Key&>(key, std::move(loader), std::move(options));
   }
 
   boost::asio::awaitable<Outcome> remove(const Key& key);
@@ -238,8 +248,7 @@ public:
       auto loader = [function = function, captured = std::make_tuple(arguments...)]() {
         return std::apply(function, captured);
       };
-      return memoized_call<R>(Key::of(name, arguments...), detail::erase_loader<R>(std::move(loader)),
-                              options);
+      return read_through<R, R, Key>(Key::of(name, arguments...), std::move(loader), options);
     };
   }
 
@@ -264,16 +273,55 @@ private:
                                                                        EntryOptions options);
   boost::asio::awaitable<Outcome> set_erased(const Key& key, const detail::ErasedCodec& codec,
                                              detail::ErasedValue value, EntryOptions options);
-  // `options` is read before the first suspension only (callers own it in their frame).
-  boost::asio::awaitable<detail::ErasedFetch> fetch_erased(const Key& key,
-                                                           const detail::ErasedCodec& codec,
-                                                           detail::ErasedLoader loader,
-                                                           const EntryOptions& options);
+  // A read through the cache (get_or_set, fetch, memoize) in steps that never suspend, around
+  // the one GET an L2 hit needs: a hit then costs one coroutine frame, read_through's, which
+  // holds the probe. Only a read that finds nothing fresh goes on to serve_miss(), its own frame.
+  class Probe {
+  public:
+    enum class Step : std::uint8_t {
+      hit,          // a fresh value: take_hit()
+      hit_refresh,  // a fresh value past its eager-refresh point: refresh(), then take_hit()
+      read_l2,      // GET the entry (probe_get), then settle() the reply
+      miss,         // nothing fresh, or the entry key is not known without suspending: serve_miss()
+    };
+    Probe() noexcept = default;
+    ~Probe();
+    Probe(const Probe&) = delete;
+    Probe& operator=(const Probe&) = delete;
 
-  template <typename R>
-  boost::asio::awaitable<R> memoized_call(Key key, detail::ErasedLoader loader, EntryOptions options) {
-    auto found = co_await fetch_erased(key, detail::erased_codec<R>(), std::move(loader), options);
-    co_return detail::take<R>(std::move(found.value));
+  private:
+    friend class Cache;
+    struct State;  // cache.cpp
+    State& state() noexcept;
+    static constexpr std::size_t kStateBytes = 256;
+    alignas(16) std::byte storage_[kStateBytes];
+    bool built_ = false;
+  };
+  Probe::Step begin_probe(Probe& probe, const Key& key, const detail::ErasedCodec& codec, const EntryOptions& options);
+  boost::asio::awaitable<redis::Result<redis::Reply>> probe_get(Probe& probe, const boost::asio::any_io_executor& caller);
+  Probe::Step settle(Probe& probe, const detail::ErasedCodec& codec, redis::Result<redis::Reply>&& reply);
+  void refresh(Probe& probe, const detail::ErasedCodec& codec, detail::ErasedLoader loader, const EntryOptions& options);
+  detail::ErasedFetch take_hit(Probe& probe);
+  boost::asio::awaitable<detail::ErasedFetch> serve_miss(const Key& key, const detail::ErasedCodec& codec,
+                                                         detail::ErasedLoader loader, const EntryOptions& options,
+                                                         Probe& probe);
+
+  // KeyArg: const Key& when the caller's frame owns the key, Key when this frame must.
+  template <typename Out, typename T, typename KeyArg, typename Loader>
+  boost::asio::awaitable<Out> read_through(KeyArg key, Loader loader, EntryOptions options) {
+    const detail::ErasedCodec& codec = detail::erased_codec<T>();
+    Probe probe;
+    auto step = begin_probe(probe, key, codec, options);
+    if (step == Probe::Step::read_l2) {
+      const boost::asio::any_io_executor caller = co_await boost::asio::this_coro::executor;
+      auto reply = co_await probe_get(probe, caller);
+      step = settle(probe, codec, std::move(reply));
+    }
+    if (step == Probe::Step::hit_refresh) refresh(probe, codec, detail::erase_loader<T>(std::move(loader)), options);
+    if (step != Probe::Step::miss) co_return detail::deliver<Out, T>(take_hit(probe));
+    auto erased = detail::erase_loader<T>(std::move(loader));
+    auto found = co_await serve_miss(key, codec, std::move(erased), options, probe);
+    co_return detail::deliver<Out, T>(std::move(found));
   }
 
   std::shared_ptr<Impl> impl_;

@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <random>
 #include <shared_mutex>
 #include <unordered_map>
@@ -335,6 +336,8 @@ public:
                                                   std::string full, std::uint64_t sequence, Lookup found);
   // What get_or_set's hit path needs of the caller's options, validated (throws invalid_argument).
   ReadPolicy read_policy(const EntryOptions& options) const;
+  // A hit (counted) when `found` holds a fresh value, due for an eager refresh or not; else a miss.
+  Probe::Step judge(const Lookup& found, const ReadPolicy& policy);
   // Starts a background reload of a fresh entry past its eager-refresh point.
   void refresh_eagerly(const std::string& full, const detail::ErasedCodec& codec, detail::ErasedLoader loader,
                        const EntryOptions& options);
@@ -1133,44 +1136,103 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
   co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
 }
 
-asio::awaitable<detail::ErasedFetch> Cache::fetch_erased(const Key& key, const detail::ErasedCodec& codec,
-                                                         detail::ErasedLoader loader,
-                                                         const EntryOptions& options) {
-  // Locals here live in the coroutine frame, which must stay under the size Asio recycles
-  // (about 1 KiB) or every hit allocates it: the hit path holds only what a hit needs.
-  auto impl = impl_;
-  const ReadPolicy policy = impl->read_policy(options);
-  std::string full = impl->known_entry_key(key);
-  if (full.empty()) full = co_await impl->entry_key(key, policy.use_l2);
-  const std::uint64_t sequence = impl->marks_.sequence();
+// ---------------------------------------------------------------------------------------------
+// Reading through the cache, in steps (see Cache::Probe)
+
+struct Cache::Probe::State {
+  State(std::shared_ptr<Impl> owner, const ReadPolicy& read_policy)
+      : impl(std::move(owner)), policy(read_policy) {}
+  std::shared_ptr<Impl> impl;  // alive across the GET, whatever happens to the Cache meanwhile
+  ReadPolicy policy;
+  std::string full;  // the entry key; empty until known
+  std::uint64_t sequence = 0;
+  Impl::Lookup found;
+  std::optional<std::string> corrupt;  // why the entry read from L2 must be deleted
+};
+
+Cache::Probe::State& Cache::Probe::state() noexcept {
+  static_assert(sizeof(State) <= kStateBytes && alignof(State) <= 16, "Cache::Probe::kStateBytes is too small");
+  return *std::launder(reinterpret_cast<State*>(storage_));
+}
+
+Cache::Probe::~Probe() {
+  if (built_) state().~State();
+}
+
+Cache::Probe::Step Cache::Impl::judge(const Lookup& found, const ReadPolicy& policy) {
+  if (!found.fresh_value) return Probe::Step::miss;
+  Metrics::bump(found.fresh_source == Source::l1 ? metrics_.l1_hits : metrics_.l2_hits);
+  if (policy.eager_refresh > 0.0) {
+    const auto lifetime = static_cast<double>(found.fresh_until_ms - found.fresh_created_ms);
+    if (static_cast<double>(found.now_ms - found.fresh_created_ms) >= policy.eager_refresh * lifetime) {
+      return Probe::Step::hit_refresh;
+    }
+  }
+  return Probe::Step::hit;
+}
+
+Cache::Probe::Step Cache::begin_probe(Probe& probe, const Key& key, const detail::ErasedCodec& codec,
+                                      const EntryOptions& options) {
+  const ReadPolicy policy = impl_->read_policy(options);  // throws before anything is built
+  new (probe.storage_) Probe::State(impl_, policy);
+  probe.built_ = true;
+  auto& state = probe.state();
+  state.full = state.impl->known_entry_key(key);
+  if (state.full.empty()) return Probe::Step::miss;  // serve_miss() learns the key first
   // The fill's invalidation epoch is read when a load starts (not with every lookup): a hit
   // then costs Redis one GET, as a raw client's would.
-  // The GET is awaited here rather than through read_l2(): one coroutine frame less per L2 hit.
-  Impl::Lookup found;
-  if (impl->lookup_l1(found, full, codec, policy)) {
-    const asio::any_io_executor caller = co_await asio::this_coro::executor;
-    auto reply = co_await impl->l2_->get(full, caller);
-    impl->metrics_.l2_latency.record(std::chrono::steady_clock::now() - found.l2_began);
-    auto why = impl->accept_l2(found, impl->l2_->interpret(std::move(reply)), full, codec, policy, sequence, false);
-    if (why) co_await impl->drop_corrupt(full, *why);
-  }
-  const std::int64_t now = found.now_ms;
+  state.sequence = state.impl->marks_.sequence();
+  if (state.impl->lookup_l1(state.found, state.full, codec, state.policy)) return Probe::Step::read_l2;
+  return state.impl->judge(state.found, state.policy);
+}
 
-  if (found.fresh_value) {
-    Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
-    if (policy.eager_refresh > 0.0) {
-      const auto lifetime = static_cast<double>(found.fresh_until_ms - found.fresh_created_ms);
-      if (static_cast<double>(now - found.fresh_created_ms) >= policy.eager_refresh * lifetime) {
-        impl->refresh_eagerly(full, codec, std::move(loader), options);
-      }
+asio::awaitable<redis::Result<redis::Reply>> Cache::probe_get(Probe& probe, const asio::any_io_executor& caller) {
+  auto& state = probe.state();
+  return state.impl->l2_->get(state.full, caller);
+}
+
+Cache::Probe::Step Cache::settle(Probe& probe, const detail::ErasedCodec& codec,
+                                 redis::Result<redis::Reply>&& reply) {
+  auto& state = probe.state();
+  Impl& impl = *state.impl;
+  impl.metrics_.l2_latency.record(std::chrono::steady_clock::now() - state.found.l2_began);
+  state.corrupt = impl.accept_l2(state.found, impl.l2_->interpret(std::move(reply)), state.full, codec,
+                                 state.policy, state.sequence, false);
+  if (state.corrupt) return Probe::Step::miss;
+  return impl.judge(state.found, state.policy);
+}
+
+void Cache::refresh(Probe& probe, const detail::ErasedCodec& codec, detail::ErasedLoader loader,
+                    const EntryOptions& options) {
+  auto& state = probe.state();
+  state.impl->refresh_eagerly(state.full, codec, std::move(loader), options);
+}
+
+detail::ErasedFetch Cache::take_hit(Probe& probe) {
+  auto& found = probe.state().found;
+  const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
+  return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+}
+
+asio::awaitable<detail::ErasedFetch> Cache::serve_miss(const Key& key, const detail::ErasedCodec& codec,
+                                                       detail::ErasedLoader loader, const EntryOptions& options,
+                                                       Probe& probe) {
+  auto& state = probe.state();
+  auto impl = state.impl;
+  if (state.full.empty()) {  // the namespace's generation was not known: the whole read, here
+    state.full = co_await impl->entry_key(key, state.policy.use_l2);
+    state.sequence = impl->marks_.sequence();
+    if (impl->lookup_l1(state.found, state.full, codec, state.policy)) {
+      co_await impl->read_l2(state.found, state.full, codec, state.policy, state.sequence, false, false);
     }
-    const auto age = std::chrono::milliseconds(now - found.fresh_created_ms);
-    co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+    const auto step = impl->judge(state.found, state.policy);
+    if (step == Probe::Step::hit_refresh) refresh(probe, codec, loader, options);
+    if (step != Probe::Step::miss) co_return take_hit(probe);
   }
-
+  if (state.corrupt) co_await impl->drop_corrupt(state.full, *state.corrupt);
   Metrics::bump(impl->metrics_.misses);
-  co_return co_await impl->serve_miss(key, codec, std::move(loader), options, std::move(full), sequence,
-                                      std::move(found));
+  co_return co_await impl->serve_miss(key, codec, std::move(loader), options, std::move(state.full), state.sequence,
+                                      std::move(state.found));
 }
 
 asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedCodec& codec,
