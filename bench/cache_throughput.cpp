@@ -43,21 +43,27 @@ using strata::bench::Placement;
 using strata::bench::ScopedPlacement;
 using strata::bench::Throughput;
 
-// Callers run on the cache's own executor (a strand of `io`), as a single-threaded program would.
-asio::any_io_executor callers_executor;
+// Where a cell's callers run: on the cache's own executor (a strand of `io`), as a single-threaded
+// program would. One per cell, destroyed before its io_context: a strand that outlives its
+// io_context locks a freed mutex when released.
+struct Callers {
+  asio::io_context& io;
+  asio::any_io_executor executor;
+};
 
-void run_to_completion(asio::io_context& io, asio::awaitable<void> work) {
-  strata::bench::run_to_completion(io, callers_executor, std::move(work));
+void run_to_completion(const Callers& callers, asio::awaitable<void> work) {
+  strata::bench::run_to_completion(callers.io, callers.executor, std::move(work));
 }
 
 template <typename Operation>
-Latency sequential(asio::io_context& io, std::size_t count, Operation operation) {
-  return strata::bench::sequential(io, callers_executor, count, std::move(operation));
+Latency sequential(const Callers& callers, std::size_t count, Operation operation) {
+  return strata::bench::sequential(callers.io, callers.executor, count, std::move(operation));
 }
 
 template <typename Operation>
-Throughput concurrent(asio::io_context& io, std::size_t count, pid_t server, Operation operation) {
-  return strata::bench::concurrent_measured(io, callers_executor, count, kCallers, std::move(operation), server);
+Throughput concurrent(const Callers& callers, std::size_t count, pid_t server, Operation operation) {
+  return strata::bench::concurrent_measured(callers.io, callers.executor, count, kCallers, std::move(operation),
+                                            server);
 }
 
 // Of several rounds: the highest rate and the lowest CPU per request (the least disturbed).
@@ -165,9 +171,9 @@ int main(int argc, char** argv) {
     options.compression_threshold = cell.compression_threshold;
     options.compression_level = compression_level;
     auto cache = std::make_unique<strata::Cache>(io.get_executor(), options);
-    callers_executor = cache->executor();
-    strata::redis::Pool raw(callers_executor, strata::redis::parse_url(url));
-    run_to_completion(io, [&]() -> asio::awaitable<void> {
+    const Callers callers{io, cache->executor()};
+    strata::redis::Pool raw(callers.executor, strata::redis::parse_url(url));
+    run_to_completion(callers, [&]() -> asio::awaitable<void> {
       co_await cache->start();
       (void)co_await raw.connect();
     }());
@@ -187,7 +193,7 @@ int main(int argc, char** argv) {
     l2_only.ttl = std::chrono::hours(1);
     strata::EntryOptions l1_and_l2;
     l1_and_l2.ttl = std::chrono::hours(1);
-    run_to_completion(io, [&]() -> asio::awaitable<void> {
+    run_to_completion(callers, [&]() -> asio::awaitable<void> {
       (void)co_await cache->get_or_set<std::string>(key, loader, l1_and_l2);
       (void)co_await cache->get_or_set<std::string>(remote_key, loader, l2_only);
     }());
@@ -197,12 +203,12 @@ int main(int argc, char** argv) {
     strata::MemoryStore store;
     store.set("bench:items:g0:hot:" + cell.key_part(), strata::Bytes::copy_of(value));
     const std::size_t l1_count = only.empty() ? requests * 10 : 1000;
-    const Latency store_hit = sequential(io, l1_count, [&]() -> asio::awaitable<void> {
+    const Latency store_hit = sequential(callers, l1_count, [&]() -> asio::awaitable<void> {
       auto hit = store.get("bench:items:g0:hot:" + cell.key_part());
       if (!hit) throw std::logic_error("MemoryStore lost the entry");
       co_return;
     });
-    const Latency l1_hit = sequential(io, l1_count, [&]() -> asio::awaitable<void> {
+    const Latency l1_hit = sequential(callers, l1_count, [&]() -> asio::awaitable<void> {
       (void)co_await cache->get_or_set<std::string>(key, loader, l1_and_l2);
     });
     l1_ok = l1_ok && l1_hit.p50_ns < 1000.0;
@@ -225,11 +231,11 @@ int main(int argc, char** argv) {
         const bool one = only.ends_with("-1");
         const bool raw_column = only.starts_with("raw");
         if (one) {
-          const Latency latency = raw_column ? sequential(io, requests, raw_get) : sequential(io, requests, cache_hit);
+          const Latency latency = raw_column ? sequential(callers, requests, raw_get) : sequential(callers, requests, cache_hit);
           fmt::print("{} {} round {}: {:.0f} r/s\n", only, label, round + 1, latency.per_second);
         } else {
-          const Throughput rate = raw_column ? concurrent(io, requests, server.pid(), raw_get)
-                                             : concurrent(io, requests, server.pid(), cache_hit);
+          const Throughput rate = raw_column ? concurrent(callers, requests, server.pid(), raw_get)
+                                             : concurrent(callers, requests, server.pid(), cache_hit);
           fmt::print("{} {} round {}: {:.0f} r/s, client CPU {:.2f} us/request ({:.2f} in the kernel), server "
                      "CPU {:.2f} us/request\n",
                      only, label, round + 1, rate.per_second, rate.client_cpu_ns / 1000,
@@ -245,12 +251,12 @@ int main(int argc, char** argv) {
       if (best.p50_ns == 0 || round.p50_ns < best.p50_ns) best = round;
     };
     for (int round = 0; round < rounds; ++round) {
-      keep_fastest(raw_latency, sequential(io, requests, raw_get));
-      keep_fastest(cache_latency, sequential(io, requests, cache_hit));
+      keep_fastest(raw_latency, sequential(callers, requests, raw_get));
+      keep_fastest(cache_latency, sequential(callers, requests, cache_hit));
     }
     for (int round = 0; round < rounds; ++round) {
-      keep_best(raw_rate, concurrent(io, requests, server.pid(), raw_get));
-      keep_best(cache_rate, concurrent(io, requests, server.pid(), cache_hit));
+      keep_best(raw_rate, concurrent(callers, requests, server.pid(), raw_get));
+      keep_best(cache_rate, concurrent(callers, requests, server.pid(), cache_hit));
     }
     const double l2_ratio = cache_latency.p50_ns / raw_latency.p50_ns;
     bool& verdict = cell.compressed() ? l2_zstd_ok : l2_ok;
