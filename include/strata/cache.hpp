@@ -91,6 +91,10 @@ concept ViewableAsBytes = requires(const T& value) {
   { Codec<T>::view(value) } -> std::convertible_to<std::string_view>;
 };
 
+// The built-in raw types: any bytes are a value, taken over without decoding.
+template <typename T>
+concept ValueIsBytes = std::same_as<T, std::string> || std::same_as<T, Bytes>;
+
 struct ErasedCodec {
   std::string_view name;
   const void* type;  // one address per C++ type
@@ -99,6 +103,7 @@ struct ErasedCodec {
   ErasedValue (*decode_owned)(std::string&& bytes);  // decode, free to take the bytes over
   // The value's encoding without encoding it, for types whose value is its bytes; else null.
   std::string_view (*view)(const void* value);
+  bool value_is_bytes;  // ValueIsBytes: a read may hand over the bytes instead of an erased value
 };
 
 template <typename T>
@@ -121,25 +126,35 @@ const ErasedCodec& erased_codec() {
       ViewableAsBytes<T> ? +[](const void* value) -> std::string_view {
         if constexpr (ViewableAsBytes<T>) return Codec<T>::view(*static_cast<const T*>(value));
         return {};
-      } : nullptr};
+      } : nullptr,
+      ValueIsBytes<T>};
   return codec;
 }
 
 using ErasedLoader = std::function<boost::asio::awaitable<ErasedValue>(LoadContext&)>;
 
 struct ErasedFetch {
-  ErasedValue value;
+  ErasedValue value;  // null when the value travels as `bytes`
   Source source = Source::loader;
   Clock::duration age{};
+  std::string bytes;  // an L2 hit of a ValueIsBytes type: the value, without an allocation to erase it
 };
 
 // What a read through the cache hands its caller: the value alone, or Fetched<T>.
+template <typename T>
+T take(ErasedFetch& found) {
+  if constexpr (ValueIsBytes<T>) {
+    if (!found.value) return *Codec<T>::decode(std::move(found.bytes));  // never fails for raw types
+  }
+  return take<T>(std::move(found.value));
+}
+
 template <typename Out, typename T>
 Out deliver(ErasedFetch&& found) {
   if constexpr (std::is_same_v<Out, Fetched<T>>) {
-    return Fetched<T>{take<T>(std::move(found.value)), found.source, found.age};
+    return Fetched<T>{take<T>(found), found.source, found.age};
   } else {
-    return take<T>(std::move(found.value));
+    return take<T>(found);
   }
 }
 
@@ -242,7 +257,7 @@ public:
   // arguments as parts, the seeds' @cached decorator.
   template <typename R, typename Function>
   auto memoize(std::string name, Function function, EntryOptions options = {}) {
-    // Not a coroutine lambda: the key and the loader are built here and owned by memoized_call.
+    // Not a coroutine lambda: the key and the loader are built here and owned by read_through.
     return [this, name = std::move(name), function = std::move(function),
             options = std::move(options)](const auto&... arguments) {
       auto loader = [function = function, captured = std::make_tuple(arguments...)]() {
@@ -293,7 +308,7 @@ private:
     friend class Cache;
     struct State;  // cache.cpp
     State& state() noexcept;
-    static constexpr std::size_t kStateBytes = 256;
+    static constexpr std::size_t kStateBytes = 288;
     alignas(16) std::byte storage_[kStateBytes];
     bool built_ = false;
   };

@@ -313,6 +313,8 @@ public:
     Source fresh_source = Source::l1;
     EntryPtr stale;
     detail::ErasedValue fresh_value;
+    // Instead of fresh_value, for a ValueIsBytes type's L2 hit that L1 does not keep: the value.
+    std::optional<std::string> fresh_bytes;
     detail::ErasedValue stale_value;
     std::optional<std::uint64_t> epoch;  // read with the L2 miss, for a fill's stale-set guard
     std::int64_t now_ms = 0;             // when the lookup began: what freshness was judged at
@@ -619,14 +621,22 @@ std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier:
   if (now >= envelope.stale_until_ms || marks_.epoch_invalidates(envelope.fill_epoch, envelope.tags)) {
     return std::nullopt;
   }
+  const bool fresh = now < envelope.fresh_until_ms;
+  const bool only_the_value = fresh && !keep_entry && !policy.use_l1;  // nobody needs the entry
+  if (only_the_value && codec.value_is_bytes) {  // the payload is the caller's value as it is
+    out.fresh_created_ms = envelope.created_ms;
+    out.fresh_until_ms = envelope.fresh_until_ms;
+    out.fresh_bytes = std::move(envelope.payload);
+    out.fresh_source = Source::l2;
+    return std::nullopt;
+  }
   // A value that is its own bytes takes the payload over instead of copying it.
   auto value = codec.view ? codec.decode_owned(std::move(envelope.payload)) : codec.decode(envelope.payload);
   if (codec.view) envelope.payload.clear();
   if (!value) {
     return fmt::format("payload not accepted by codec \"{}\" (stored as \"{}\")", codec.name, envelope.codec);
   }
-  const bool fresh = now < envelope.fresh_until_ms;
-  if (fresh && !keep_entry && !policy.use_l1) {  // nobody needs the entry: skip building it
+  if (only_the_value) {
     out.fresh_created_ms = envelope.created_ms;
     out.fresh_until_ms = envelope.fresh_until_ms;
     out.fresh_value = std::move(value);
@@ -1106,13 +1116,13 @@ asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, con
     const auto& result = flight->result();
     const auto created = result.entry ? result.entry->envelope.created_ms : now_ms();
     co_return detail::ErasedFetch{result.value, result.source,
-                                  std::chrono::milliseconds(now_ms() - created)};
+                                  std::chrono::milliseconds(now_ms() - created), {}};
   }
   if (has_stale) {
     if (!finished && !revalidating) Metrics::bump(metrics_.loader_timeouts);
     Metrics::bump(metrics_.stale_served);
     co_return detail::ErasedFetch{found.stale_value, Source::stale,
-                                  std::chrono::milliseconds(now_ms() - found.stale->envelope.created_ms)};
+                                  std::chrono::milliseconds(now_ms() - found.stale->envelope.created_ms), {}};
   }
   if (flight->result().error) std::rethrow_exception(flight->result().error);
   throw LoadTimeout("loading cache key \"" + key.to_string() + "\" took longer than its hard_timeout (" +
@@ -1133,7 +1143,7 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
   }
   Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
   const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
-  co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+  co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age, {}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1160,7 +1170,7 @@ Cache::Probe::~Probe() {
 }
 
 Cache::Probe::Step Cache::Impl::judge(const Lookup& found, const ReadPolicy& policy) {
-  if (!found.fresh_value) return Probe::Step::miss;
+  if (!found.fresh_value && !found.fresh_bytes) return Probe::Step::miss;
   Metrics::bump(found.fresh_source == Source::l1 ? metrics_.l1_hits : metrics_.l2_hits);
   if (policy.eager_refresh > 0.0) {
     const auto lifetime = static_cast<double>(found.fresh_until_ms - found.fresh_created_ms);
@@ -1211,7 +1221,9 @@ void Cache::refresh(Probe& probe, const detail::ErasedCodec& codec, detail::Eras
 detail::ErasedFetch Cache::take_hit(Probe& probe) {
   auto& found = probe.state().found;
   const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
-  return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age};
+  detail::ErasedFetch hit{std::move(found.fresh_value), found.fresh_source, age, {}};
+  if (found.fresh_bytes) hit.bytes = std::move(*found.fresh_bytes);
+  return hit;
 }
 
 asio::awaitable<detail::ErasedFetch> Cache::serve_miss(const Key& key, const detail::ErasedCodec& codec,

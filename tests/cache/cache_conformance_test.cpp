@@ -188,8 +188,19 @@ TEST_P(CacheConformanceTest, StringsReadFromEitherTierKeepTheirBytesWhateverType
     EXPECT_EQ(co_await cache.get<std::string>(Key::of("docs", "small"), l2_only), small);
     EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "large"), l2_only))->view(), large);
     EXPECT_EQ((co_await cache.get<Bytes>(Key::of("docs", "small"), l2_only))->view(), small);
+    // get_or_set and fetch hand raw types the payload itself (no erased value in between).
+    auto not_called = []() -> std::string { throw std::logic_error("the entry is in Redis"); };
+    for (const char* name : {"large", "small"}) {
+      const std::string& expected = std::string_view(name) == "large" ? large : small;
+      EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("docs", name), not_called, l2_only), expected);
+      auto as_bytes = co_await cache.fetch<Bytes>(
+          Key::of("docs", name), [] { return Bytes::copy_of("not called"); }, l2_only);
+      EXPECT_EQ(as_bytes.value.view(), expected);
+      EXPECT_EQ(as_bytes.source, Source::l2);
+    }
     const auto stats = cache.stats();
-    EXPECT_EQ(stats.l2_hits, 4U);
+    EXPECT_EQ(stats.l2_hits, 8U);
+    EXPECT_EQ(stats.loader_calls, 0U);
     EXPECT_EQ(stats.errors, 0U);
   });
 }
