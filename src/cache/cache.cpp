@@ -517,7 +517,12 @@ void Cache::Impl::set_generation(KnownGeneration& known, std::string_view name_s
 
 asio::awaitable<std::uint64_t> Cache::Impl::generation_of(const std::string& name_space, bool use_l2) {
   std::optional<std::uint64_t> generation = known_generation(name_space);
-  if (!generation && l2_ && use_l2) {
+  if (generation) co_return *generation;
+  if (!l2_) {  // this process keeps the only count: it starts at 0, and known, reads skip this
+    learn_generation(name_space, 0);
+    co_return 0;
+  }
+  if (use_l2) {
     generation = co_await l2_->generation(name_space);
     if (generation) learn_generation(name_space, *generation);
   }
@@ -1212,13 +1217,13 @@ Cache::Probe::Step Cache::settle(Probe& probe, const detail::ErasedCodec& codec,
   return impl.judge(state.found, state.policy);
 }
 
-void Cache::refresh(Probe& probe, const detail::ErasedCodec& codec, detail::ErasedLoader loader,
+void Cache::refresh(Probe& probe, const detail::ErasedCodec& codec, detail::LoaderRef loader,
                     const EntryOptions& options) {
   auto& state = probe.state();
-  state.impl->refresh_eagerly(state.full, codec, std::move(loader), options);
+  state.impl->refresh_eagerly(state.full, codec, loader.erase(loader.loader), options);
 }
 
-detail::ErasedFetch Cache::take_hit(Probe& probe) {
+detail::ErasedFetch Cache::take_found(Probe& probe) {
   auto& found = probe.state().found;
   const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
   detail::ErasedFetch hit{std::move(found.fresh_value), found.fresh_source, age, {}};
@@ -1226,9 +1231,8 @@ detail::ErasedFetch Cache::take_hit(Probe& probe) {
   return hit;
 }
 
-asio::awaitable<detail::ErasedFetch> Cache::serve_miss(const Key& key, const detail::ErasedCodec& codec,
-                                                       detail::ErasedLoader loader, const EntryOptions& options,
-                                                       Probe& probe) {
+asio::awaitable<void> Cache::serve_miss(const Key& key, const detail::ErasedCodec& codec, detail::LoaderRef loader,
+                                        const EntryOptions& options, Probe& probe) {
   auto& state = probe.state();
   auto impl = state.impl;
   if (state.full.empty()) {  // the namespace's generation was not known: the whole read, here
@@ -1239,12 +1243,18 @@ asio::awaitable<detail::ErasedFetch> Cache::serve_miss(const Key& key, const det
     }
     const auto step = impl->judge(state.found, state.policy);
     if (step == Probe::Step::hit_refresh) refresh(probe, codec, loader, options);
-    if (step != Probe::Step::miss) co_return take_hit(probe);
+    if (step != Probe::Step::miss) co_return;
   }
   if (state.corrupt) co_await impl->drop_corrupt(state.full, *state.corrupt);
   Metrics::bump(impl->metrics_.misses);
-  co_return co_await impl->serve_miss(key, codec, std::move(loader), options, std::move(state.full), state.sequence,
-                                      std::move(state.found));
+  auto erased = loader.erase(loader.loader);
+  auto served = co_await impl->serve_miss(key, codec, std::move(erased), options, std::move(state.full),
+                                          state.sequence, std::move(state.found));
+  // Handed out by take_found(), as a hit is: its age is now_ms - fresh_created_ms, now_ms being 0.
+  state.found = Impl::Lookup{};
+  state.found.fresh_value = std::move(served.value);
+  state.found.fresh_source = served.source;
+  state.found.fresh_created_ms = -std::chrono::duration_cast<std::chrono::milliseconds>(served.age).count();
 }
 
 asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedCodec& codec,

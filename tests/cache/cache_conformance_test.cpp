@@ -230,6 +230,35 @@ TEST_P(CacheConformanceTest, AValueNobodyElseHoldsIsMovedToTheCallerAndOneL1Keep
   });
 }
 
+// A loader that counts how often it is copied or moved.
+struct CountedLoader {
+  int* transfers;
+  explicit CountedLoader(int* counter) : transfers(counter) {}
+  CountedLoader(const CountedLoader& other) : transfers(other.transfers) { ++*transfers; }
+  CountedLoader(CountedLoader&& other) noexcept : transfers(other.transfers) { ++*transfers; }
+  CountedLoader& operator=(const CountedLoader&) = delete;
+  CountedLoader& operator=(CountedLoader&&) = delete;
+  ~CountedLoader() = default;
+  std::string operator()() const { return "loaded"; }
+};
+
+// A hit leaves the loader in get_or_set's frame: only a load type-erases it (into a
+// std::function, an allocation for a loader of more than 16 bytes).
+TEST_P(CacheConformanceTest, AHitLeavesTheLoaderWhereItIsAndOnlyALoadTakesItOver) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    int miss_transfers = 0;
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("counted", 1), CountedLoader(&miss_transfers)), "loaded");
+    int hit_transfers = 0;
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("counted", 1), CountedLoader(&hit_transfers)), "loaded");
+    EXPECT_EQ(cache.stats().loader_calls, 1U);
+    // Into the frame: a move into read_through's parameter and GCC's copy of it into the frame.
+    EXPECT_LE(hit_transfers, 2);
+    EXPECT_GT(miss_transfers, hit_transfers) << "a load takes the loader over";
+  });
+}
+
 TEST_P(CacheConformanceTest, GetOrSetLoadsOnceThenServesTheCachedValue) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     Cache cache(executor, options());
