@@ -32,12 +32,14 @@ std::unique_ptr<Client> Client::create(asio::any_io_executor executor, Deploymen
 
 asio::awaitable<Result<std::vector<Reply>>> Client::exec_all(std::string_view routing_key, Request request,
                                                              std::optional<std::chrono::milliseconds> timeout) {
+  if (single_pool_ != nullptr) return single_pool_->exec_all(std::move(request), timeout);
   const int slot = sharded() && !routing_key.empty() ? key_slot(routing_key) : -1;
   return exec_on_slot(slot, std::move(request), timeout);
 }
 
 asio::awaitable<Result<Reply>> Client::exec(std::string_view routing_key, Request request,
                                             std::optional<std::chrono::milliseconds> timeout) {
+  if (single_pool_ != nullptr) return single_pool_->exec(std::move(request), timeout);
   const int slot = sharded() && !routing_key.empty() ? key_slot(routing_key) : -1;
   return exec_one_on_slot(slot, std::move(request), timeout);
 }
@@ -81,7 +83,9 @@ bool suggests_topology_change(const boost::system::error_code& error) noexcept {
 // ---------------------------------------------------------------------------------------------
 
 StandaloneClient::StandaloneClient(asio::any_io_executor executor, ConnectionOptions options)
-    : options_(options), pool_(std::move(executor), std::move(options)) {}
+    : options_(options), pool_(std::move(executor), std::move(options)) {
+  single_pool_ = &pool_;
+}
 
 asio::awaitable<Result<void>> StandaloneClient::connect() { return pool_.connect(); }
 

@@ -18,6 +18,8 @@
 
 namespace strata::redis {
 
+class Pool;
+
 // Redis as one deployment, whatever its shape: a single server, a Redis Cluster (requests
 // routed by key slot, MOVED and ASK followed, the slot map refreshed), or a master found
 // through Sentinel (followed across failovers). Same threading rule as Connection: create it
@@ -64,6 +66,10 @@ public:
   virtual void close() = 0;
 
 protected:
+  // A deployment of one server sets this: its requests go straight to the pool, without the
+  // two virtual hops of slot routing (a GET then costs what Pool::exec costs).
+  Pool* single_pool_ = nullptr;
+
   // slot: the key slot of the routing key (cluster), or -1 for any node.
   virtual boost::asio::awaitable<Result<std::vector<Reply>>> exec_on_slot(
       int slot, Request request, std::optional<std::chrono::milliseconds> timeout) = 0;
