@@ -9,17 +9,20 @@ namespace strata::redis {
 namespace {
 
 // hiredis builds a reply tree by calling these for every element, child after parent. A root
-// reply is allocated here and owned by the caller of redisReaderGetReply; a child is constructed
-// in place inside its parent's element vector, which createArray sized up front, so the
-// pointer handed back to hiredis stays valid.
+// reply goes to its reader's slot (the task's privdata), from which next() moves it out before
+// hiredis starts the next one: no allocation per reply. A child is constructed in place inside
+// its parent's element vector, which createArray sized up front, so the pointer handed back to
+// hiredis stays valid.
 Reply* place(const redisReadTask* task, Reply value) {
+  Reply* slot = nullptr;
   if (task->parent != nullptr) {
     auto* parent = static_cast<Reply*>(task->parent->obj);
-    Reply& slot = parent->mutable_elements()[static_cast<std::size_t>(task->idx)];
-    slot = std::move(value);
-    return &slot;
+    slot = &parent->mutable_elements()[static_cast<std::size_t>(task->idx)];
+  } else {
+    slot = static_cast<Reply*>(task->privdata);
   }
-  return new (std::nothrow) Reply(std::move(value));
+  *slot = std::move(value);
+  return slot;
 }
 
 void* create_string(const redisReadTask* task, char* data, std::size_t length) {
@@ -42,8 +45,9 @@ void* create_integer(const redisReadTask* task, long long value) {
 
 void* create_nil(const redisReadTask* task) { return place(task, Reply::nil()); }
 
-// hiredis frees only roots (children live inside them).
-void free_object(void* reply) { delete static_cast<Reply*>(reply); }
+// hiredis frees only roots (children live inside them), and a root is its reader's slot: a
+// reply abandoned on a protocol error, or by a reader freed halfway through it.
+void free_object(void* reply) { *static_cast<Reply*>(reply) = Reply(); }
 
 redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
                                              create_nil, free_object};
@@ -54,6 +58,7 @@ void RespReader::FreeReader::operator()(redisReader* reader) const noexcept { re
 
 RespReader::RespReader() : reader_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
   if (!reader_) throw std::bad_alloc();
+  reader_->privdata = &root_;
   // hiredis frees its idle buffer once it exceeds 16 KiB, which under pipelining means a new
   // allocation for nearly every read; keep up to 1 MiB instead (one per connection).
   reader_->maxbuf = 1024 * 1024;
@@ -86,8 +91,7 @@ std::optional<Reply> RespReader::next() {
     return std::nullopt;
   }
   if (raw == nullptr) return std::nullopt;
-  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
-  return std::move(*reply);
+  return std::move(*static_cast<Reply*>(raw));  // the slot: hiredis has let go of it
 }
 
 }  // namespace strata::redis

@@ -39,6 +39,7 @@ private:
   struct FreeReader {
     void operator()(redisReader* reader) const noexcept;
   };
+  Reply root_;  // where hiredis builds each top-level reply; outlives reader_, which may free into it
   std::unique_ptr<redisReader, FreeReader> reader_;
   std::string error_;
 };

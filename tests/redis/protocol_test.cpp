@@ -141,6 +141,30 @@ TEST(RespReader, RejectsBytesThatAreNotResp) {
   EXPECT_FALSE(reader.next().has_value());
 }
 
+// Each top-level reply is built in the reader's own slot: one cut short (by bad bytes, or by the
+// reader ending) is released there, and a reply handed out stays intact while the next is built.
+TEST(RespReader, AReplyCutShortIsReleasedAndOneHandedOutOutlivesTheNext) {
+  {
+    RespReader reader;
+    const std::string half = "*3\r\n$3\r\nfoo\r\n*1\r\n";  // an array waiting for its rest
+    reader.feed(half.data(), half.size());
+    EXPECT_FALSE(reader.next().has_value());
+    EXPECT_FALSE(reader.failed());
+  }  // the reader ends with the array half built (ASan checks the release)
+  RespReader reader;
+  const std::string stream = "$5\r\nfirst\r\n*2\r\n$6\r\nsecond\r\n:2\r\n*2\r\n:1\r\n!bad\r\n";
+  reader.feed(stream.data(), stream.size());
+  auto first = reader.next();
+  auto second = reader.next();
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(first->text(), "first");
+  EXPECT_EQ(*second, Reply::array({Reply::string("second"), Reply::integer(2)}));
+  EXPECT_FALSE(reader.next().has_value());  // the third breaks off inside its array
+  EXPECT_TRUE(reader.failed());
+  EXPECT_EQ(first->text(), "first");
+}
+
 TEST(Reply, DescribesItselfReadably) {
   const Reply reply = Reply::array({Reply::status("OK"), Reply::integer(3), Reply::nil(),
                                     Reply::string(std::string("a\0\"", 3)), Reply::error("ERR x")});
