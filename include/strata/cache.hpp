@@ -140,7 +140,7 @@ struct ErasedFetch {
   std::string bytes;  // an L2 hit of a ValueIsBytes type: the value, without an allocation to erase it
 };
 
-// What a read through the cache hands its caller: the value alone, or Fetched<T>.
+// The value a read found: for raw types read from L2 its bytes as they are, else the erased value.
 template <typename T>
 T take(ErasedFetch& found) {
   if constexpr (ValueIsBytes<T>) {
@@ -149,6 +149,7 @@ T take(ErasedFetch& found) {
   return take<T>(std::move(found.value));
 }
 
+// What a read through the cache hands its caller: the value alone, or Fetched<T>.
 template <typename Out, typename T>
 Out deliver(ErasedFetch&& found) {
   if constexpr (std::is_same_v<Out, Fetched<T>>) {
