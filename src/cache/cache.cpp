@@ -344,8 +344,8 @@ public:
   void refresh_eagerly(const std::string& full, const detail::ErasedCodec& codec, detail::ErasedLoader loader,
                        const EntryOptions& options);
   // lookup() in parts, for get_or_set's hit path. lookup_l1 never suspends and
-  // says whether L2 must be asked; accept_l2 judges L2's answer into `out` and returns why
-  // the stored bytes must be deleted, when they must. Without keep_entry, a fresh L2 value
+  // says whether L2 must be asked; accept_l2 records L2's latency (since out.l2_began), judges
+  // its answer into `out` and returns why the stored bytes must be deleted, when they must. Without keep_entry, a fresh L2 value
   // that L1 does not keep comes without its entry (only fresh_value and its lifetimes).
   bool lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec, const ReadPolicy& policy);
   // L2's part: the GET (with the invalidation epoch when asked for a fill), then accept_l2.
@@ -608,6 +608,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
 std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read&& read, const std::string& full,
                                                   const detail::ErasedCodec& codec, const ReadPolicy& policy,
                                                   std::uint64_t sequence, bool keep_entry) {
+  metrics_.l2_latency.record(std::chrono::steady_clock::now() - out.l2_began);
   if (!read.ok) return std::nullopt;
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
@@ -680,7 +681,6 @@ asio::awaitable<void> Cache::Impl::read_l2(Lookup& out, const std::string& full,
     auto reply = co_await l2_->get(full, caller);
     read = l2_->interpret(std::move(reply));
   }
-  metrics_.l2_latency.record(std::chrono::steady_clock::now() - out.l2_began);
   if (auto why = accept_l2(out, std::move(read), full, codec, policy, sequence, keep_entry)) {
     co_await drop_corrupt(full, *why);
   }
@@ -1210,7 +1210,6 @@ Cache::Probe::Step Cache::settle(Probe& probe, const detail::ErasedCodec& codec,
                                  redis::Result<redis::Reply>&& reply) {
   auto& state = probe.state();
   Impl& impl = *state.impl;
-  impl.metrics_.l2_latency.record(std::chrono::steady_clock::now() - state.found.l2_began);
   state.corrupt = impl.accept_l2(state.found, impl.l2_->interpret(std::move(reply)), state.full, codec,
                                  state.policy, state.sequence, false);
   if (state.corrupt) return Probe::Step::miss;
