@@ -99,12 +99,6 @@ std::string StandaloneClient::last_error() const { return pool_.connection(0).la
 
 void StandaloneClient::close() { pool_.close(); }
 
-// Straight to the pool: a single server's GET costs what Pool::exec costs.
-asio::awaitable<Result<Reply>> StandaloneClient::exec_one_on_slot(int /*slot*/, Request request,
-                                                                  std::optional<std::chrono::milliseconds> timeout) {
-  return pool_.exec(std::move(request), timeout);
-}
-
 asio::awaitable<Result<std::vector<Reply>>> StandaloneClient::exec_on_slot(
     int, Request request, std::optional<std::chrono::milliseconds> timeout) {
   return pool_.exec_all(std::move(request), timeout);

@@ -25,8 +25,6 @@ public:
 protected:
   boost::asio::awaitable<Result<std::vector<Reply>>> exec_on_slot(
       int slot, Request request, std::optional<std::chrono::milliseconds> timeout) override;
-  boost::asio::awaitable<Result<Reply>> exec_one_on_slot(int slot, Request request,
-                                                         std::optional<std::chrono::milliseconds> timeout) override;
 
 private:
   ConnectionOptions options_;

@@ -73,9 +73,11 @@ protected:
   // slot: the key slot of the routing key (cluster), or -1 for any node.
   virtual boost::asio::awaitable<Result<std::vector<Reply>>> exec_on_slot(
       int slot, Request request, std::optional<std::chrono::milliseconds> timeout) = 0;
-  // One command's reply: exec_on_slot's first, unless a deployment has a shorter way.
-  virtual boost::asio::awaitable<Result<Reply>> exec_one_on_slot(int slot, Request request,
-                                                                 std::optional<std::chrono::milliseconds> timeout);
+
+private:
+  // One command's reply: exec_on_slot's first.
+  boost::asio::awaitable<Result<Reply>> exec_one_on_slot(int slot, Request request,
+                                                         std::optional<std::chrono::milliseconds> timeout);
 };
 
 }  // namespace strata::redis
