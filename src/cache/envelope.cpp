@@ -20,6 +20,7 @@ constexpr std::string_view kMagic = "\xB7STC";
 constexpr std::uint8_t kFlagCompressed = 1;
 constexpr std::uint8_t kFlagHmac = 2;
 constexpr std::size_t kHmacBytes = 32;
+constexpr std::size_t kFooterBytes = 4 + 1 + 1 + kMagic.size();  // metadata len, flags, version, magic
 
 void put_u8(std::string& out, std::uint8_t value) { out.push_back(static_cast<char>(value)); }
 template <typename Unsigned>
@@ -68,13 +69,16 @@ private:
   bool truncated_ = false;
 };
 
+// HMAC-SHA256 over the key's length and bytes, then everything stored but the MAC itself (the
+// bytes before it and the footer after it).
 std::array<unsigned char, kHmacBytes> hmac_of(const std::string& secret, std::string_view key,
-                                              std::string_view body) {
+                                              std::string_view before_mac, std::string_view footer) {
   std::string message;
-  message.reserve(8 + key.size() + body.size());
+  message.reserve(8 + key.size() + before_mac.size() + footer.size());
   put_le<std::uint64_t>(message, key.size());
   message.append(key);
-  message.append(body);
+  message.append(before_mac);
+  message.append(footer);
   std::array<unsigned char, kHmacBytes> digest{};
   unsigned int length = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -165,14 +169,19 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
   }
   const std::string_view stored = compress ? std::string_view(compressed) : std::string_view(payload);
 
-  std::string out;
   std::size_t tag_bytes = 0;
-  for (const auto& tag : envelope.tags) tag_bytes += 2 + tag.size();
-  out.reserve(64 + envelope.codec.size() + tag_bytes + stored.size() + kHmacBytes);
-  out.append(kMagic);
-  put_u8(out, kVersion);
+  for (const auto& tag : envelope.tags) {
+    if (tag.size() > std::numeric_limits<std::uint16_t>::max()) {
+      throw std::invalid_argument("tag longer than 65535 bytes: " + tag.substr(0, 40) + "...");
+    }
+    tag_bytes += 2 + tag.size();
+  }
   const bool sign = !options_.integrity_secret.empty();
-  put_u8(out, static_cast<std::uint8_t>((compress ? kFlagCompressed : 0) | (sign ? kFlagHmac : 0)));
+  std::string out;
+  out.reserve(stored.size() + 48 + envelope.codec.size() + tag_bytes + kHmacBytes + kFooterBytes);
+  out.append(stored);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(stored.size()));
+  if (compress) put_le<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
   put_u8(out, static_cast<std::uint8_t>(envelope.codec.size()));
   out.append(envelope.codec);
   put_le<std::uint64_t>(out, static_cast<std::uint64_t>(envelope.created_ms));
@@ -181,19 +190,19 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
   put_le<std::uint64_t>(out, envelope.fill_epoch);
   put_le<std::uint16_t>(out, static_cast<std::uint16_t>(envelope.tags.size()));
   for (const auto& tag : envelope.tags) {
-    if (tag.size() > std::numeric_limits<std::uint16_t>::max()) {
-      throw std::invalid_argument("tag longer than 65535 bytes: " + tag.substr(0, 40) + "...");
-    }
     put_le<std::uint16_t>(out, static_cast<std::uint16_t>(tag.size()));
     out.append(tag);
   }
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(stored.size()));
-  out.append(stored);
-  if (compress) put_le<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
+  std::string footer;
+  put_le<std::uint32_t>(footer, static_cast<std::uint32_t>(out.size() - stored.size()));
+  put_u8(footer, static_cast<std::uint8_t>((compress ? kFlagCompressed : 0) | (sign ? kFlagHmac : 0)));
+  put_u8(footer, kVersion);
+  footer.append(kMagic);
   if (sign) {
-    const auto digest = hmac_of(options_.integrity_secret, key, out);
+    const auto digest = hmac_of(options_.integrity_secret, key, out, footer);
     out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   }
+  out.append(footer);
   return out;
 }
 
@@ -215,28 +224,47 @@ EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string
 
 std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, std::string_view key,
                                                         std::string* owner, Decoded& result) const {
-  if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
-    return EnvelopeError::foreign;
-  }
-  Reader reader(bytes.substr(kMagic.size()));
-  std::uint8_t version = 0, flags = 0, codec_size = 0;
-  if (!reader.read_le(version)) return EnvelopeError::truncated;
+  if (bytes.size() < kFooterBytes || !bytes.ends_with(kMagic)) return EnvelopeError::foreign;
+  Reader footer(bytes.substr(bytes.size() - kFooterBytes));
+  std::uint32_t metadata_size = 0;
+  std::uint8_t flags = 0, version = 0;
+  footer.read_le(metadata_size), footer.read_le(flags), footer.read_le(version);  // in range
   if (version > kVersion) return EnvelopeError::newer_version;
   if (version != kVersion) return EnvelopeError::corrupt;
-  if (!reader.read_le(flags) || !reader.read_le(codec_size)) return EnvelopeError::truncated;
   if ((flags & ~(kFlagCompressed | kFlagHmac)) != 0) return EnvelopeError::corrupt;
   const bool signed_entry = (flags & kFlagHmac) != 0;
   if (!options_.integrity_secret.empty() && !signed_entry) return EnvelopeError::integrity;
 
+  const std::size_t mac_size = signed_entry ? kHmacBytes : 0;
+  const std::size_t before_footer = bytes.size() - kFooterBytes;
+  if (before_footer < mac_size || before_footer - mac_size < metadata_size) return EnvelopeError::truncated;
+  const std::size_t metadata_at = before_footer - mac_size - metadata_size;
+  if (signed_entry && !options_.integrity_secret.empty()) {
+    const auto expected = hmac_of(options_.integrity_secret, key, bytes.substr(0, before_footer - mac_size),
+                                  bytes.substr(before_footer));
+    if (CRYPTO_memcmp(expected.data(), bytes.data() + before_footer - mac_size, kHmacBytes) != 0) {
+      return EnvelopeError::integrity;
+    }
+  }
+
+  Reader reader(bytes.substr(metadata_at, metadata_size));
+  const bool compressed = (flags & kFlagCompressed) != 0;
+  std::uint32_t stored_size = 0, original_size = 0;
+  if (!reader.read_le(stored_size) || (compressed && !reader.read_le(original_size))) {
+    return EnvelopeError::corrupt;
+  }
+  // The payload's own length catches bytes lost or added before the metadata.
+  if (stored_size != metadata_at) return stored_size > metadata_at ? EnvelopeError::truncated : EnvelopeError::corrupt;
   Envelope& envelope = result.envelope;
+  std::uint8_t codec_size = 0;
   std::string_view field;
-  if (!reader.take(codec_size, field)) return EnvelopeError::truncated;
+  if (!reader.read_le(codec_size) || !reader.take(codec_size, field)) return EnvelopeError::corrupt;
   envelope.codec = std::string(field);  // constructing a short string beats assign()'s generic path
   std::uint64_t created = 0, fresh = 0, stale = 0;
   std::uint16_t tag_count = 0;
   if (!reader.read_le(created) || !reader.read_le(fresh) || !reader.read_le(stale) ||
       !reader.read_le(envelope.fill_epoch) || !reader.read_le(tag_count)) {
-    return EnvelopeError::truncated;
+    return EnvelopeError::corrupt;
   }
   envelope.created_ms = static_cast<std::int64_t>(created);
   envelope.fresh_until_ms = static_cast<std::int64_t>(fresh);
@@ -245,30 +273,12 @@ std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, 
   envelope.tags.reserve(tag_count);
   for (std::uint16_t i = 0; i < tag_count; ++i) {
     std::uint16_t size = 0;
-    if (!reader.read_le(size) || !reader.take(size, field)) return EnvelopeError::truncated;
+    if (!reader.read_le(size) || !reader.take(size, field)) return EnvelopeError::corrupt;
     envelope.tags.emplace_back(field);
-  }
-  std::uint32_t stored_size = 0;
-  std::string_view stored;
-  if (!reader.read_le(stored_size) || !reader.take(stored_size, stored)) {
-    return EnvelopeError::truncated;
-  }
-  std::uint32_t original_size = 0;
-  const bool compressed = (flags & kFlagCompressed) != 0;
-  if (compressed && !reader.read_le(original_size)) return EnvelopeError::truncated;
-  const std::size_t body_end = kMagic.size() + reader.position();
-  if (signed_entry) {
-    std::string_view mac;
-    if (!reader.take(kHmacBytes, mac)) return EnvelopeError::truncated;
-    if (!options_.integrity_secret.empty()) {
-      const auto expected = hmac_of(options_.integrity_secret, key, bytes.substr(0, body_end));
-      if (CRYPTO_memcmp(expected.data(), mac.data(), kHmacBytes) != 0) {
-        return EnvelopeError::integrity;
-      }
-    }
   }
   if (reader.remaining() != 0) return EnvelopeError::corrupt;
 
+  const std::string_view stored = bytes.substr(0, stored_size);
   if (compressed) {
     if (original_size > options_.max_payload_bytes) return EnvelopeError::corrupt;
     envelope.payload.resize(original_size);
@@ -277,10 +287,8 @@ std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, 
     if (ZSTD_isError(size) || size != original_size) return EnvelopeError::decompression;
     result.was_compressed = true;
   } else if (owner != nullptr) {
-    const auto offset = static_cast<std::size_t>(stored.data() - bytes.data());
     envelope.payload = std::move(*owner);
-    envelope.payload.resize(offset + stored.size());
-    envelope.payload.erase(0, offset);
+    envelope.payload.resize(stored_size);  // the payload starts the buffer: shortening it is all
   } else {
     envelope.payload.assign(stored);
   }

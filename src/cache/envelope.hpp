@@ -45,14 +45,18 @@ struct EnvelopeOptions {
   std::size_t max_payload_bytes = 512 * 1024 * 1024;
 };
 
-// Versioned binary format:
-//   magic "\xB7STC" | version u8 | flags u8 (1 = zstd, 2 = HMAC) | codec len u8 + bytes
-//   | created, fresh_until, stale_until i64 | fill_epoch u64 | tag count u16, (len u16 + bytes)*
-//   | payload len u32 + bytes [| original len u32 when compressed] | HMAC 32 bytes when flagged
-// All integers little-endian.
+// Versioned binary format, the value first so that a reader can keep it where it lies (the
+// reply buffer becomes the value by shortening it, whatever its size):
+//   stored payload | metadata | HMAC 32 bytes when flagged | footer
+//   metadata: payload len u32 | original len u32 when compressed | codec len u8 + bytes
+//             | created, fresh_until, stale_until i64 | fill_epoch u64 | tag count u16, (len u16 + bytes)*
+//   footer:   metadata len u32 | flags u8 (1 = zstd, 2 = HMAC) | version u8 | magic "\xB7STC"
+// All integers little-endian. Every version keeps "version u8 | magic" as its last five bytes,
+// so a reader always knows which version it looks at. Version 1 (before the first release) put
+// the metadata first; its entries read as foreign (a miss that deletes them).
 class EnvelopeCodec {
 public:
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
 
   explicit EnvelopeCodec(EnvelopeOptions options);
 
@@ -71,8 +75,8 @@ public:
     bool was_compressed = false;
   };
   [[nodiscard]] Decoded decode(std::string_view bytes, std::string_view key) const;
-  // The same, taking the bytes over: an uncompressed payload is cut out of them in place
-  // instead of being copied (a GET's reply becomes the value without another allocation).
+  // The same, taking the bytes over: an uncompressed payload is what remains of them once
+  // shortened, neither copied nor moved (a GET's reply becomes the value as it lies).
   [[nodiscard]] Decoded decode_owned(std::string&& bytes, std::string_view key) const;
 
   [[nodiscard]] const EnvelopeOptions& options() const noexcept { return options_; }

@@ -75,28 +75,44 @@ TEST(EnvelopeTest, ForeignTruncatedCorruptAndNewerValuesAreRejected) {
   const auto bytes = codec.encode(sample("{\"progress\":40}"), "k");
   EXPECT_EQ(codec.decode("{\"progress\":40}", "k").error, EnvelopeError::foreign);
   EXPECT_EQ(codec.decode("", "k").error, EnvelopeError::foreign);
-  for (std::size_t cut = 4; cut < bytes.size(); ++cut) {
-    const auto decoded = codec.decode(bytes.substr(0, cut), "k");
-    EXPECT_FALSE(decoded.ok) << "accepted a prefix of " << cut << " bytes";
-    EXPECT_EQ(decoded.error, EnvelopeError::truncated) << cut;
+  EXPECT_EQ(codec.decode("\xB7STC", "k").error, EnvelopeError::foreign);  // the magic alone
+  // Version 1 put its metadata first, behind the magic: read as foreign, never misread.
+  EXPECT_EQ(codec.decode(std::string("\xB7STC\x01\x00\x04json") + "{\"progress\":40}", "k").error,
+            EnvelopeError::foreign);
+  for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
+    const auto head = codec.decode(bytes.substr(0, cut), "k");  // the end lost: no footer
+    EXPECT_FALSE(head.ok) << "accepted the first " << cut << " bytes";
+    EXPECT_EQ(head.error, EnvelopeError::foreign) << cut;
+    const auto tail = codec.decode(bytes.substr(cut), "k");  // the start lost
+    EXPECT_FALSE(tail.ok) << "accepted the last " << bytes.size() - cut << " bytes";
+    const bool footer_whole = bytes.size() - cut >= 10;
+    EXPECT_EQ(tail.error, footer_whole ? EnvelopeError::truncated : EnvelopeError::foreign) << cut;
   }
-  EXPECT_EQ(codec.decode(bytes + "x", "k").error, EnvelopeError::corrupt);
+  EXPECT_EQ(codec.decode(bytes + "x", "k").error, EnvelopeError::foreign);
+  EXPECT_EQ(codec.decode("x" + bytes, "k").error, EnvelopeError::corrupt);
   auto newer = bytes;
-  newer[4] = static_cast<char>(EnvelopeCodec::kVersion + 1);
+  newer[newer.size() - 5] = static_cast<char>(EnvelopeCodec::kVersion + 1);
   EXPECT_EQ(codec.decode(newer, "k").error, EnvelopeError::newer_version);
+  auto older = bytes;
+  older[older.size() - 5] = static_cast<char>(EnvelopeCodec::kVersion - 1);
+  EXPECT_EQ(codec.decode(older, "k").error, EnvelopeError::corrupt);
   auto bad_flags = bytes;
-  bad_flags[5] = static_cast<char>(0x80);
+  bad_flags[bad_flags.size() - 6] = static_cast<char>(0x80);
   EXPECT_EQ(codec.decode(bad_flags, "k").error, EnvelopeError::corrupt);
+  auto bad_length = bytes;
+  bad_length[bad_length.size() - 10] ^= 0x01;  // the metadata's length, one off
+  EXPECT_FALSE(codec.decode(bad_length, "k").ok);
 
   auto compressed = codec.encode(sample(std::string(4096, 'z')), "k");
-  compressed[compressed.size() - 10] ^= 0x5A;  // inside the zstd frame
+  compressed[0] ^= 0x5A;  // the zstd frame's own magic, which the payload starts with
   const auto damaged = codec.decode(compressed, "k");
   EXPECT_FALSE(damaged.ok);
+  EXPECT_EQ(damaged.error, EnvelopeError::decompression);
 }
 
 TEST(EnvelopeTest, DecodingOwnedBytesCutsThePayloadOutOfThemAndAgreesWithDecodingAView) {
   EnvelopeOptions signed_options;
-  signed_options.integrity_secret = "s3cret";  // a MAC follows the payload: it must be cut off
+  signed_options.integrity_secret = "s3cret";  // a MAC follows the payload too: it must be cut off
   for (const auto& options : {EnvelopeOptions{}, signed_options}) {
     const EnvelopeCodec codec(options);
     for (const std::string& payload : {std::string(), std::string("a\0b", 3), std::string(100, 'v'),
@@ -110,12 +126,13 @@ TEST(EnvelopeTest, DecodingOwnedBytesCutsThePayloadOutOfThemAndAgreesWithDecodin
       expect_same(owned.envelope, viewed.envelope);
       EXPECT_EQ(owned.envelope.payload, payload);
       if (!owned.was_compressed && payload.size() > 15) {  // past the short-string buffer
-        EXPECT_EQ(owned.envelope.payload.data(), buffer) << "the payload was copied, not cut out";
+        EXPECT_EQ(owned.envelope.payload.data(), buffer) << "the payload was copied or moved, not kept";
       }
     }
     auto truncated = codec.encode(sample("value"), "k");
-    truncated.pop_back();
-    EXPECT_EQ(codec.decode_owned(std::move(truncated), "k").error, EnvelopeError::truncated);
+    truncated.erase(0, 1);  // signed, the MAC no longer matches before the lengths are read
+    EXPECT_EQ(codec.decode_owned(std::move(truncated), "k").error,
+              options.integrity_secret.empty() ? EnvelopeError::truncated : EnvelopeError::integrity);
   }
 }
 
@@ -137,10 +154,12 @@ TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
   other.integrity_secret = "guess";
   EXPECT_EQ(signer.decode(EnvelopeCodec(other).encode(sample("{}"), "app:ns:g0:1"), "app:ns:g0:1").error,
             EnvelopeError::integrity);
-  // One flipped payload byte.
-  auto tampered = bytes;
-  tampered[tampered.size() - 40] ^= 1;
-  EXPECT_FALSE(signer.decode(tampered, "app:ns:g0:1").ok);
+  // One flipped byte anywhere: in the payload, the metadata, the MAC or the footer's flags.
+  for (const std::size_t at : {std::size_t{0}, bytes.size() - 50, bytes.size() - 20, bytes.size() - 6}) {
+    auto tampered = bytes;
+    tampered[at] ^= 1;
+    EXPECT_FALSE(signer.decode(tampered, "app:ns:g0:1").ok) << at;
+  }
 }
 
 TEST(EnvelopeTest, InvalidOptionsFailFast) {
