@@ -613,28 +613,36 @@ std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier:
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
   if (!read.value) return std::nullopt;
-  auto decoded = envelopes_.decode_owned(std::move(*read.value), full);
-  if (!decoded.ok) {
-    if (decoded.error == cache::EnvelopeError::integrity) {
+  const auto inspected = envelopes_.inspect(*read.value, full);
+  if (!inspected.ok) {
+    if (inspected.error == cache::EnvelopeError::integrity) {
       log_once(1, fmt::format("entry under \"{}\" failed its integrity check: someone without the "
                               "secret wrote it; deleted",
                               full));
     }
-    return std::string(cache::describe(decoded.error));
+    return std::string(cache::describe(inspected.error));
   }
-  auto& envelope = decoded.envelope;
+  const auto& view = inspected.view;
   const std::int64_t now = out.now_ms;
-  if (now >= envelope.stale_until_ms || marks_.epoch_invalidates(envelope.fill_epoch, envelope.tags)) {
+  if (now >= view.stale_until_ms ||
+      (marks_.epoch_may_invalidate(view.fill_epoch) && marks_.epoch_invalidates(view.fill_epoch, view.tags()))) {
     return std::nullopt;
   }
-  const bool fresh = now < envelope.fresh_until_ms;
+  const bool fresh = now < view.fresh_until_ms;
   const bool only_the_value = fresh && !keep_entry && !policy.use_l1;  // nobody needs the entry
   if (only_the_value && codec.value_is_bytes) {  // the payload is the caller's value as it is
-    out.fresh_created_ms = envelope.created_ms;
-    out.fresh_until_ms = envelope.fresh_until_ms;
-    out.fresh_bytes = std::move(envelope.payload);
+    out.fresh_created_ms = view.created_ms;
+    out.fresh_until_ms = view.fresh_until_ms;
+    if (!envelopes_.take_payload(view, std::move(*read.value), out.fresh_bytes.emplace())) {
+      out.fresh_bytes.reset();
+      return std::string(cache::describe(cache::EnvelopeError::decompression));
+    }
     out.fresh_source = Source::l2;
     return std::nullopt;
+  }
+  auto envelope = view.without_payload();  // before take_payload(): the view reads the reply
+  if (!envelopes_.take_payload(view, std::move(*read.value), envelope.payload)) {
+    return std::string(cache::describe(cache::EnvelopeError::decompression));
   }
   // A value that is its own bytes takes the payload over instead of copying it.
   auto value = codec.view ? codec.decode_owned(std::move(envelope.payload)) : codec.decode(envelope.payload);

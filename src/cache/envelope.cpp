@@ -206,24 +206,16 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
   return out;
 }
 
-EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
-  return decode(bytes, key, nullptr);
-}
-
-EnvelopeCodec::Decoded EnvelopeCodec::decode_owned(std::string&& bytes, std::string_view key) const {
-  return decode(std::string_view(bytes), key, &bytes);
-}
-
-EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key, std::string* owner) const {
-  Decoded result;  // one named result returned on every path: built in place, never moved
-  const auto error = decode_into(bytes, key, owner, result);
+EnvelopeCodec::Inspected EnvelopeCodec::inspect(std::string_view bytes, std::string_view key) const {
+  Inspected result;  // one named result returned on every path: built in place, never moved
+  const auto error = inspect_into(bytes, key, result.view);
   result.ok = !error;
   if (error) result.error = *error;
   return result;
 }
 
-std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, std::string_view key,
-                                                        std::string* owner, Decoded& result) const {
+std::optional<EnvelopeError> EnvelopeCodec::inspect_into(std::string_view bytes, std::string_view key,
+                                                         View& view) const {
   if (bytes.size() < kFooterBytes || !bytes.ends_with(kMagic)) return EnvelopeError::foreign;
   Reader footer(bytes.substr(bytes.size() - kFooterBytes));
   std::uint32_t metadata_size = 0;
@@ -248,51 +240,96 @@ std::optional<EnvelopeError> EnvelopeCodec::decode_into(std::string_view bytes, 
   }
 
   Reader reader(bytes.substr(metadata_at, metadata_size));
-  const bool compressed = (flags & kFlagCompressed) != 0;
-  std::uint32_t stored_size = 0, original_size = 0;
-  if (!reader.read_le(stored_size) || (compressed && !reader.read_le(original_size))) {
+  view.compressed = (flags & kFlagCompressed) != 0;
+  std::uint32_t stored_size = 0;
+  if (!reader.read_le(stored_size) || (view.compressed && !reader.read_le(view.original_size))) {
     return EnvelopeError::corrupt;
   }
   // The payload's own length catches bytes lost or added before the metadata.
   if (stored_size != metadata_at) return stored_size > metadata_at ? EnvelopeError::truncated : EnvelopeError::corrupt;
-  Envelope& envelope = result.envelope;
+  view.stored = bytes.substr(0, stored_size);
   std::uint8_t codec_size = 0;
-  std::string_view field;
-  if (!reader.read_le(codec_size) || !reader.take(codec_size, field)) return EnvelopeError::corrupt;
-  envelope.codec = std::string(field);  // constructing a short string beats assign()'s generic path
+  if (!reader.read_le(codec_size) || !reader.take(codec_size, view.codec)) return EnvelopeError::corrupt;
   std::uint64_t created = 0, fresh = 0, stale = 0;
-  std::uint16_t tag_count = 0;
   if (!reader.read_le(created) || !reader.read_le(fresh) || !reader.read_le(stale) ||
-      !reader.read_le(envelope.fill_epoch) || !reader.read_le(tag_count)) {
+      !reader.read_le(view.fill_epoch) || !reader.read_le(view.tag_count)) {
     return EnvelopeError::corrupt;
   }
-  envelope.created_ms = static_cast<std::int64_t>(created);
-  envelope.fresh_until_ms = static_cast<std::int64_t>(fresh);
-  envelope.stale_until_ms = static_cast<std::int64_t>(stale);
-  if (envelope.fresh_until_ms > envelope.stale_until_ms) return EnvelopeError::corrupt;
-  envelope.tags.reserve(tag_count);
-  for (std::uint16_t i = 0; i < tag_count; ++i) {
+  view.created_ms = static_cast<std::int64_t>(created);
+  view.fresh_until_ms = static_cast<std::int64_t>(fresh);
+  view.stale_until_ms = static_cast<std::int64_t>(stale);
+  if (view.fresh_until_ms > view.stale_until_ms) return EnvelopeError::corrupt;
+  const std::size_t tags_at = reader.position();
+  for (std::uint16_t i = 0; i < view.tag_count; ++i) {
     std::uint16_t size = 0;
-    if (!reader.read_le(size) || !reader.take(size, field)) return EnvelopeError::corrupt;
-    envelope.tags.emplace_back(field);
+    std::string_view tag;
+    if (!reader.read_le(size) || !reader.take(size, tag)) return EnvelopeError::corrupt;
   }
   if (reader.remaining() != 0) return EnvelopeError::corrupt;
-
-  const std::string_view stored = bytes.substr(0, stored_size);
-  if (compressed) {
-    if (original_size > options_.max_payload_bytes) return EnvelopeError::corrupt;
-    envelope.payload.resize(original_size);
-    const std::size_t size = ZSTD_decompressDCtx(zstd_contexts().decompress, envelope.payload.data(),
-                                                 envelope.payload.size(), stored.data(), stored.size());
-    if (ZSTD_isError(size) || size != original_size) return EnvelopeError::decompression;
-    result.was_compressed = true;
-  } else if (owner != nullptr) {
-    envelope.payload = std::move(*owner);
-    envelope.payload.resize(stored_size);  // the payload starts the buffer: shortening it is all
-  } else {
-    envelope.payload.assign(stored);
-  }
+  view.tag_block = bytes.substr(metadata_at + tags_at, reader.position() - tags_at);
+  if (view.compressed && view.original_size > options_.max_payload_bytes) return EnvelopeError::corrupt;
   return std::nullopt;
+}
+
+std::vector<std::string> EnvelopeCodec::View::tags() const {
+  std::vector<std::string> out;
+  if (tag_count == 0) return out;
+  out.reserve(tag_count);
+  Reader reader(tag_block);
+  for (std::uint16_t i = 0; i < tag_count; ++i) {
+    std::uint16_t size = 0;
+    std::string_view tag;
+    reader.read_le(size), reader.take(size, tag);  // checked by inspect()
+    out.emplace_back(tag);
+  }
+  return out;
+}
+
+Envelope EnvelopeCodec::View::without_payload() const {
+  Envelope envelope;
+  envelope.codec = std::string(codec);
+  envelope.created_ms = created_ms;
+  envelope.fresh_until_ms = fresh_until_ms;
+  envelope.stale_until_ms = stale_until_ms;
+  envelope.fill_epoch = fill_epoch;
+  envelope.tags = tags();
+  return envelope;
+}
+
+bool EnvelopeCodec::inflate(const View& view, std::string& payload) const {
+  payload.resize(view.original_size);
+  const std::size_t size = ZSTD_decompressDCtx(zstd_contexts().decompress, payload.data(), payload.size(),
+                                               view.stored.data(), view.stored.size());
+  return !ZSTD_isError(size) && size == view.original_size;
+}
+
+bool EnvelopeCodec::take_payload(const View& view, std::string&& bytes, std::string& payload) const {
+  if (view.compressed) return inflate(view, payload);
+  const std::size_t size = view.stored.size();
+  payload = std::move(bytes);
+  payload.resize(size);  // the payload starts the buffer: shortening it is all
+  return true;
+}
+
+EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
+  Decoded result;
+  auto inspected = inspect(bytes, key);
+  if (!inspected.ok) {
+    result.error = inspected.error;
+    return result;
+  }
+  result.envelope = inspected.view.without_payload();
+  if (inspected.view.compressed) {
+    if (!inflate(inspected.view, result.envelope.payload)) {
+      result.error = EnvelopeError::decompression;
+      return result;
+    }
+    result.was_compressed = true;
+  } else {
+    result.envelope.payload.assign(inspected.view.stored);
+  }
+  result.ok = true;
+  return result;
 }
 
 }  // namespace strata::cache

@@ -68,25 +68,51 @@ public:
   [[nodiscard]] std::string encode(const Envelope& envelope, std::string_view payload,
                                    std::string_view key) const;
 
+  // A checked envelope read in place: every field is verified (lengths, version, flags, HMAC),
+  // nothing is copied, and the views point into the bytes given to inspect(). A read that only
+  // wants the value takes it from here without building an Envelope.
+  struct View {
+    std::string_view codec;
+    std::int64_t created_ms = 0;
+    std::int64_t fresh_until_ms = 0;
+    std::int64_t stale_until_ms = 0;
+    std::uint64_t fill_epoch = 0;
+    std::string_view stored;  // the payload as stored (compressed when `compressed`)
+    bool compressed = false;
+    std::uint32_t original_size = 0;
+    std::string_view tag_block;  // tag_count times (len u16 + bytes), lengths already checked
+    std::uint16_t tag_count = 0;
+
+    [[nodiscard]] std::vector<std::string> tags() const;
+    // Everything but the payload, as owned values.
+    [[nodiscard]] Envelope without_payload() const;
+  };
+  struct Inspected {
+    View view;
+    bool ok = false;
+    EnvelopeError error = EnvelopeError::foreign;
+  };
+  [[nodiscard]] Inspected inspect(std::string_view bytes, std::string_view key) const;
+  // The payload of `view`, inspected in `bytes`, which this takes over: stored plain, the payload
+  // is `bytes` shortened (neither copied nor moved); compressed, it is inflated. False when the
+  // compressed payload does not inflate.
+  [[nodiscard]] bool take_payload(const View& view, std::string&& bytes, std::string& payload) const;
+
   struct Decoded {
     Envelope envelope;
     bool ok = false;
     EnvelopeError error = EnvelopeError::foreign;
     bool was_compressed = false;
   };
+  // inspect() and take_payload() in one, copying the bytes.
   [[nodiscard]] Decoded decode(std::string_view bytes, std::string_view key) const;
-  // The same, taking the bytes over: an uncompressed payload is what remains of them once
-  // shortened, neither copied nor moved (a GET's reply becomes the value as it lies).
-  [[nodiscard]] Decoded decode_owned(std::string&& bytes, std::string_view key) const;
 
   [[nodiscard]] const EnvelopeOptions& options() const noexcept { return options_; }
 
 private:
-  // `owner`, when given, holds `bytes` and may be taken over for the payload.
-  Decoded decode(std::string_view bytes, std::string_view key, std::string* owner) const;
-  // decode()'s work: fills `out` and returns the error, or nullopt.
-  std::optional<EnvelopeError> decode_into(std::string_view bytes, std::string_view key, std::string* owner,
-                                           Decoded& out) const;
+  // inspect()'s work: fills `view` and returns the error, or nullopt.
+  std::optional<EnvelopeError> inspect_into(std::string_view bytes, std::string_view key, View& view) const;
+  bool inflate(const View& view, std::string& payload) const;
 
   EnvelopeOptions options_;
 };

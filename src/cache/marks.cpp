@@ -89,7 +89,7 @@ bool InvalidationMarks::tags_invalidated_since(std::uint64_t since,
 
 bool InvalidationMarks::epoch_invalidates(std::uint64_t fill_epoch,
                                           const std::vector<std::string>& tags) const {
-  if (fill_epoch >= highest_broad_epoch_.load(std::memory_order_acquire)) return false;
+  if (!epoch_may_invalidate(fill_epoch)) return false;
   std::shared_lock lock(mutex_);
   if (everything_.epoch > fill_epoch) return true;
   for (const auto& tag : tags) {

@@ -47,6 +47,11 @@ public:
   // True when a tag or everything was invalidated at a Redis epoch later than `fill_epoch`.
   [[nodiscard]] bool epoch_invalidates(std::uint64_t fill_epoch,
                                        const std::vector<std::string>& tags) const;
+  // False when no tag or everything was invalidated at a Redis epoch later than `fill_epoch`
+  // (most reads): epoch_invalidates() then need not be asked, nor the entry's tags listed.
+  [[nodiscard]] bool epoch_may_invalidate(std::uint64_t fill_epoch) const noexcept {
+    return fill_epoch < highest_broad_epoch_.load(std::memory_order_acquire);
+  }
 
 
 private:

@@ -110,7 +110,7 @@ TEST(EnvelopeTest, ForeignTruncatedCorruptAndNewerValuesAreRejected) {
   EXPECT_EQ(damaged.error, EnvelopeError::decompression);
 }
 
-TEST(EnvelopeTest, DecodingOwnedBytesCutsThePayloadOutOfThemAndAgreesWithDecodingAView) {
+TEST(EnvelopeTest, TakingThePayloadKeepsItWhereItLiesAndAgreesWithDecoding) {
   EnvelopeOptions signed_options;
   signed_options.integrity_secret = "s3cret";  // a MAC follows the payload too: it must be cut off
   for (const auto& options : {EnvelopeOptions{}, signed_options}) {
@@ -118,22 +118,36 @@ TEST(EnvelopeTest, DecodingOwnedBytesCutsThePayloadOutOfThemAndAgreesWithDecodin
     for (const std::string& payload : {std::string(), std::string("a\0b", 3), std::string(100, 'v'),
                                        std::string(4096, 'z')}) {
       const auto bytes = codec.encode(sample(payload), "k");
-      const auto viewed = codec.decode(bytes, "k");
+      const auto decoded = codec.decode(bytes, "k");
       auto owned_bytes = bytes;
       const char* const buffer = owned_bytes.data();
-      const auto owned = codec.decode_owned(std::move(owned_bytes), "k");
-      ASSERT_TRUE(viewed.ok && owned.ok) << describe(owned.error);
-      expect_same(owned.envelope, viewed.envelope);
-      EXPECT_EQ(owned.envelope.payload, payload);
-      if (!owned.was_compressed && payload.size() > 15) {  // past the short-string buffer
-        EXPECT_EQ(owned.envelope.payload.data(), buffer) << "the payload was copied or moved, not kept";
+      const auto inspected = codec.inspect(owned_bytes, "k");
+      ASSERT_TRUE(decoded.ok && inspected.ok) << describe(inspected.error);
+      auto envelope = inspected.view.without_payload();
+      ASSERT_TRUE(codec.take_payload(inspected.view, std::move(owned_bytes), envelope.payload));
+      expect_same(envelope, decoded.envelope);
+      EXPECT_EQ(envelope.payload, payload);
+      EXPECT_EQ(inspected.view.compressed, decoded.was_compressed);
+      if (!inspected.view.compressed && payload.size() > 15) {  // past the short-string buffer
+        EXPECT_EQ(envelope.payload.data(), buffer) << "the payload was copied or moved, not kept";
       }
     }
     auto truncated = codec.encode(sample("value"), "k");
     truncated.erase(0, 1);  // signed, the MAC no longer matches before the lengths are read
-    EXPECT_EQ(codec.decode_owned(std::move(truncated), "k").error,
+    EXPECT_EQ(codec.inspect(truncated, "k").error,
               options.integrity_secret.empty() ? EnvelopeError::truncated : EnvelopeError::integrity);
   }
+}
+
+TEST(EnvelopeTest, APayloadThatDoesNotInflateIsRefusedWhenTaken) {
+  const EnvelopeCodec codec({});
+  auto bytes = codec.encode(sample(std::string(4096, 'z')), "k");
+  bytes[5] ^= 0x5A;  // inside the zstd frame; the envelope around it is intact
+  const auto inspected = codec.inspect(bytes, "k");
+  ASSERT_TRUE(inspected.ok);
+  ASSERT_TRUE(inspected.view.compressed);
+  std::string payload;
+  EXPECT_FALSE(codec.take_payload(inspected.view, std::move(bytes), payload));
 }
 
 TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
