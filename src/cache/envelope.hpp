@@ -48,8 +48,9 @@ struct EnvelopeOptions {
 // Versioned binary format, the value first so that a reader can keep it where it lies (the
 // reply buffer becomes the value by shortening it, whatever its size):
 //   stored payload | metadata | HMAC 32 bytes when flagged | footer
-//   metadata: payload len u32 | original len u32 when compressed | codec len u8 + bytes
-//             | created, fresh_until, stale_until i64 | fill_epoch u64 | tag count u16, (len u16 + bytes)*
+//   metadata: payload len u32 | original len u32 (0 when stored plain) | created, fresh_until,
+//             stale_until i64 | fill_epoch u64 | tag count u16 | codec len u8 | codec bytes
+//             | (tag len u16 + bytes) per tag
 //   footer:   metadata len u32 | flags u8 (1 = zstd, 2 = HMAC) | version u8 | magic "\xB7STC"
 // All integers little-endian. Every version keeps "version u8 | magic" as its last five bytes,
 // so a reader always knows which version it looks at. Version 1 (before the first release) put
