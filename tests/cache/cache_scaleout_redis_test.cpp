@@ -11,6 +11,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -199,13 +200,20 @@ TEST(CacheClusterFailover, AMasterCrashIsServedFromL1AndTheLoaderThenTheReplicaT
     EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("orders", 1), loader), "order-1");
     // Replication is asynchronous: without this, a busy machine can promote a replica that never
     // received the entry, and L1 (cleared when Redis recovers) would rightly reload it.
-    EXPECT_EQ(cluster.node(master).cli({"WAIT", "1", "5000"}), "1\n");
+    EXPECT_EQ(cluster.node(master).cli({"WAIT", "1", "5000"}), "1\n") << "the replica did not acknowledge in 5 s";
     cluster.node(master).kill();
     // During the switch every call is answered: from L1, or by the loader when L1 is skipped.
     EntryOptions l2_only;
     l2_only.use_l1 = false;
+    // What a failure needs to be understood: whether L1 was cleared (and why), and Redis errors.
+    auto state = [&cache, &loads] {
+      const auto seen = cache.stats();
+      return fmt::format("after {} loads: l1_clears {}, l2_errors {}, bus_gaps {}", loads, seen.l1_clears,
+                         seen.l2_errors, seen.bus_gaps);
+    };
     for (int i = 0; i < 20; ++i) {
-      EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("orders", 1), loader), "order-1");
+      EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("orders", 1), loader), "order-1")
+          << "call " << i << ", " << state();
       auto fresh = co_await cache.get_or_set<std::string>(Key::of("orders", 2), loader, l2_only);
       EXPECT_THAT(fresh, HasSubstr("order-"));
     }
@@ -221,7 +229,7 @@ TEST(CacheClusterFailover, AMasterCrashIsServedFromL1AndTheLoaderThenTheReplicaT
         co_await pause.async_wait(asio::use_awaitable);
       }
     }
-    EXPECT_TRUE(written);
+    EXPECT_TRUE(written) << state();
   }, 90s);
 }
 
