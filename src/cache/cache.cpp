@@ -571,8 +571,8 @@ EntryPtr Cache::Impl::entry_from(cache::Envelope envelope, detail::ErasedValue v
 }
 
 asio::awaitable<void> Cache::Impl::drop_corrupt(const std::string& full, std::string_view why) {
-  Metrics::bump(metrics_.corrupt_entries);
-  Metrics::bump(metrics_.errors);
+  metrics_.bump(cache::Count::corrupt_entries);
+  metrics_.bump(cache::Count::errors);
   log_once(0, fmt::format("deleted an undecodable entry under \"{}\": {}", full, why));
   if (l2_) (void)co_await l2_->unlink(full);
   l1_->erase(full);
@@ -599,7 +599,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
       }
     }
     out.l2_began = std::chrono::steady_clock::now();
-    metrics_.l1_latency.record(out.l2_began - began.real);
+    metrics_.record(cache::Latency::l1, out.l2_began - began.real);
     if (out.fresh) return false;
   }
   return l2_ && policy.use_l2;
@@ -608,7 +608,7 @@ bool Cache::Impl::lookup_l1(Lookup& out, const std::string& full, const detail::
 std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier::Read&& read, const std::string& full,
                                                   const detail::ErasedCodec& codec, const ReadPolicy& policy,
                                                   std::uint64_t sequence, bool keep_entry) {
-  metrics_.l2_latency.record(std::chrono::steady_clock::now() - out.l2_began);
+  metrics_.record(cache::Latency::l2, std::chrono::steady_clock::now() - out.l2_began);
   if (!read.ok) return std::nullopt;
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
@@ -736,7 +736,7 @@ asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
   tags.insert(tags.end(), context.tags.begin(), context.tags.end());
   normalize_tags(tags);
   if (marks_.invalidated_since(sequence, full, tags)) {
-    Metrics::bump(metrics_.fills_discarded);
+    metrics_.bump(cache::Count::fills_discarded);
     co_return nullptr;
   }
   const auto ttl = context.ttl ? *context.ttl : jittered(policy);
@@ -749,15 +749,15 @@ asio::awaitable<EntryPtr> Cache::Impl::store_loaded(const std::string& full,
     auto outcome = co_await l2_->store(full, encode_entry(*entry, full), entry->lifetime(),
                                        entry->envelope.fill_epoch, entry->envelope.tags);
     if (outcome == cache::RedisTier::StoreOutcome::refused) {
-      Metrics::bump(metrics_.fills_discarded);
+      metrics_.bump(cache::Count::fills_discarded);
       co_return nullptr;
     }
   }
   if (marks_.invalidated_since(sequence, full, entry->envelope.tags)) {
-    Metrics::bump(metrics_.fills_discarded);
+    metrics_.bump(cache::Count::fills_discarded);
     co_return nullptr;
   }
-  Metrics::bump(metrics_.sets);
+  metrics_.bump(cache::Count::sets);
   put_l1(full, entry, policy);
   co_return entry;
 }
@@ -869,18 +869,18 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
   auto context = std::make_shared<LoadContext>();
   context->has_stale_value = has_stale;
   auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
-  Metrics::bump(metrics_.loader_calls);
+  metrics_.bump(cache::Count::loader_calls);
   const auto started = std::chrono::steady_clock::now();
   asio::co_spawn(executor_, call_loader(std::move(loader), context, outcome), asio::detached);
   const bool finished = co_await outcome->wait(policy.hard_timeout);
-  metrics_.loader_latency.record(std::chrono::steady_clock::now() - started);
+  metrics_.record(cache::Latency::loader, std::chrono::steady_clock::now() - started);
   if (!finished) {
-    Metrics::bump(metrics_.loader_timeouts);
-    Metrics::bump(metrics_.errors);
+    metrics_.bump(cache::Count::loader_timeouts);
+    metrics_.bump(cache::Count::errors);
     result.timed_out = true;
   } else if (outcome->result().error) {
-    Metrics::bump(metrics_.loader_errors);
-    Metrics::bump(metrics_.errors);
+    metrics_.bump(cache::Count::loader_errors);
+    metrics_.bump(cache::Count::errors);
     result.error = outcome->result().error;
   } else if (!outcome->result().value) {
     result.error = std::make_exception_ptr(std::logic_error("cache loader returned no value"));
@@ -933,7 +933,7 @@ void Cache::Impl::drop_l1(std::string_view reason) {
     generations_.clear();
     generations_version_.fetch_add(1, std::memory_order_release);
   }
-  Metrics::bump(metrics_.l1_clears);
+  metrics_.bump(cache::Count::l1_clears);
   spdlog::info("strata cache: L1 cleared ({})", reason);
 }
 
@@ -1033,7 +1033,7 @@ void Cache::Impl::on_bus_message(const std::string& payload) {
     return;
   }
   if (message->instance == instance_) return;
-  Metrics::bump(metrics_.bus_messages);
+  metrics_.bump(cache::Count::bus_messages);
   bool gap = false;
   {
     std::lock_guard lock(bus_mutex_);
@@ -1044,7 +1044,7 @@ void Cache::Impl::on_bus_message(const std::string& payload) {
     }
   }
   if (gap) {
-    Metrics::bump(metrics_.bus_gaps);
+    metrics_.bump(cache::Count::bus_gaps);
     drop_l1("a message on the invalidation bus was lost");
   }
   if (l2_) l2_->observe_epoch(message->epoch);
@@ -1104,7 +1104,7 @@ void Cache::Impl::refresh_eagerly(const std::string& full, const detail::ErasedC
   bool leader = false;
   (void)start_load(full, codec, std::move(loader), resolve(options_.defaults, options), marks_.sequence(),
                    std::nullopt, true, false, &leader);
-  if (leader) Metrics::bump(metrics_.eager_refreshes);
+  if (leader) metrics_.bump(cache::Count::eager_refreshes);
 }
 
 // A get_or_set() that found nothing fresh: load (once per key), or serve the stale value. Its
@@ -1118,7 +1118,7 @@ asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, con
   const bool has_stale = found.stale != nullptr && policy.fail_safe;
   bool leader = false;
   auto flight = start_load(full, codec, std::move(loader), policy, sequence, found.epoch, has_stale, true, &leader);
-  if (!leader) Metrics::bump(metrics_.coalesced_waits);
+  if (!leader) metrics_.bump(cache::Count::coalesced_waits);
   std::optional<std::chrono::nanoseconds> patience;
   if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;
   const bool revalidating =
@@ -1132,8 +1132,8 @@ asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, con
                                   std::chrono::milliseconds(now_ms() - created), {}};
   }
   if (has_stale) {
-    if (!finished && !revalidating) Metrics::bump(metrics_.loader_timeouts);
-    Metrics::bump(metrics_.stale_served);
+    if (!finished && !revalidating) metrics_.bump(cache::Count::loader_timeouts);
+    metrics_.bump(cache::Count::stale_served);
     co_return detail::ErasedFetch{found.stale_value, Source::stale,
                                   std::chrono::milliseconds(now_ms() - found.stale->envelope.created_ms), {}};
   }
@@ -1151,10 +1151,10 @@ asio::awaitable<std::optional<detail::ErasedFetch>> Cache::get_erased(const Key&
   if (full.empty()) full = co_await impl->entry_key(key, policy.use_l2);
   auto found = co_await impl->lookup(full, codec, policy, false);
   if (!found.fresh) {
-    Metrics::bump(impl->metrics_.misses);
+    impl->metrics_.bump(cache::Count::misses);
     co_return std::nullopt;
   }
-  Metrics::bump(found.fresh_source == Source::l1 ? impl->metrics_.l1_hits : impl->metrics_.l2_hits);
+  impl->metrics_.bump(found.fresh_source == Source::l1 ? cache::Count::l1_hits : cache::Count::l2_hits);
   const auto age = std::chrono::milliseconds(found.now_ms - found.fresh_created_ms);
   co_return detail::ErasedFetch{std::move(found.fresh_value), found.fresh_source, age, {}};
 }
@@ -1184,7 +1184,7 @@ Cache::Probe::~Probe() {
 
 Cache::Probe::Step Cache::Impl::judge(const Lookup& found, const ReadPolicy& policy) {
   if (!found.fresh_value && !found.fresh_bytes) return Probe::Step::miss;
-  Metrics::bump(found.fresh_source == Source::l1 ? metrics_.l1_hits : metrics_.l2_hits);
+  metrics_.bump(found.fresh_source == Source::l1 ? cache::Count::l1_hits : cache::Count::l2_hits);
   if (policy.eager_refresh > 0.0) {
     const auto lifetime = static_cast<double>(found.fresh_until_ms - found.fresh_created_ms);
     if (static_cast<double>(found.now_ms - found.fresh_created_ms) >= policy.eager_refresh * lifetime) {
@@ -1253,7 +1253,7 @@ asio::awaitable<void> Cache::serve_miss(const Key& key, const detail::ErasedCode
     if (step != Probe::Step::miss) co_return;
   }
   if (state.corrupt) co_await impl->drop_corrupt(state.full, *state.corrupt);
-  Metrics::bump(impl->metrics_.misses);
+  impl->metrics_.bump(cache::Count::misses);
   auto erased = loader.erase(loader.loader);
   auto served = co_await impl->serve_miss(key, codec, std::move(erased), options, std::move(state.full),
                                           state.sequence, std::move(state.found));
@@ -1286,7 +1286,7 @@ asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedC
     }
   }
   impl->put_l1(full, entry, policy);
-  Metrics::bump(impl->metrics_.sets);
+  impl->metrics_.bump(cache::Count::sets);
   co_await impl->publish('K', 0, full);
   co_return outcome;
 }
@@ -1297,7 +1297,7 @@ asio::awaitable<Outcome> Cache::remove(const Key& key) {
   impl->marks_.mark_key(full, 0, impl->clock_->now());
   Outcome outcome;
   outcome.affected = impl->l1_->erase(full) ? 1 : 0;
-  Metrics::bump(impl->metrics_.deletes);
+  impl->metrics_.bump(cache::Count::deletes);
   if (impl->l2_ && !co_await impl->invalidate_remote('K', full, &outcome)) {
     impl->remember('K', full);
     outcome.ok = false;
@@ -1346,7 +1346,7 @@ asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, cons
 }  // namespace
 
 asio::awaitable<Outcome> Cache::expire(const Key& key) {
-  Metrics::bump(impl_->metrics_.deletes);
+  impl_->metrics_.bump(cache::Count::deletes);
   return change_lifetime(impl_, key, [](StoredEntry& entry, std::int64_t now) {
     entry.envelope.fresh_until_ms = std::min(entry.envelope.fresh_until_ms, now);
     entry.envelope.stale_until_ms = std::max(entry.envelope.stale_until_ms, entry.envelope.fresh_until_ms);
@@ -1374,7 +1374,7 @@ asio::awaitable<Outcome> Cache::invalidate_tags(std::vector<std::string> tags) {
   Outcome outcome;
   for (const auto& tag : tags) {
     impl->marks_.mark_tag(tag, 0, impl->clock_->now());
-    Metrics::bump(impl->metrics_.invalidations);
+    impl->metrics_.bump(cache::Count::invalidations);
     if (impl->l2_ && !co_await impl->invalidate_remote('T', tag, &outcome)) {
       impl->remember('T', tag);
       outcome.ok = false;
@@ -1391,7 +1391,7 @@ asio::awaitable<Outcome> Cache::invalidate_user(std::string user_id) {
 
 asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
   auto impl = impl_;
-  Metrics::bump(impl->metrics_.invalidations);
+  impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
   if (impl->l2_) {
     if (co_await impl->invalidate_remote('N', name_space, &outcome)) co_return outcome;
@@ -1414,7 +1414,7 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
   std::uint64_t generation = 0;
   if (plan.first_is_literal) generation = co_await impl->generation_of(plan.name_space, true);
   const std::string pattern = impl->keyspace_.entry_pattern(plan, generation);
-  Metrics::bump(impl->metrics_.invalidations);
+  impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
   outcome.affected = impl->l1_->erase_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
   if (impl->l2_ && !co_await impl->invalidate_remote('P', pattern, &outcome)) {
@@ -1429,7 +1429,7 @@ asio::awaitable<Outcome> Cache::clear() {
   auto impl = impl_;
   impl->marks_.mark_everything(0, impl->clock_->now());
   impl->l1_->clear();
-  Metrics::bump(impl->metrics_.invalidations);
+  impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
   if (impl->l2_ && !co_await impl->invalidate_remote('C', "", &outcome)) {
     impl->remember('C', "");

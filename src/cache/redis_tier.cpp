@@ -207,8 +207,8 @@ asio::awaitable<T> RedisTier::on_strand(asio::awaitable<T> work) {
 template <typename T>
 bool RedisTier::check(const redis::Result<T>& result) {
   if (result.has_error()) {
-    Metrics::bump(metrics_.l2_errors);
-    Metrics::bump(metrics_.errors);
+    metrics_.bump(cache::Count::l2_errors);
+    metrics_.bump(cache::Count::errors);
     available_.store(false, std::memory_order_release);
     return false;
   }
@@ -265,8 +265,8 @@ asio::awaitable<std::optional<Reply>> RedisTier::script(const redis::Script& scr
   auto reply = co_await client_->run_script(script, keys, arguments);
   if (!check(reply)) co_return std::nullopt;
   if (reply->is_error()) {
-    Metrics::bump(metrics_.l2_errors);
-    Metrics::bump(metrics_.errors);
+    metrics_.bump(cache::Count::l2_errors);
+    metrics_.bump(cache::Count::errors);
     co_return std::nullopt;
   }
   co_return std::move(*reply);
@@ -293,8 +293,8 @@ RedisTier::Read RedisTier::as_read(Reply&& value) {
     out.wrong_type = value.text().starts_with("WRONGTYPE");
     if (!out.wrong_type) {
       out.ok = false;
-      Metrics::bump(metrics_.l2_errors);
-      Metrics::bump(metrics_.errors);
+      metrics_.bump(cache::Count::l2_errors);
+      metrics_.bump(cache::Count::errors);
     }
   }
   return out;
@@ -367,7 +367,7 @@ asio::awaitable<RedisTier::StoreOutcome> RedisTier::store_on_strand(std::string 
                                      std::to_string(tags.size()), millis(mark_lifetime_)};
   auto reply = co_await script(kStore, std::move(keys), std::move(arguments));
   if (!reply) {
-    Metrics::bump(metrics_.l2_writes_dropped);
+    metrics_.bump(cache::Count::l2_writes_dropped);
     co_return StoreOutcome::failed;
   }
   co_return reply->is_integer() && reply->integer_value() == 1 ? StoreOutcome::stored
@@ -526,7 +526,7 @@ asio::awaitable<RedisTier::StoreOutcome> RedisTier::store_sharded(std::string ke
                                      millis(mark_lifetime_)};
   auto admitted = co_await script(kAdmit, std::move(control), std::move(admission));
   if (!admitted || !admitted->is_integer()) {
-    Metrics::bump(metrics_.l2_writes_dropped);
+    metrics_.bump(cache::Count::l2_writes_dropped);
     co_return StoreOutcome::failed;
   }
   if (admitted->integer_value() < 0) co_return StoreOutcome::refused;
@@ -542,7 +542,7 @@ asio::awaitable<RedisTier::StoreOutcome> RedisTier::store_sharded(std::string ke
     (void)co_await call(filling, Request("SREM", filling, key));
   }
   if (!stored) {
-    Metrics::bump(metrics_.l2_writes_dropped);
+    metrics_.bump(cache::Count::l2_writes_dropped);
     co_return StoreOutcome::failed;
   }
   co_return stored->is_integer() && stored->integer_value() == 1 ? StoreOutcome::stored : StoreOutcome::refused;

@@ -101,23 +101,4 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
   return out;
 }
 
-namespace cache {
-
-void Metrics::fill(CacheStats& out) const noexcept {
-  for (const auto& field : kCounterFields) {
-    out.*field.snapshot = (this->*field.live).load(std::memory_order_relaxed);
-  }
-  out.l1_latency = l1_latency.snapshot();
-  out.l2_latency = l2_latency.snapshot();
-  out.loader_latency = loader_latency.snapshot();
-}
-
-void Metrics::reset() noexcept {
-  for (const auto& field : kCounterFields) (this->*field.live).store(0, std::memory_order_relaxed);
-  l1_latency.reset();
-  l2_latency.reset();
-  loader_latency.reset();
-}
-
-}  // namespace cache
 }  // namespace strata
