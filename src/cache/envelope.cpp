@@ -197,8 +197,12 @@ std::string EnvelopeCodec::encode(const Envelope& envelope, std::string_view pay
     put_le<std::uint16_t>(out, static_cast<std::uint16_t>(tag.size()));
     out.append(tag);
   }
+  const std::size_t metadata_size = out.size() - stored.size();
+  if (metadata_size > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("an entry's tags may total at most 4 GiB");
+  }
   std::string footer;
-  put_le<std::uint32_t>(footer, static_cast<std::uint32_t>(out.size() - stored.size()));
+  put_le<std::uint32_t>(footer, static_cast<std::uint32_t>(metadata_size));
   put_u8(footer, static_cast<std::uint8_t>((compress ? kFlagCompressed : 0) | (sign ? kFlagHmac : 0)));
   put_u8(footer, kVersion);
   footer.append(kMagic);

@@ -28,7 +28,7 @@ enum class Latency : std::uint8_t { l1, l2, loader };
 inline constexpr std::size_t kLatencies = 3;
 
 // One thread's cells of one Metrics: only that thread writes them (except the shared block).
-struct MetricsBlock {
+struct alignas(64) MetricsBlock {  // its own cache lines: no false sharing between threads
   using Cell = std::atomic<std::uint64_t>;
   struct Histogram {
     std::array<Cell, LatencyHistogram::kBuckets> counts{};
