@@ -318,25 +318,4 @@ bool EnvelopeCodec::take_payload(const View& view, std::string&& bytes, std::str
   return true;
 }
 
-EnvelopeCodec::Decoded EnvelopeCodec::decode(std::string_view bytes, std::string_view key) const {
-  Decoded result;
-  auto inspected = inspect(bytes, key);
-  if (!inspected.ok) {
-    result.error = inspected.error;
-    return result;
-  }
-  result.envelope = inspected.view.without_payload();
-  if (inspected.view.compressed) {
-    if (!inflate(inspected.view, result.envelope.payload)) {
-      result.error = EnvelopeError::decompression;
-      return result;
-    }
-    result.was_compressed = true;
-  } else {
-    result.envelope.payload.assign(inspected.view.stored);
-  }
-  result.ok = true;
-  return result;
-}
-
 }  // namespace strata::cache

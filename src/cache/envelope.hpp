@@ -41,7 +41,7 @@ struct EnvelopeOptions {
   // Non-empty: every envelope carries HMAC-SHA256(secret, key || envelope), and one without a
   // valid HMAC is rejected, so write access to Redis alone cannot make the cache serve data.
   std::string integrity_secret;
-  // Largest payload decode() will inflate (guards against decompression bombs).
+  // Largest payload a read will inflate (guards against decompression bombs).
   std::size_t max_payload_bytes = 512 * 1024 * 1024;
 };
 
@@ -98,15 +98,6 @@ public:
   // is `bytes` shortened (neither copied nor moved); compressed, it is inflated. False when the
   // compressed payload does not inflate.
   [[nodiscard]] bool take_payload(const View& view, std::string&& bytes, std::string& payload) const;
-
-  struct Decoded {
-    Envelope envelope;
-    bool ok = false;
-    EnvelopeError error = EnvelopeError::foreign;
-    bool was_compressed = false;
-  };
-  // inspect() and take_payload() in one, copying the bytes.
-  [[nodiscard]] Decoded decode(std::string_view bytes, std::string_view key) const;
 
   [[nodiscard]] const EnvelopeOptions& options() const noexcept { return options_; }
 

@@ -26,6 +26,29 @@ Envelope sample(std::string payload) {
   return envelope;
 }
 
+// What a read gets out of stored bytes: inspect(), then the metadata and the payload, as the
+// cache takes them (the bytes are copied first, so callers may pass temporaries).
+struct Decoded {
+  Envelope envelope;
+  bool ok = false;
+  EnvelopeError error = EnvelopeError::foreign;
+  bool was_compressed = false;
+};
+Decoded decode(const EnvelopeCodec& codec, std::string_view bytes, std::string_view key) {
+  Decoded out;
+  std::string owned(bytes);
+  const auto inspected = codec.inspect(owned, key);
+  if (!inspected.ok) {
+    out.error = inspected.error;
+    return out;
+  }
+  out.envelope = inspected.view.without_payload();
+  out.was_compressed = inspected.view.compressed;
+  out.ok = codec.take_payload(inspected.view, std::move(owned), out.envelope.payload);
+  if (!out.ok) out.error = EnvelopeError::decompression;
+  return out;
+}
+
 void expect_same(const Envelope& a, const Envelope& b) {
   EXPECT_EQ(a.codec, b.codec);
   EXPECT_EQ(a.created_ms, b.created_ms);
@@ -39,7 +62,7 @@ void expect_same(const Envelope& a, const Envelope& b) {
 TEST(EnvelopeTest, RoundTripsEveryFieldBinarySafely) {
   const EnvelopeCodec codec({});
   const auto envelope = sample(std::string("a\0b\xff", 4));
-  const auto decoded = codec.decode(codec.encode(envelope, "k"), "k");
+  const auto decoded = decode(codec, codec.encode(envelope, "k"), "k");
   ASSERT_TRUE(decoded.ok) << describe(decoded.error);
   expect_same(decoded.envelope, envelope);
   EXPECT_FALSE(decoded.was_compressed);
@@ -50,13 +73,13 @@ TEST(EnvelopeTest, CompressesAtTheThresholdOnlyWhenItSavesEnough) {
   const auto compressible = sample(std::string(4096, 'a'));
   const auto bytes = codec.encode(compressible, "k");
   EXPECT_LT(bytes.size(), 1024U);
-  const auto decoded = codec.decode(bytes, "k");
+  const auto decoded = decode(codec, bytes, "k");
   ASSERT_TRUE(decoded.ok);
   EXPECT_TRUE(decoded.was_compressed);
   expect_same(decoded.envelope, compressible);
 
   const auto small = sample(std::string(1023, 'a'));  // below the 1 KiB default
-  EXPECT_FALSE(codec.decode(codec.encode(small, "k"), "k").was_compressed);
+  EXPECT_FALSE(decode(codec, codec.encode(small, "k"), "k").was_compressed);
 
   std::string noise(4096, '\0');
   std::uint64_t state = 88172645463325252ULL;
@@ -64,7 +87,7 @@ TEST(EnvelopeTest, CompressesAtTheThresholdOnlyWhenItSavesEnough) {
     state ^= state << 13, state ^= state >> 7, state ^= state << 17;
     c = static_cast<char>(state);
   }
-  const auto incompressible = codec.decode(codec.encode(sample(noise), "k"), "k");
+  const auto incompressible = decode(codec, codec.encode(sample(noise), "k"), "k");
   ASSERT_TRUE(incompressible.ok);
   EXPECT_FALSE(incompressible.was_compressed);  // zstd cannot save 10% of random bytes
   EXPECT_EQ(incompressible.envelope.payload, noise);
@@ -73,39 +96,39 @@ TEST(EnvelopeTest, CompressesAtTheThresholdOnlyWhenItSavesEnough) {
 TEST(EnvelopeTest, ForeignTruncatedCorruptAndNewerValuesAreRejected) {
   const EnvelopeCodec codec({});
   const auto bytes = codec.encode(sample("{\"progress\":40}"), "k");
-  EXPECT_EQ(codec.decode("{\"progress\":40}", "k").error, EnvelopeError::foreign);
-  EXPECT_EQ(codec.decode("", "k").error, EnvelopeError::foreign);
-  EXPECT_EQ(codec.decode("\xB7STC", "k").error, EnvelopeError::foreign);  // the magic alone
+  EXPECT_EQ(decode(codec, "{\"progress\":40}", "k").error, EnvelopeError::foreign);
+  EXPECT_EQ(decode(codec, "", "k").error, EnvelopeError::foreign);
+  EXPECT_EQ(decode(codec, "\xB7STC", "k").error, EnvelopeError::foreign);  // the magic alone
   // Version 1 put its metadata first, behind the magic: read as foreign, never misread.
-  EXPECT_EQ(codec.decode(std::string("\xB7STC\x01\x00\x04json") + "{\"progress\":40}", "k").error,
+  EXPECT_EQ(decode(codec, std::string("\xB7STC\x01\x00\x04json") + "{\"progress\":40}", "k").error,
             EnvelopeError::foreign);
   for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
-    const auto head = codec.decode(bytes.substr(0, cut), "k");  // the end lost: no footer
+    const auto head = decode(codec, bytes.substr(0, cut), "k");  // the end lost: no footer
     EXPECT_FALSE(head.ok) << "accepted the first " << cut << " bytes";
     EXPECT_EQ(head.error, EnvelopeError::foreign) << cut;
-    const auto tail = codec.decode(bytes.substr(cut), "k");  // the start lost
+    const auto tail = decode(codec, bytes.substr(cut), "k");  // the start lost
     EXPECT_FALSE(tail.ok) << "accepted the last " << bytes.size() - cut << " bytes";
     const bool footer_whole = bytes.size() - cut >= 10;
     EXPECT_EQ(tail.error, footer_whole ? EnvelopeError::truncated : EnvelopeError::foreign) << cut;
   }
-  EXPECT_EQ(codec.decode(bytes + "x", "k").error, EnvelopeError::foreign);
-  EXPECT_EQ(codec.decode("x" + bytes, "k").error, EnvelopeError::corrupt);
+  EXPECT_EQ(decode(codec, bytes + "x", "k").error, EnvelopeError::foreign);
+  EXPECT_EQ(decode(codec, "x" + bytes, "k").error, EnvelopeError::corrupt);
   auto newer = bytes;
   newer[newer.size() - 5] = static_cast<char>(EnvelopeCodec::kVersion + 1);
-  EXPECT_EQ(codec.decode(newer, "k").error, EnvelopeError::newer_version);
+  EXPECT_EQ(decode(codec, newer, "k").error, EnvelopeError::newer_version);
   auto older = bytes;
   older[older.size() - 5] = static_cast<char>(EnvelopeCodec::kVersion - 1);
-  EXPECT_EQ(codec.decode(older, "k").error, EnvelopeError::corrupt);
+  EXPECT_EQ(decode(codec, older, "k").error, EnvelopeError::corrupt);
   auto bad_flags = bytes;
   bad_flags[bad_flags.size() - 6] = static_cast<char>(0x80);
-  EXPECT_EQ(codec.decode(bad_flags, "k").error, EnvelopeError::corrupt);
+  EXPECT_EQ(decode(codec, bad_flags, "k").error, EnvelopeError::corrupt);
   auto bad_length = bytes;
   bad_length[bad_length.size() - 10] ^= 0x01;  // the metadata's length, one off
-  EXPECT_FALSE(codec.decode(bad_length, "k").ok);
+  EXPECT_FALSE(decode(codec, bad_length, "k").ok);
 
   auto compressed = codec.encode(sample(std::string(4096, 'z')), "k");
   compressed[0] ^= 0x5A;  // the zstd frame's own magic, which the payload starts with
-  const auto damaged = codec.decode(compressed, "k");
+  const auto damaged = decode(codec, compressed, "k");
   EXPECT_FALSE(damaged.ok);
   EXPECT_EQ(damaged.error, EnvelopeError::decompression);
 }
@@ -118,7 +141,7 @@ TEST(EnvelopeTest, TakingThePayloadKeepsItWhereItLiesAndAgreesWithDecoding) {
     for (const std::string& payload : {std::string(), std::string("a\0b", 3), std::string(100, 'v'),
                                        std::string(4096, 'z')}) {
       const auto bytes = codec.encode(sample(payload), "k");
-      const auto decoded = codec.decode(bytes, "k");
+      const auto decoded = decode(codec, bytes, "k");
       auto owned_bytes = bytes;
       const char* const buffer = owned_bytes.data();
       const auto inspected = codec.inspect(owned_bytes, "k");
@@ -155,24 +178,24 @@ TEST(EnvelopeTest, WithASecretOnlyEntriesSignedForThatKeyAreAccepted) {
   signed_options.integrity_secret = "s3cret";
   const EnvelopeCodec signer(signed_options);
   const auto bytes = signer.encode(sample("{\"role\":\"user\"}"), "app:ns:g0:1");
-  ASSERT_TRUE(signer.decode(bytes, "app:ns:g0:1").ok);
+  ASSERT_TRUE(decode(signer, bytes, "app:ns:g0:1").ok);
 
   // The same bytes copied under another key fail: the key is signed too.
-  EXPECT_EQ(signer.decode(bytes, "app:ns:g0:2").error, EnvelopeError::integrity);
+  EXPECT_EQ(decode(signer, bytes, "app:ns:g0:2").error, EnvelopeError::integrity);
   // An attacker with Redis write access but no secret: unsigned, or signed with another secret.
-  EXPECT_EQ(signer.decode(EnvelopeCodec({}).encode(sample("{\"role\":\"admin\"}"), "app:ns:g0:1"),
+  EXPECT_EQ(decode(signer, EnvelopeCodec({}).encode(sample("{\"role\":\"admin\"}"), "app:ns:g0:1"),
                           "app:ns:g0:1")
                 .error,
             EnvelopeError::integrity);
   EnvelopeOptions other;
   other.integrity_secret = "guess";
-  EXPECT_EQ(signer.decode(EnvelopeCodec(other).encode(sample("{}"), "app:ns:g0:1"), "app:ns:g0:1").error,
+  EXPECT_EQ(decode(signer, EnvelopeCodec(other).encode(sample("{}"), "app:ns:g0:1"), "app:ns:g0:1").error,
             EnvelopeError::integrity);
   // One flipped byte anywhere: in the payload, the metadata, the MAC or the footer's flags.
   for (const std::size_t at : {std::size_t{0}, bytes.size() - 50, bytes.size() - 20, bytes.size() - 6}) {
     auto tampered = bytes;
     tampered[at] ^= 1;
-    EXPECT_FALSE(signer.decode(tampered, "app:ns:g0:1").ok) << at;
+    EXPECT_FALSE(decode(signer, tampered, "app:ns:g0:1").ok) << at;
   }
 }
 
@@ -195,7 +218,7 @@ TEST(EnvelopeTest, ZstdFastLevelsCompressAndRoundTrip) {
     options.compression_level = level;
     const EnvelopeCodec codec(options);
     const auto bytes = codec.encode(sample(json), "app:ns:g0:1");
-    const auto decoded = codec.decode(bytes, "app:ns:g0:1");
+    const auto decoded = decode(codec, bytes, "app:ns:g0:1");
     ASSERT_TRUE(decoded.ok) << level;
     EXPECT_TRUE(decoded.was_compressed) << level;
     EXPECT_EQ(decoded.envelope.payload, json) << level;
