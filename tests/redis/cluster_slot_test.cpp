@@ -30,7 +30,7 @@ TEST(ClusterSlot, HashTagsFollowTheFirstBracePair) {
 TEST(ClusterSlot, SlotsAgreeWithRedisItself) {
   // KEYSLOT needs cluster support on; the bus port is chosen too (the default, port + 10000,
   // overflows for high free ports).
-  testing::RedisServer server({"--cluster-enabled", "yes", "--cluster-port", std::to_string(testing::free_loopback_port())});
+  testing::RedisServer server({"--cluster-enabled", "yes", "--cluster-port", testing::kAnyFreePort});
   const std::vector<std::string> keys{"foo", "bar", "strata:jobs:g1:42", "{user1000}.following", "foo{}{bar}",
                                       "a{b}c", "key with spaces", std::string(300, 'k')};
   for (const auto& key : keys) {

@@ -45,7 +45,7 @@ RedisCluster::RedisCluster(std::size_t masters, std::size_t replicas) {
   for (std::size_t i = 0; i < count; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
         "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
-        std::to_string(free_loopback_port()), "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0"}));
+        kAnyFreePort, "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0"}));
     create += " 127.0.0.1:" + std::to_string(nodes_.back()->port());
   }
   if (masters == 1 && replicas == 0) {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -113,8 +114,7 @@ RedisServer::RedisServer(std::vector<std::string> extra_arguments, bool tls_only
   char pattern[] = "/tmp/strata-redis-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   directory_ = pattern;
-  port_ = free_loopback_port();
-  start();
+  start_on_free_ports();
 }
 
 RedisServer::~RedisServer() {
@@ -126,13 +126,44 @@ RedisServer::~RedisServer() {
 std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
 RedisServer::RedisServer(SentinelTag, const std::string& configuration, const std::string& tls_ca_file)
-    : tls_only_(!tls_ca_file.empty()), sentinel_config_(configuration), cli_tls_ca_file_(tls_ca_file) {
+    : sentinel_config_(configuration), tls_only_(!tls_ca_file.empty()), cli_tls_ca_file_(tls_ca_file) {
   char pattern[] = "/tmp/strata-sentinel-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   directory_ = pattern;
-  port_ = free_loopback_port();
   std::ofstream(directory_ + "/sentinel.conf") << configuration << "\n";
-  start();
+  start_on_free_ports();
+}
+
+void RedisServer::start_on_free_ports() {
+  constexpr int kAttempts = 5;
+  const std::vector<std::string> requested = extra_arguments_;
+  for (int attempt = 1;; ++attempt) {
+    port_ = free_loopback_port();
+    extra_arguments_ = requested;
+    for (auto& argument : extra_arguments_) {
+      if (argument == kAnyFreePort) argument = std::to_string(free_loopback_port());
+    }
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      std::ifstream log(log_path());
+      const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      if (running() || attempt == kAttempts || text.find("Address already in use") == std::string::npos) throw;
+      // The next attempt starts clean: no log, and no nodes.conf naming the old ports.
+      std::error_code ignored;
+      if (sentinel_config_.empty()) {
+        std::filesystem::remove_all(directory_, ignored);
+        std::filesystem::create_directory(directory_);
+      } else {
+        std::filesystem::remove(log_path(), ignored);
+      }
+    }
+  }
+}
+
+std::string RedisServer::log_path() const {
+  return directory_ + (sentinel_config_.empty() ? "/redis.log" : "/sentinel.log");
 }
 
 std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& configuration, const std::string& tls_ca_file) {
@@ -177,11 +208,12 @@ void RedisServer::start() {
   spawn(std::move(arguments));
 }
 
-void RedisServer::wait_until_ready() const {
+void RedisServer::wait_until_ready() {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;  // reaped: not running, and start() may try again
       throw std::runtime_error("redis-server exited during start-up; see the log in " + directory_);
     }
     if (tls_only_ ? accepts_connections(port_) : answers_ping(port_)) return;

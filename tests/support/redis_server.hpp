@@ -9,13 +9,19 @@
 
 namespace strata::testing {
 
+// An extra argument equal to this is replaced by a free loopback port (e.g. after
+// "--cluster-port"), chosen again with the server's own port if start-up finds one taken.
+inline constexpr const char* kAnyFreePort = "{free-port}";
+
 // A real redis-server for integration tests: started on a free loopback port with no
 // persistence, in its own temporary directory, and stopped (then the directory removed) on
 // destruction. Waits for readiness by polling PING, bounded by a deadline, never by sleeping.
 class RedisServer {
 public:
   // With `tls_only`, the server listens with TLS only (the caller passes the --tls-* arguments)
-  // and readiness means accepting TCP connections.
+  // and readiness means accepting TCP connections. A port probed free can be taken by another
+  // process before the server binds it (tests run in parallel): start-up then retries on new
+  // ports, a few times.
   explicit RedisServer(std::vector<std::string> extra_arguments = {}, bool tls_only = false);
   // A redis-sentinel with these configuration lines (e.g. "sentinel monitor ..."); Sentinel
   // keeps rewriting its file, which survives a restart.
@@ -43,11 +49,13 @@ public:
 private:
   struct SentinelTag {};
   RedisServer(SentinelTag, const std::string& configuration, const std::string& tls_ca_file);
+  void start_on_free_ports();
+  [[nodiscard]] std::string log_path() const;
   void spawn(std::vector<std::string> arguments);
-  void wait_until_ready() const;
+  void wait_until_ready();
   void reap(int signal);
 
-  std::vector<std::string> extra_arguments_;
+  std::vector<std::string> extra_arguments_;  // kAnyFreePort resolved
   std::string sentinel_config_;  // non-empty: a sentinel
   bool tls_only_ = false;
   std::string cli_tls_ca_file_;  // non-empty: cli() connects with TLS
