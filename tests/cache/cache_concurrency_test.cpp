@@ -5,6 +5,7 @@
 
 #include <strata/cache.hpp>
 
+#include "support/cache_options.hpp"
 #include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
@@ -37,9 +38,7 @@ protected:
   }
   // Servers start on first use (CTest runs each test in its own process).
   CacheOptions options() {
-    CacheOptions result;
-    result.prefix = "concurrency";
-    result.read_redis_url_from_environment = false;
+    CacheOptions result = testing::cache_options_for({}, "concurrency");
     if (GetParam() == Tier::redis) {
       if (!server_) server_ = std::make_unique<testing::RedisServer>();
       server_->cli({"FLUSHALL"});

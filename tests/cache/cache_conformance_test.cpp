@@ -7,6 +7,7 @@
 #include <strata/testing/manual_clock.hpp>
 
 #include "support/async_test.hpp"
+#include "support/cache_options.hpp"
 #include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
@@ -123,9 +124,7 @@ protected:
   }
 
   CacheOptions options() {
-    CacheOptions result;
-    result.prefix = "test";
-    result.read_redis_url_from_environment = false;
+    CacheOptions result = testing::cache_options_for({});
     switch (GetParam()) {
       case Mode::l1_only: break;
       case Mode::l1_and_redis: result.redis_url = server_->url(); break;

@@ -6,6 +6,7 @@
 #include <strata/redis/connection.hpp>
 
 #include "support/async_test.hpp"
+#include "support/cache_options.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
@@ -31,13 +32,7 @@ using testing::run_async;
 
 class CacheLatencyRedisTest : public testing::SharedRedisServerTest {
 protected:
-  static CacheOptions cache_options() {
-    CacheOptions result;
-    result.prefix = "test";
-    result.read_redis_url_from_environment = false;
-    result.redis_url = server_->url();
-    return result;
-  }
+  static CacheOptions cache_options() { return testing::cache_options_for(server_->url()); }
 };
 
 TEST_F(CacheLatencyRedisTest, PatternInvalidationOverAHundredThousandKeysNeverBlocksRedis) {

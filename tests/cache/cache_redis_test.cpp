@@ -7,6 +7,7 @@
 #include <strata/testing/manual_clock.hpp>
 
 #include "support/async_test.hpp"
+#include "support/cache_options.hpp"
 #include "support/fill_race.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
@@ -33,10 +34,7 @@ using ::testing::HasSubstr;
 class CacheRedisTest : public testing::SharedRedisServerTest {
 protected:
   CacheOptions cache_options(std::string url = {}) {
-    CacheOptions result;
-    result.prefix = "test";
-    result.read_redis_url_from_environment = false;
-    result.redis_url = url.empty() ? server_->url() : url;
+    CacheOptions result = testing::cache_options_for(url.empty() ? server_->url() : url);
     result.clock = clock_;
     return result;
   }

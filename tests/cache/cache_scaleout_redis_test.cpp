@@ -6,6 +6,7 @@
 
 #include "redis/cluster_slot.hpp"
 #include "support/async_test.hpp"
+#include "support/cache_options.hpp"
 #include "support/fill_race.hpp"
 #include "support/redis_deployments.hpp"
 
@@ -27,13 +28,7 @@ using testing::poll_until;
 using testing::run_async;
 using ::testing::HasSubstr;
 
-CacheOptions options_for(const std::string& url) {
-  CacheOptions result;
-  result.prefix = "test";
-  result.read_redis_url_from_environment = false;
-  result.redis_url = url;
-  return result;
-}
+CacheOptions options_for(const std::string& url) { return testing::cache_options_for(url); }
 
 class CacheClusterTest : public ::testing::Test {
 protected:

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <strata/cache/options.hpp>
+
+#include <string>
+
+namespace strata::testing {
+
+// The options a cache test starts from: its prefix, Redis at `redis_url` (empty: L1 only), and
+// REDIS_URL ignored, so that a developer's environment never changes what a test runs against.
+inline CacheOptions cache_options_for(std::string redis_url, std::string prefix = "test") {
+  CacheOptions options;
+  options.prefix = std::move(prefix);
+  options.read_redis_url_from_environment = false;
+  options.redis_url = std::move(redis_url);
+  return options;
+}
+
+}  // namespace strata::testing
