@@ -28,6 +28,11 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
+// Request bytes one connection may have written and not yet had answered. Redis reads at most
+// 16 KiB per client per event-loop turn, so a deeper pipeline only fills the server's socket
+// buffer: zero windows, and on loopback even dropped segments and retransmissions, while the
+// pool's other connections could carry the requests. A larger single request still goes alone.
+constexpr std::size_t kMaxUnansweredBytes = 128 * 1024;
 
 std::chrono::steady_clock::time_point now() noexcept { return std::chrono::steady_clock::now(); }
 
@@ -219,6 +224,7 @@ asio::awaitable<void> Connection::Impl::read_loop([[maybe_unused]] std::shared_p
     });
     resume_finished(true);
     if (!live(generation)) co_return;  // a resumed caller closed the connection
+    if (!writing_ && queue_.may_write(kMaxUnansweredBytes)) write_signal_.cancel();  // held back by the budget
     if (unexpected) {
       fail(generation, Error::protocol_error, "the server sent a reply nobody asked for");
       co_return;
@@ -234,8 +240,8 @@ asio::awaitable<void> Connection::Impl::write_loop([[maybe_unused]] std::shared_
                                                    std::uint64_t generation) {
   std::vector<asio::const_buffer> buffers;
   while (live(generation)) {
-    if (overflow_.empty() && !queue_.has_unwritten()) {
-      writing_ = false;  // callers may write directly again
+    if (overflow_.empty() && !queue_.may_write(kMaxUnansweredBytes)) {
+      writing_ = false;  // callers may write directly again (once nothing is owed)
       co_await write_signal_.async_wait(kUseTuple);  // cancelled when there is work, or to stop
       continue;
     }
@@ -248,7 +254,7 @@ asio::awaitable<void> Connection::Impl::write_loop([[maybe_unused]] std::shared_
       remainder.swap(overflow_);
       buffers.push_back(asio::buffer(remainder));
     } else {
-      batch = queue_.take_unwritten();
+      batch = queue_.take_unwritten(kMaxUnansweredBytes);
       for (const auto& request : batch) buffers.push_back(asio::buffer(request->payload));
     }
     auto [error, written] = co_await transport_.write(buffers);
@@ -270,7 +276,7 @@ void Connection::Impl::flush() {
     write_signal_.cancel();
     return;
   }
-  const auto batch = queue_.take_unwritten();
+  const auto batch = queue_.take_unwritten(kMaxUnansweredBytes);
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(batch.size());
   std::size_t total = 0;

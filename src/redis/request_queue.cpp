@@ -11,11 +11,16 @@ bool RequestQueue::push(std::shared_ptr<PendingRequest> request) {
   return true;
 }
 
-std::vector<std::shared_ptr<PendingRequest>> RequestQueue::take_unwritten() {
-  std::vector<std::shared_ptr<PendingRequest>> batch(
-      requests_.begin() + static_cast<std::ptrdiff_t>(written_), requests_.end());
-  for (const auto& request : batch) request->stage = PendingRequest::Stage::written;
-  written_ = requests_.size();
+std::vector<std::shared_ptr<PendingRequest>> RequestQueue::take_unwritten(std::size_t byte_budget) {
+  std::vector<std::shared_ptr<PendingRequest>> batch;
+  while (written_ < requests_.size()) {
+    const std::shared_ptr<PendingRequest>& request = requests_[written_];
+    if (!batch.empty() && unanswered_bytes_ + request->payload.size() > byte_budget) break;
+    request->stage = PendingRequest::Stage::written;
+    unanswered_bytes_ += request->payload.size();
+    batch.push_back(request);
+    ++written_;
+  }
   return batch;
 }
 
@@ -29,6 +34,7 @@ bool RequestQueue::deliver(Reply reply) {
   std::shared_ptr<PendingRequest> finished = std::move(requests_.front());
   requests_.pop_front();
   --written_;
+  unanswered_bytes_ -= finished->payload.size();
   delivered_to_oldest_ = 0;
   if (!finished->abandoned) {
     finished->finish({});
@@ -54,6 +60,7 @@ void RequestQueue::fail_all(boost::system::error_code error) {
   auto requests = std::move(requests_);
   requests_.clear();
   written_ = 0;
+  unanswered_bytes_ = 0;
   delivered_to_oldest_ = 0;
   for (auto& request : requests) {
     if (request->abandoned) continue;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -64,10 +65,19 @@ public:
   bool push(std::shared_ptr<PendingRequest> request);
 
   [[nodiscard]] bool has_unwritten() const noexcept { return written_ < requests_.size(); }
+  // True when requests wait and the bytes written but not yet answered are under `byte_budget`.
+  [[nodiscard]] bool may_write(std::size_t byte_budget) const noexcept {
+    return has_unwritten() && unanswered_bytes_ < byte_budget;
+  }
+  // The request bytes written whose replies are not all in yet.
+  [[nodiscard]] std::size_t unanswered_bytes() const noexcept { return unanswered_bytes_; }
 
-  // Marks every queued request written and returns them in order, for one write. The caller
-  // keeps the returned pointers until the write completes (they own the bytes being written).
-  std::vector<std::shared_ptr<PendingRequest>> take_unwritten();
+  // Marks queued requests written and returns them in order, for one write: as many as keep the
+  // unanswered bytes within `byte_budget`, and always at least one (a request larger than the
+  // budget goes alone; may_write() says when to call). The caller keeps the returned pointers
+  // until the write completes (they own the bytes being written).
+  std::vector<std::shared_ptr<PendingRequest>> take_unwritten(
+      std::size_t byte_budget = std::numeric_limits<std::size_t>::max());
 
   // Hands one reply to the request it belongs to. False when no written request is owed a
   // reply: the server said something nobody asked for, and the connection must be dropped.
@@ -103,6 +113,7 @@ private:
   std::size_t max_pending_;
   std::deque<std::shared_ptr<PendingRequest>> requests_;  // written ones first, then queued
   std::size_t written_ = 0;
+  std::size_t unanswered_bytes_ = 0;  // payload bytes of the written requests still in requests_
   std::size_t delivered_to_oldest_ = 0;  // replies the oldest request has received so far
   std::vector<std::shared_ptr<PendingRequest>> finished_;
 };

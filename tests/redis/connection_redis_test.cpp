@@ -121,6 +121,37 @@ TEST_F(ConnectionRedisTest, TenThousandInFlightRequestsAreAnsweredInOrder) {
   });
 }
 
+// Far more request bytes than one connection keeps unanswered (128 KiB): the rest wait in the
+// queue and go out as replies come back, one oversized request among them going alone.
+TEST_F(ConnectionRedisTest, RequestsBeyondTheUnansweredByteBudgetAllGoOutAndAreAnswered) {
+  run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Connection connection(executor, options());
+    CO_ASSERT_TRUE((co_await connection.connect()).has_value());
+    constexpr int kCallers = 64;
+    auto value_for = [](int i) {
+      return std::string(i == kCallers / 2 ? 1024 * 1024 : 48 * 1024, static_cast<char>('a' + i % 26));
+    };
+    int done = 0;
+    int failures = 0;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    for (int i = 0; i < kCallers; ++i) {
+      asio::co_spawn(executor, [&, i]() -> asio::awaitable<void> {
+        auto reply = co_await connection.exec(Request("SET", "budget:" + std::to_string(i), value_for(i)), 10s);
+        if (!reply || !reply->is_status("OK")) ++failures;
+        if (++done == kCallers) all_done.cancel();
+      }, asio::detached);
+    }
+    EXPECT_GT(connection.pending(), 32U) << "the callers' requests should be queued together";
+    if (done < kCallers) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    EXPECT_EQ(failures, 0);
+    for (int i = 0; i < kCallers; ++i) {
+      auto got = co_await connection.exec(Request("GET", "budget:" + std::to_string(i)), 10s);
+      CO_ASSERT_TRUE(got.has_value());
+      EXPECT_TRUE(got->text() == value_for(i)) << "key " << i;
+    }
+  });
+}
+
 TEST_F(ConnectionRedisTest, CommandTimeoutLeavesTheConnectionUsable) {
   run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
     Connection connection(executor, options());

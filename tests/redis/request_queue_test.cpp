@@ -33,6 +33,62 @@ TEST(RequestQueue, WritesEverythingQueuedInOneBatchInOrder) {
   EXPECT_EQ(next[0], c);
 }
 
+TEST(RequestQueue, AByteBudgetHoldsBackRequestsUntilRepliesFreeIt) {
+  RequestQueue queue(100);
+  auto a = request(std::string(40, 'a'));
+  auto b = request(std::string(40, 'b'));
+  auto c = request(std::string(40, 'c'));
+  queue.push(a);
+  queue.push(b);
+  queue.push(c);
+  const auto first = queue.take_unwritten(100);
+  ASSERT_EQ(first.size(), 2U);  // a third would make 120 bytes unanswered
+  EXPECT_EQ(first[1], b);
+  EXPECT_EQ(queue.unanswered_bytes(), 80U);
+  EXPECT_TRUE(queue.may_write(100));  // 80 < 100: the writer may take c (it goes alone)
+  EXPECT_FALSE(queue.may_write(80));
+  EXPECT_EQ(c->stage, PendingRequest::Stage::queued);
+
+  ASSERT_TRUE(queue.deliver(Reply::string("for a")));
+  EXPECT_EQ(queue.unanswered_bytes(), 40U);
+  const auto second = queue.take_unwritten(100);
+  ASSERT_EQ(second.size(), 1U);
+  EXPECT_EQ(second[0], c);
+  EXPECT_EQ(queue.unanswered_bytes(), 80U);
+  EXPECT_FALSE(queue.may_write(100));  // nothing left to write
+}
+
+TEST(RequestQueue, ARequestLargerThanTheBudgetIsWrittenAlone) {
+  RequestQueue queue(100);
+  auto big = request(std::string(500, 'x'));
+  auto small = request("s");
+  queue.push(big);
+  queue.push(small);
+  EXPECT_TRUE(queue.may_write(100));
+  const auto batch = queue.take_unwritten(100);
+  ASSERT_EQ(batch.size(), 1U);
+  EXPECT_EQ(batch[0], big);
+  EXPECT_FALSE(queue.may_write(100));  // 500 bytes owed: the small one waits
+  ASSERT_TRUE(queue.deliver(Reply::string("ok")));
+  EXPECT_EQ(queue.unanswered_bytes(), 0U);
+  EXPECT_TRUE(queue.may_write(100));
+}
+
+TEST(RequestQueue, AbandonedAndFailedRequestsReleaseTheirBytes) {
+  RequestQueue queue(100);
+  auto a = request(std::string(30, 'a'));
+  auto b = request(std::string(30, 'b'));
+  queue.push(a);
+  queue.push(b);
+  queue.take_unwritten(1000);
+  queue.abandon(*a);  // written: it stays in line, its bytes stay owed until its reply comes
+  EXPECT_EQ(queue.unanswered_bytes(), 60U);
+  ASSERT_TRUE(queue.deliver(Reply::string("discarded")));
+  EXPECT_EQ(queue.unanswered_bytes(), 30U);
+  queue.fail_all(make_error_code(Error::connection_lost));
+  EXPECT_EQ(queue.unanswered_bytes(), 0U);
+}
+
 TEST(RequestQueue, RepliesGoToRequestsInTheOrderTheyWereWritten) {
   RequestQueue queue(100);
   auto a = request("A");
