@@ -3,10 +3,12 @@
 //   (a) 50 concurrent callers, (b) the same with pipelines of 16, (c) one caller, one command
 //   at a time (p50 latency).
 // Both clients run with the same CPU placement (see placement.hpp): server and client on
-// separate cores, and for (c) also on one core, since that alone changes a round trip tenfold.
+// separate cores, and for (c) also with idle CPUs polling and on one core, since either alone
+// changes a round trip fivefold on a VM. A last table shows where a two-core round trip goes.
 //
 //   build/release/bench/strata_bench_redis_client                    # 100,000 requests per cell
 //   build/release/bench/strata_bench_redis_client --requests 2000    # smoke
+#include "bare_epoll_loop.hpp"
 #include "placement.hpp"
 #include "support/redis_server.hpp"
 
@@ -25,6 +27,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
+#include <utility>
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 using strata::redis::Pool;
 using strata::redis::Request;
 using strata::bench::Placement;
+using strata::bench::ScopedIdlePolling;
 using strata::bench::ScopedPlacement;
 
 constexpr int kCallers = 50;
@@ -47,11 +52,10 @@ const std::string kKey = "key:__rand_int__";  // redis-benchmark's key, without 
 struct Figures {
   double requests_per_second = 0;
   double p50_microseconds = 0;
-  double mean_microseconds = 0;
 };
 
 // Runs redis-benchmark (after `command_prefix`, which places it) and reads its CSV line for
-// `test` (rps, p50 and mean latency).
+// `test` (rate and p50 latency).
 Figures redis_benchmark(const std::string& command_prefix, std::uint16_t port, const std::string& test,
                         std::size_t value_size, int clients, int pipeline, std::size_t requests) {
   const std::string command = fmt::format(
@@ -74,7 +78,7 @@ Figures redis_benchmark(const std::string& command_prefix, std::uint16_t port, c
     std::string cell;
     while (std::getline(cells, cell, ',')) fields.push_back(cell.substr(1, cell.size() - 2));
     if (fields.size() < 5) break;
-    return Figures{std::stod(fields[1]), std::stod(fields[4]) * 1000.0, std::stod(fields[2]) * 1000.0};
+    return Figures{std::stod(fields[1]), std::stod(fields[4]) * 1000.0};
   }
   throw std::runtime_error("redis-benchmark printed no result for " + test + ":\n" + output);
 }
@@ -150,12 +154,64 @@ Figures strata_single_caller(std::uint16_t port, const std::string& test, std::s
     pool.close();
   }, [](std::exception_ptr error) { if (error) std::rethrow_exception(error); });
   io.run();
-  double total = 0;
-  for (const double latency : latencies) total += latency;
   std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2),
                    latencies.end());
   return Figures{static_cast<double>(requests) / std::chrono::duration<double>(elapsed).count(),
-                 latencies[latencies.size() / 2], total / static_cast<double>(latencies.size())};
+                 latencies[latencies.size() / 2]};
+}
+
+// One way to run the single-caller rows: where server and client run, and whether idle CPUs
+// poll instead of halting.
+struct LatencySetup {
+  Placement placement;
+  bool idle_polling = false;
+
+  [[nodiscard]] std::string label() const {
+    return idle_polling ? fmt::format("{}, idle polling", placement.kind()) : std::string(placement.kind());
+  }
+};
+
+// Shows where a two-core round trip goes on this machine: a bare epoll loop (no Strata, no Asio)
+// with each client's pattern of system calls, against redis-benchmark and Strata, GET of 100 B,
+// `rounds` interleaved rounds; prints each column's median.
+void print_bare_loop_comparison(const strata::testing::RedisServer& server, const Placement& apart,
+                                std::size_t requests, int rounds) {
+  using strata::bench::EpollPattern;
+  const std::array patterns{EpollPattern::registration_kept, EpollPattern::reregistered_per_request,
+                            EpollPattern::kept_plus_unrelated_reregistration};
+  struct Column {
+    explicit Column(std::string label) : name(std::move(label)) {}
+    std::string name;
+    std::vector<double> p50, cycle;
+  };
+  std::vector<Column> columns;
+  for (const EpollPattern pattern : patterns) columns.emplace_back(fmt::format("bare loop, {}", describe(pattern)));
+  columns.emplace_back("redis-benchmark -c 1 (p50: top of its 8 us bucket)");
+  columns.emplace_back("strata");
+  for (int round = 0; round < rounds; ++round) {
+    const ScopedPlacement placed(server.pid(), apart);
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      const auto figures = strata::bench::run_bare_get_loop(server.port(), 100, patterns[i], requests);
+      columns[i].p50.push_back(figures.p50_microseconds);
+      columns[i].cycle.push_back(figures.cycle_microseconds);
+    }
+    const Figures reference = redis_benchmark(placed.command_prefix(), server.port(), "get", 100, 1, 1, requests);
+    columns[patterns.size()].p50.push_back(reference.p50_microseconds);
+    columns[patterns.size()].cycle.push_back(1e6 / reference.requests_per_second);
+    const Figures ours = strata_single_caller(server.port(), "get", 100, requests);
+    columns.back().p50.push_back(ours.p50_microseconds);
+    columns.back().cycle.push_back(1e6 / ours.requests_per_second);
+  }
+  auto median = [](std::vector<double> values) {
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2), values.end());
+    return values[values.size() / 2];
+  };
+  fmt::print("\nwhere a two-core round trip goes: GET 100B, one caller, {}, median of {} interleaved rounds\n",
+             apart.describe(), rounds);
+  fmt::print("{:<58} {:>10} {:>14}\n", "client", "p50", "per request");
+  for (const Column& column : columns) {
+    fmt::print("{:<58} {:>7.1f} us {:>11.1f} us\n", column.name, median(column.p50), median(column.cycle));
+  }
 }
 
 }  // namespace
@@ -166,21 +222,30 @@ int main(int argc, char** argv) {
   // Redis writes at most ~64 KiB to one client per event-loop turn, so large pipelined replies
   // need several connections; 8 balances that against coalescing many callers per write.
   std::size_t pool_size = 8;
-  app.add_option("--requests", requests, "Commands per cell")
+  int rounds = 3;
+  std::string only = "all";
+  app.add_option("--requests", requests, "Commands per throughput cell (a fifth of it per single-caller row)")
       ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--pool-size", pool_size, "Strata connections for the concurrent cells")
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}))
+      ->capture_default_str();
+  app.add_option("--only", only, "Run only the throughput cells, or only the single-caller rows")
+      ->check(CLI::IsMember({"all", "throughput", "latency"}))
+      ->capture_default_str();
+  app.add_option("--rounds", rounds, "Interleaved rounds of the two-core round-trip comparison (0: skip it)")
+      ->check(CLI::Range(0, 50))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   strata::testing::RedisServer server;
   const std::uint16_t port = server.port();
   const auto cpus = strata::bench::usable_cpus();
-  // The concurrent cells and the first latency row: server and client on separate cores, as in
-  // a deployment; the second latency row: both on one core.
+  // Throughput: server and client on separate cores, as in a deployment. Single caller: that
+  // placement as the machine idles by default, then with idle CPUs polling, then both on one core.
   const Placement apart = cpus.size() >= 2 ? Placement{cpus[0], cpus[1]} : Placement{};
   const Placement together = cpus.empty() ? Placement{} : Placement{cpus[0], cpus[0]};
+  const std::array latency_setups{LatencySetup{apart, false}, LatencySetup{apart, true}, LatencySetup{together, false}};
   fmt::print("redis-server on 127.0.0.1:{}, {} commands per cell; Strata: one I/O thread, pool of {}\n", port,
              requests, pool_size);
   fmt::print("placement, the same for both clients: {}; single-caller rows also {}\n\n", apart.describe(),
@@ -188,10 +253,12 @@ int main(int argc, char** argv) {
   fmt::print("{:<44} {:>6} {:>16} {:>16} {:>8}\n", "workload", "value", "redis-benchmark", "strata", "ratio");
 
   bool throughput_ok = true;
-  bool latency_ok = true;
+  std::vector<std::pair<std::string, bool>> latency_ok;  // per setup that ran
+  for (const LatencySetup& setup : latency_setups) latency_ok.emplace_back(setup.label(), true);
   for (const std::size_t value_size : {std::size_t{100}, std::size_t{4096}}) {
     for (const std::string test : {"set", "get"}) {
       for (const int pipeline : {1, kPipeline}) {
+        if (only == "latency") break;
         const ScopedPlacement placed(server.pid(), apart);
         const Figures reference =
             redis_benchmark(placed.command_prefix(), port, test, value_size, kCallers, pipeline, requests);
@@ -204,23 +271,46 @@ int main(int argc, char** argv) {
                    reference.requests_per_second, ours.requests_per_second, ratio);
       }
       const std::size_t single = std::max<std::size_t>(1000, requests / 5);
-      for (const Placement& placement : {apart, together}) {
-        const ScopedPlacement placed(server.pid(), placement);
+      for (std::size_t s = 0; s < latency_setups.size() && only != "throughput"; ++s) {
+        const LatencySetup& setup = latency_setups[s];
+        const ScopedPlacement placed(server.pid(), setup.placement);
+        std::optional<ScopedIdlePolling> idle_polling;
+        if (setup.idle_polling) idle_polling.emplace();
+        const std::string label = fmt::format("{} x 1 caller, p50, {}", test, setup.label());
+        if (idle_polling && !idle_polling->active()) {
+          fmt::print("{:<44} {:>5}B   skipped: /dev/cpu_dma_latency is not writable (run as root)\n", label,
+                     value_size);
+          latency_ok[s].first.clear();
+          continue;
+        }
         const Figures reference = redis_benchmark(placed.command_prefix(), port, test, value_size, 1, 1, single);
         const Figures ours = strata_single_caller(port, test, value_size, single);
-        latency_ok = latency_ok && ours.p50_microseconds <= reference.p50_microseconds + 10.0;
-        const std::string label = fmt::format("{} x 1 caller, p50, {}", test, placement.kind());
+        latency_ok[s].second = latency_ok[s].second && ours.p50_microseconds <= reference.p50_microseconds + 10.0;
         fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", label, value_size,
                    reference.p50_microseconds, ours.p50_microseconds,
                    ours.p50_microseconds - reference.p50_microseconds);
-        fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", "  mean", value_size,
-                   reference.mean_microseconds, ours.mean_microseconds,
-                   ours.mean_microseconds - reference.mean_microseconds);
+        const double reference_cycle = 1e6 / reference.requests_per_second;
+        const double our_cycle = 1e6 / ours.requests_per_second;
+        fmt::print("{:<44} {:>5}B {:>12.1f} us  {:>12.1f} us  {:>+6.1f}us\n", "  per request (1 / rate)", value_size,
+                   reference_cycle, our_cycle, our_cycle - reference_cycle);
       }
     }
   }
-  fmt::print("\nthroughput >= 90% of redis-benchmark in every concurrent cell: {}\n", throughput_ok ? "yes" : "NO");
-  fmt::print("single-caller p50 within 10 us of redis-benchmark -c 1: {}\n", latency_ok ? "yes" : "NO");
-  fmt::print("(redis-benchmark's p50 has 1 us resolution at best; it reports milliseconds with 3 decimals)\n");
+  if (only != "latency") {
+    fmt::print("\nthroughput >= 90% of redis-benchmark in every concurrent cell: {}\n", throughput_ok ? "yes" : "NO");
+  }
+  if (only != "throughput") {
+    std::string verdicts;
+    for (const auto& [setup, ok] : latency_ok) {
+      if (setup.empty()) continue;
+      verdicts += fmt::format("{}{}: {}", verdicts.empty() ? "" : "; ", setup, ok ? "yes" : "NO");
+    }
+    fmt::print("single-caller p50 within 10 us of redis-benchmark -c 1: {}\n", verdicts);
+    fmt::print("(redis-benchmark's percentiles are the top of 8 us buckets: 7, 15, ... 71, 79 us; "
+               "\"per request\" is exact for both)\n");
+    if (rounds > 0 && apart.pinned()) {
+      print_bare_loop_comparison(server, apart, std::max<std::size_t>(1000, requests / 5), rounds);
+    }
+  }
   return 0;
 }
