@@ -48,18 +48,6 @@ int checked(int result, std::string_view call) {
   return result;
 }
 
-// True once `buffer` holds one whole reply to SET ("+OK") or GET (a bulk string or nil).
-bool holds_whole_reply(const std::string& buffer) {
-  const auto header_end = buffer.find("\r\n");
-  if (header_end == std::string::npos) return false;
-  if (buffer[0] == '+') return true;
-  if (buffer[0] != '$') throw std::runtime_error("bare epoll loop: the server answered " + buffer.substr(0, header_end));
-  long length = 0;
-  std::from_chars(buffer.data() + 1, buffer.data() + header_end, length);
-  if (length < 0) return true;
-  return buffer.size() >= header_end + 2 + static_cast<std::size_t>(length) + 2;
-}
-
 void reregister(int epoll, int fd, std::uint32_t events) {
   epoll_event event{};
   event.events = events;
@@ -69,6 +57,19 @@ void reregister(int epoll, int fd, std::uint32_t events) {
 }
 
 }  // namespace
+
+bool holds_whole_reply(std::string_view bytes) {
+  const auto header_end = bytes.find("\r\n");
+  if (header_end == std::string_view::npos) return false;
+  if (bytes[0] == '+') return true;
+  if (bytes[0] != '$') {
+    throw std::runtime_error(fmt::format("bare loop: the server answered {}", bytes.substr(0, header_end)));
+  }
+  long length = 0;
+  std::from_chars(bytes.data() + 1, bytes.data() + header_end, length);
+  if (length < 0) return true;
+  return bytes.size() >= header_end + 2 + static_cast<std::size_t>(length) + 2;
+}
 
 std::string_view describe(EpollPattern pattern) noexcept {
   switch (pattern) {
@@ -108,7 +109,6 @@ BareLoopFigures run_bare_get_loop(std::uint16_t port, std::size_t value_size, Ep
   pipe_registration.data.fd = pipe_read.get();
   checked(::epoll_ctl(unrelated_epoll.get(), EPOLL_CTL_ADD, pipe_read.get(), &pipe_registration), "epoll_ctl(ADD)");
 
-  const std::string_view request = "*2\r\n$3\r\nGET\r\n$16\r\nkey:__rand_int__\r\n";
   std::string reply;
   std::vector<char> chunk(64 * 1024);
   std::vector<double> latencies;
@@ -153,7 +153,7 @@ BareLoopFigures run_bare_get_loop(std::uint16_t port, std::size_t value_size, Ep
   for (std::size_t i = 0; i < requests; ++i) {
     reply.clear();
     const auto before = Clock::now();
-    send_all(request);
+    send_all(kGetRequest);
     switch (pattern) {
       case EpollPattern::registration_kept: break;
       case EpollPattern::reregistered_per_request: reregister(epoll.get(), socket.get(), events); break;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace strata::bench {
@@ -24,6 +25,13 @@ enum class EpollPattern {
 };
 
 std::string_view describe(EpollPattern pattern) noexcept;
+
+// redis-benchmark's GET request for its default key.
+inline constexpr std::string_view kGetRequest = "*2\r\n$3\r\nGET\r\n$16\r\nkey:__rand_int__\r\n";
+
+// True once `bytes` hold one whole reply to SET ("+OK") or GET (a bulk string or nil). Throws
+// std::runtime_error on any other reply.
+bool holds_whole_reply(std::string_view bytes);
 
 struct BareLoopFigures {
   double p50_microseconds = 0;

@@ -15,6 +15,8 @@
 #include <strata/redis/pool.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -160,6 +162,39 @@ Figures strata_single_caller(std::uint16_t port, const std::string& test, std::s
                  latencies[latencies.size() / 2]};
 }
 
+// The same GET loop as the bare epoll loops, on Asio (a coroutine, async_write, async_read_some)
+// without Strata: what the event loop Strata runs on costs by itself.
+Figures asio_get_loop(std::uint16_t port, std::size_t requests) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::address_v4::loopback(), port});
+  socket.set_option(asio::ip::tcp::no_delay(true));
+  std::vector<double> latencies;
+  latencies.reserve(requests);
+  Clock::duration elapsed{};
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    std::vector<char> buffer(64 * 1024);
+    const auto started = Clock::now();
+    for (std::size_t i = 0; i < requests; ++i) {
+      const auto before = Clock::now();
+      co_await asio::async_write(socket, asio::buffer(strata::bench::kGetRequest), asio::use_awaitable);
+      std::size_t have = 0;
+      do {
+        if (have == buffer.size()) throw std::runtime_error("Asio loop: a reply larger than its buffer");
+        have += co_await socket.async_read_some(asio::buffer(buffer.data() + have, buffer.size() - have),
+                                                asio::use_awaitable);
+      } while (!strata::bench::holds_whole_reply({buffer.data(), have}));
+      latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+    }
+    elapsed = Clock::now() - started;
+  }, [](std::exception_ptr error) { if (error) std::rethrow_exception(error); });
+  io.run();
+  std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2),
+                   latencies.end());
+  return Figures{static_cast<double>(requests) / std::chrono::duration<double>(elapsed).count(),
+                 latencies[latencies.size() / 2]};
+}
+
 // One way to run the single-caller rows: where server and client run, and whether idle CPUs
 // poll instead of halting.
 struct LatencySetup {
@@ -172,8 +207,8 @@ struct LatencySetup {
 };
 
 // Shows where a two-core round trip goes on this machine: a bare epoll loop (no Strata, no Asio)
-// with each client's pattern of system calls, against redis-benchmark and Strata, GET of 100 B,
-// `rounds` interleaved rounds; prints each column's median.
+// with each client's pattern of system calls, the same loop on Asio, redis-benchmark and Strata,
+// GET of 100 B, `rounds` interleaved rounds; prints each column's median.
 void print_bare_loop_comparison(const strata::testing::RedisServer& server, const Placement& apart,
                                 std::size_t requests, int rounds) {
   using strata::bench::EpollPattern;
@@ -187,6 +222,7 @@ void print_bare_loop_comparison(const strata::testing::RedisServer& server, cons
   std::vector<Column> columns;
   for (const EpollPattern pattern : patterns) columns.emplace_back(fmt::format("bare loop, {}", describe(pattern)));
   columns.emplace_back("redis-benchmark -c 1 (p50: top of its 8 us bucket)");
+  columns.emplace_back("Asio loop, no Strata (Strata's calls)");
   columns.emplace_back("strata");
   for (int round = 0; round < rounds; ++round) {
     const ScopedPlacement placed(server.pid(), apart);
@@ -198,6 +234,9 @@ void print_bare_loop_comparison(const strata::testing::RedisServer& server, cons
     const Figures reference = redis_benchmark(placed.command_prefix(), server.port(), "get", 100, 1, 1, requests);
     columns[patterns.size()].p50.push_back(reference.p50_microseconds);
     columns[patterns.size()].cycle.push_back(1e6 / reference.requests_per_second);
+    const Figures asio_only = asio_get_loop(server.port(), requests);
+    columns[patterns.size() + 1].p50.push_back(asio_only.p50_microseconds);
+    columns[patterns.size() + 1].cycle.push_back(1e6 / asio_only.requests_per_second);
     const Figures ours = strata_single_caller(server.port(), "get", 100, requests);
     columns.back().p50.push_back(ours.p50_microseconds);
     columns.back().cycle.push_back(1e6 / ours.requests_per_second);
@@ -222,7 +261,7 @@ int main(int argc, char** argv) {
   // Redis writes at most ~64 KiB to one client per event-loop turn, so large pipelined replies
   // need several connections; 8 balances that against coalescing many callers per write.
   std::size_t pool_size = 8;
-  int rounds = 3;
+  int rounds = 5;
   std::string only = "all";
   app.add_option("--requests", requests, "Commands per throughput cell (a fifth of it per single-caller row)")
       ->check(CLI::Range(std::size_t{1000}, std::size_t{100'000'000}))
