@@ -11,8 +11,9 @@ endif()
 find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
-# hiredis 0.14: only its RESP reader is used (see src/redis); its command formatter is the
-# reference our own RESP formatting is tested against.
+# hiredis 0.14: the tests' reference for RESP. Its command formatter and reply reader are the
+# oracles our own writer (src/redis/command.cpp) and reader (src/redis/resp_reader.cpp) are
+# checked against; the library itself does not link it.
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)

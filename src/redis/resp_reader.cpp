@@ -1,97 +1,183 @@
 #include "redis/resp_reader.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
-#include <new>
+#include <charconv>
+#include <cstdint>
 
 namespace strata::redis {
 namespace {
 
-// hiredis builds a reply tree by calling these for every element, child after parent. A root
-// reply goes to its reader's slot (the task's privdata), from which next() moves it out before
-// hiredis starts the next one: no allocation per reply. A child is constructed in place inside
-// its parent's element vector, which createArray sized up front, so the pointer handed back to
-// hiredis stays valid.
-Reply* place(const redisReadTask* task, Reply value) {
-  Reply* slot = nullptr;
-  if (task->parent != nullptr) {
-    auto* parent = static_cast<Reply*>(task->parent->obj);
-    slot = &parent->mutable_elements()[static_cast<std::size_t>(task->idx)];
-  } else {
-    slot = static_cast<Reply*>(task->privdata);
+// A string announced as huge is reserved up to this much at once; the rest grows as it arrives,
+// so a length alone cannot make the reader allocate half a gigabyte.
+constexpr std::size_t kEagerStringReserve = 64 * 1024 * 1024;
+// Likewise for an array's element count.
+constexpr std::size_t kEagerArrayReserve = 1024;
+
+bool parse_integer(std::string_view text, std::int64_t& value) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  return error == std::errc() && stop == end;
+}
+
+// A line quoted for an error message: at most 64 bytes, control bytes escaped.
+std::string quoted(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, 64)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += c;
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      const auto byte = static_cast<unsigned char>(c);
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
   }
-  *slot = std::move(value);
-  return slot;
+  if (text.size() > 64) out += "...";
+  return "'" + out + "'";
 }
-
-void* create_string(const redisReadTask* task, char* data, std::size_t length) {
-  std::string bytes(data, length);
-  switch (task->type) {
-    case REDIS_REPLY_ERROR: return place(task, Reply::error(std::move(bytes)));
-    case REDIS_REPLY_STATUS: return place(task, Reply::status(std::move(bytes)));
-    default: return place(task, Reply::string(std::move(bytes)));
-  }
-}
-
-void* create_array(const redisReadTask* task, int elements) {
-  std::vector<Reply> children(static_cast<std::size_t>(elements));
-  return place(task, Reply::array(std::move(children)));
-}
-
-void* create_integer(const redisReadTask* task, long long value) {
-  return place(task, Reply::integer(value));
-}
-
-void* create_nil(const redisReadTask* task) { return place(task, Reply::nil()); }
-
-// hiredis frees only roots (children live inside them), and a root is its reader's slot: a
-// reply abandoned on a protocol error, or by a reader freed halfway through it.
-void free_object(void* reply) { *static_cast<Reply*>(reply) = Reply(); }
-
-redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
-                                             create_nil, free_object};
 
 }  // namespace
 
-void RespReader::FreeReader::operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
-
-RespReader::RespReader() : reader_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
-  if (!reader_) throw std::bad_alloc();
-  reader_->privdata = &root_;
-  // hiredis frees its idle buffer once it exceeds 16 KiB, which under pipelining means a new
-  // allocation for nearly every read; keep up to 1 MiB instead (one per connection).
-  reader_->maxbuf = 1024 * 1024;
-}
-
-RespReader::~RespReader() = default;
-
 void RespReader::feed(const char* data, std::size_t size) {
   if (failed()) return;
-  if (redisReaderFeed(reader_.get(), data, size) != REDIS_OK) error_ = reader_->errstr;
+  consume({data, size}, [this](Reply&& reply) {
+    ready_.push_back(std::move(reply));
+    return true;
+  });
 }
 
 void RespReader::parse(const char* data, std::size_t size, const std::function<bool(Reply&&)>& deliver) {
-  // hiredis moves the unread rest of its buffer to the front each time 1 KiB has been consumed,
-  // which is quadratic in the size of one feed; small slices keep every move small.
-  constexpr std::size_t kSlice = 4096;
-  for (std::size_t offset = 0; offset < size && !failed(); offset += kSlice) {
-    feed(data + offset, std::min(kSlice, size - offset));
-    while (auto reply = next()) {
-      if (!deliver(std::move(*reply))) return;
-    }
-  }
+  if (failed()) return;
+  consume({data, size}, deliver);
 }
 
 std::optional<Reply> RespReader::next() {
-  if (failed()) return std::nullopt;
-  void* raw = nullptr;
-  if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK) {
-    error_ = reader_->errstr[0] != '\0' ? reader_->errstr : "malformed RESP";
-    return std::nullopt;
+  if (ready_.empty()) return std::nullopt;
+  Reply reply = std::move(ready_.front());
+  ready_.pop_front();
+  return reply;
+}
+
+bool RespReader::consume(std::string_view data, const std::function<bool(Reply&&)>& deliver) {
+  while (!data.empty()) {
+    if (in_string_) {
+      if (string_missing_ > 2) {
+        const auto take = std::min(data.size(), static_cast<std::size_t>(string_missing_ - 2));
+        string_.append(data.data(), take);
+        data.remove_prefix(take);
+        string_missing_ -= static_cast<std::int64_t>(take);
+        continue;
+      }
+      const char expected = string_missing_ == 2 ? '\r' : '\n';
+      if (data.front() != expected) {
+        return fail("Protocol error: a bulk string of " + std::to_string(string_.size()) + " bytes is not followed by CRLF");
+      }
+      data.remove_prefix(1);
+      if (--string_missing_ > 0) continue;
+      in_string_ = false;
+      Reply value = Reply::string(std::move(string_));
+      string_ = std::string();
+      if (!complete(std::move(value), deliver)) return false;
+      continue;
+    }
+
+    const auto newline = data.find('\n');
+    if (newline == std::string_view::npos) {
+      if (partial_line_.size() + data.size() > kMaxLineBytes) {
+        return fail("Protocol error: a line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+      }
+      partial_line_.append(data);
+      return true;
+    }
+    std::string_view line = data.substr(0, newline);
+    data.remove_prefix(newline + 1);
+    if (!partial_line_.empty()) {
+      partial_line_.append(line);
+      line = partial_line_;
+    }
+    if (line.size() > kMaxLineBytes) {
+      return fail("Protocol error: a line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    }
+    if (line.empty() || line.back() != '\r') {
+      return fail("Protocol error: a line ends without CR before LF: " + quoted(line));
+    }
+    line.remove_suffix(1);
+    const bool go_on = on_line(line, data, deliver);
+    partial_line_.clear();  // `line` may point into it: only now is it done with
+    if (!go_on) return false;
   }
-  if (raw == nullptr) return std::nullopt;
-  return std::move(*static_cast<Reply*>(raw));  // the slot: hiredis has let go of it
+  return true;
+}
+
+bool RespReader::on_line(std::string_view line, std::string_view& rest, const std::function<bool(Reply&&)>& deliver) {
+  if (line.empty()) return fail("Protocol error: an empty line where a reply was expected");
+  const std::string_view body = line.substr(1);
+  std::int64_t number = 0;
+  switch (line.front()) {
+    case '+': return complete(Reply::status(std::string(body)), deliver);
+    case '-': return complete(Reply::error(std::string(body)), deliver);
+    case ':':
+      if (!parse_integer(body, number)) return fail("Protocol error: bad integer " + quoted(body));
+      return complete(Reply::integer(number), deliver);
+    case '$': {
+      if (!parse_integer(body, number) || number < -1 || number > kMaxStringBytes) {
+        return fail("Protocol error: bad bulk string length " + quoted(body));
+      }
+      if (number == -1) return complete(Reply::nil(), deliver);
+      const auto length = static_cast<std::size_t>(number);
+      if (rest.size() >= length + 2) {  // the whole string is in this read: no state to keep
+        if (rest[length] != '\r' || rest[length + 1] != '\n') {
+          return fail("Protocol error: a bulk string of " + std::to_string(length) + " bytes is not followed by CRLF");
+        }
+        Reply value = Reply::string(std::string(rest.substr(0, length)));
+        rest.remove_prefix(length + 2);
+        return complete(std::move(value), deliver);
+      }
+      in_string_ = true;
+      string_.clear();
+      string_.reserve(std::min(length, kEagerStringReserve));
+      string_missing_ = number + 2;
+      return true;
+    }
+    case '*': {
+      if (!parse_integer(body, number) || number < -1 || number > kMaxArrayElements) {
+        return fail("Protocol error: bad array length " + quoted(body));
+      }
+      if (number == -1) return complete(Reply::nil(), deliver);
+      if (number == 0) return complete(Reply::array({}), deliver);
+      if (open_arrays_.size() >= kMaxNesting) {
+        return fail("Protocol error: arrays nested more than " + std::to_string(kMaxNesting) + " deep");
+      }
+      std::vector<Reply> elements;
+      elements.reserve(std::min(static_cast<std::size_t>(number), kEagerArrayReserve));
+      open_arrays_.push_back({Reply::array(std::move(elements)), number});
+      return true;
+    }
+    default:
+      return fail("Protocol error: " + quoted(line.substr(0, 1)) + " is not a reply type, in line " + quoted(line));
+  }
+}
+
+bool RespReader::complete(Reply&& value, const std::function<bool(Reply&&)>& deliver) {
+  while (!open_arrays_.empty()) {
+    OpenArray& innermost = open_arrays_.back();
+    innermost.array.mutable_elements().push_back(std::move(value));
+    if (--innermost.missing > 0) return true;
+    value = std::move(innermost.array);
+    open_arrays_.pop_back();
+  }
+  return deliver(std::move(value));
+}
+
+bool RespReader::fail(std::string message) {
+  error_ = std::move(message);
+  open_arrays_.clear();
+  partial_line_.clear();
+  string_.clear();
+  in_string_ = false;
+  return false;
 }
 
 }  // namespace strata::redis

@@ -1,12 +1,16 @@
 // RESP encoding (Request) and decoding (RespReader), driven with bytes only.
 #include "redis/resp_reader.hpp"
 
+#include "support/hiredis_oracle.hpp"
+
 #include <strata/redis/command.hpp>
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -163,6 +167,187 @@ TEST(RespReader, AReplyCutShortIsReleasedAndOneHandedOutOutlivesTheNext) {
   EXPECT_FALSE(reader.next().has_value());  // the third breaks off inside its array
   EXPECT_TRUE(reader.failed());
   EXPECT_EQ(first->text(), "first");
+}
+
+// Random reply trees and their RESP encoding, for the differential tests against hiredis.
+class RandomReplies {
+public:
+  explicit RandomReplies(std::uint64_t seed) : rng_(seed) {}
+
+  // hiredis 0.14 refuses arrays nested deeper than 7, so the trees stay within 5.
+  Reply tree(int depth = 0) {
+    switch (pick(depth < 5 ? 7 : 6)) {
+      case 0: return Reply::status(text());
+      case 1: return Reply::error(text());
+      case 2: return Reply::integer(integer());
+      case 3: return Reply::nil();
+      case 4:
+      case 5: return Reply::string(bytes());
+      default: {
+        std::vector<Reply> elements(pick(6));
+        for (auto& element : elements) element = tree(depth + 1);
+        return Reply::array(std::move(elements));
+      }
+    }
+  }
+
+  std::string encode(const Reply& reply) {
+    switch (reply.type()) {
+      case Reply::Type::status: return "+" + reply.text() + "\r\n";
+      case Reply::Type::error: return "-" + reply.text() + "\r\n";
+      case Reply::Type::integer: return ":" + std::to_string(reply.integer_value()) + "\r\n";
+      case Reply::Type::nil: return pick(2) == 0 ? "$-1\r\n" : "*-1\r\n";
+      case Reply::Type::string: return "$" + std::to_string(reply.text().size()) + "\r\n" + reply.text() + "\r\n";
+      case Reply::Type::array: {
+        std::string out = "*" + std::to_string(reply.elements().size()) + "\r\n";
+        for (const Reply& element : reply.elements()) out += encode(element);
+        return out;
+      }
+    }
+    return {};
+  }
+
+  std::size_t pick(std::size_t bound) { return std::uniform_int_distribution<std::size_t>(0, bound - 1)(rng_); }
+  // Read sizes from 1 byte up to the whole stream, small ones as likely as large.
+  std::size_t chunk(std::size_t stream_size) {
+    return pick(2) == 0 ? 1 + pick(16) : 1 + pick(std::max<std::size_t>(stream_size, 1));
+  }
+
+private:
+  std::string text() {  // status and error lines: no CR or LF
+    std::string out(pick(24), ' ');
+    for (char& c : out) c = static_cast<char>(' ' + pick(95));
+    return out;
+  }
+  std::string bytes() {  // any byte, NUL, CR and LF included; sometimes longer than a read
+    const std::size_t size = pick(20) == 0 ? 1000 + pick(70'000) : pick(40);
+    std::string out(size, '\0');
+    for (char& c : out) c = static_cast<char>(pick(256));
+    return out;
+  }
+  std::int64_t integer() {
+    constexpr std::int64_t kEdges[] = {0, -1, 1, std::numeric_limits<std::int64_t>::min(),
+                                       std::numeric_limits<std::int64_t>::max()};
+    if (pick(3) == 0) return kEdges[pick(5)];
+    return static_cast<std::int64_t>(rng_());
+  }
+
+  std::mt19937_64 rng_;
+};
+
+std::vector<Reply> parse_with_parse_calls(std::string_view stream, std::size_t chunk) {
+  RespReader reader;
+  std::vector<Reply> replies;
+  for (std::size_t offset = 0; offset < stream.size() && !reader.failed(); offset += chunk) {
+    const auto piece = stream.substr(offset, chunk);
+    reader.parse(piece.data(), piece.size(), [&](Reply&& reply) {
+      replies.push_back(std::move(reply));
+      return true;
+    });
+  }
+  EXPECT_FALSE(reader.failed()) << reader.error();
+  return replies;
+}
+
+TEST(RespReader, RebuildsRandomReplyStreamsSplitAnywhereAsHiredisDoes) {
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    RandomReplies random(seed);
+    std::vector<Reply> sent(1 + random.pick(12));
+    std::string stream;
+    for (Reply& reply : sent) {
+      reply = random.tree();
+      stream += random.encode(reply);
+    }
+    EXPECT_EQ(parse_all(stream, random.chunk(stream.size())), sent) << "seed " << seed;
+    EXPECT_EQ(parse_with_parse_calls(stream, random.chunk(stream.size())), sent) << "seed " << seed;
+    const auto oracle = testing::parse_with_hiredis(stream, random.chunk(stream.size()));
+    EXPECT_EQ(oracle.error, "") << "seed " << seed;
+    EXPECT_EQ(oracle.replies, sent) << "seed " << seed;
+  }
+}
+
+// Corrupted streams: never a crash (the sanitizer builds run this too); when both readers
+// accept the bytes, they agree on every reply.
+TEST(RespReader, AgreesWithHiredisOnRandomlyCorruptedStreamsOrRefusesThem) {
+  int refused = 0;
+  int compared = 0;
+  for (std::uint64_t seed = 1; seed <= 500; ++seed) {
+    RandomReplies random(seed);
+    std::string stream;
+    for (std::size_t n = 1 + random.pick(6); n > 0; --n) stream += random.encode(random.tree());
+    for (std::size_t edits = 1 + random.pick(3); edits > 0; --edits) {
+      const std::size_t at = random.pick(stream.size());
+      switch (random.pick(3)) {
+        case 0: stream[at] = static_cast<char>(random.pick(256)); break;
+        case 1: stream.erase(at, 1); break;
+        default: stream.insert(at, 1, "\r\n$*:+-0123456789"[random.pick(17)]); break;
+      }
+    }
+    RespReader reader;
+    std::vector<Reply> ours;
+    const std::size_t chunk = random.chunk(stream.size());
+    for (std::size_t offset = 0; offset < stream.size(); offset += chunk) {
+      reader.feed(stream.data() + offset, std::min(chunk, stream.size() - offset));
+    }
+    while (auto reply = reader.next()) ours.push_back(std::move(*reply));
+    const auto oracle = testing::parse_with_hiredis(stream, stream.size());
+    if (reader.failed()) {
+      ++refused;
+      EXPECT_NE(reader.error().find("Protocol error"), std::string::npos) << reader.error();
+      continue;
+    }
+    if (oracle.error.empty()) {
+      ++compared;
+      EXPECT_EQ(ours, oracle.replies) << "seed " << seed;
+    }
+  }
+  EXPECT_GT(refused, 100) << "the corruptions should break most streams";
+  EXPECT_GT(compared, 50) << "some corrupted streams should still be RESP to both";
+}
+
+TEST(RespReader, NamesWhatIsWrongWithAMalformedReply) {
+  const std::string deep = [] {
+    std::string out;
+    for (int i = 0; i <= 512; ++i) out += "*1\r\n";
+    return out;
+  }();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"!oops\r\n", "'!' is not a reply type, in line '!oops'"},
+      {":12x\r\n", "bad integer '12x'"},
+      {":99999999999999999999\r\n", "bad integer '99999999999999999999'"},
+      {"$-2\r\n", "bad bulk string length '-2'"},
+      {"$536870913\r\n", "bad bulk string length '536870913'"},
+      {"$3\r\nabcX\r\n", "a bulk string of 3 bytes is not followed by CRLF"},
+      {"+OK\n", "a line ends without CR before LF: '+OK'"},
+      {"*-5\r\n", "bad array length '-5'"},
+      {"*1\r\n\r\n", "an empty line where a reply was expected"},
+      {"-ERR \x01\r\n:x\r\n", "bad integer 'x'"},
+      {deep, "arrays nested more than 512 deep"},
+      {"+" + std::string(RespReader::kMaxLineBytes, 'a'), "a line longer than 1048576 bytes"},
+  };
+  for (const auto& [bytes, message] : cases) {
+    for (const std::size_t chunk : {std::size_t{1}, std::size_t{7}, bytes.size()}) {
+      if (chunk == 1 && bytes.size() > 10'000) continue;
+      RespReader reader;
+      for (std::size_t offset = 0; offset < bytes.size(); offset += chunk) {
+        reader.feed(bytes.data() + offset, std::min(chunk, bytes.size() - offset));
+      }
+      ASSERT_TRUE(reader.failed()) << message << ", chunk " << chunk;
+      EXPECT_EQ(reader.error(), "Protocol error: " + message) << "chunk " << chunk;
+    }
+  }
+}
+
+TEST(RespReader, StopsParsingWhenTheCallerAsksTo) {
+  RespReader reader;
+  const std::string stream = "+one\r\n+two\r\n+three\r\n";
+  std::vector<Reply> taken;
+  reader.parse(stream.data(), stream.size(), [&](Reply&& reply) {
+    taken.push_back(std::move(reply));
+    return taken.size() < 2;  // the caller gives up after two
+  });
+  EXPECT_EQ(taken, (std::vector<Reply>{Reply::status("one"), Reply::status("two")}));
+  EXPECT_FALSE(reader.failed());
 }
 
 TEST(Reply, DescribesItselfReadably) {
