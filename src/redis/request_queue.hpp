@@ -53,10 +53,10 @@ struct PendingRequest {
 };
 
 // The pipelining state machine of one connection, free of I/O so it can be driven with values
-// in tests. Requests are written in the order they were pushed, every queued request in one
-// write; the server answers in that order, so each reply belongs to the oldest written request
-// still owed one. A request abandoned after it was written stays in line, so replies stay
-// aligned; one abandoned before it was written is simply dropped.
+// in tests. Requests are written in the order they were pushed, as many queued requests in one
+// write as the byte budget allows; the server answers in that order, so each reply belongs to
+// the oldest written request still owed one. A request abandoned after it was written stays in
+// line, so replies stay aligned; one abandoned before it was written is simply dropped.
 class RequestQueue {
 public:
   explicit RequestQueue(std::size_t max_pending) : max_pending_(max_pending) {}
