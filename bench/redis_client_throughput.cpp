@@ -133,6 +133,13 @@ Figures strata_concurrent(std::uint16_t port, std::size_t pool_size, const std::
   return Figures{commands / std::chrono::duration<double>(elapsed).count(), 0};
 }
 
+// A single caller's rate and median latency (microseconds), from each request's latency.
+Figures single_caller_figures(std::vector<double> latencies, Clock::duration elapsed) {
+  const auto middle = latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2);
+  std::nth_element(latencies.begin(), middle, latencies.end());
+  return Figures{static_cast<double>(latencies.size()) / std::chrono::duration<double>(elapsed).count(), *middle};
+}
+
 Figures strata_single_caller(std::uint16_t port, const std::string& test, std::size_t value_size,
                              std::size_t requests) {
   asio::io_context io;
@@ -156,10 +163,7 @@ Figures strata_single_caller(std::uint16_t port, const std::string& test, std::s
     pool.close();
   }, [](std::exception_ptr error) { if (error) std::rethrow_exception(error); });
   io.run();
-  std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2),
-                   latencies.end());
-  return Figures{static_cast<double>(requests) / std::chrono::duration<double>(elapsed).count(),
-                 latencies[latencies.size() / 2]};
+  return single_caller_figures(std::move(latencies), elapsed);
 }
 
 // The same GET loop as the bare epoll loops, on Asio (a coroutine, async_write, async_read_some)
@@ -189,10 +193,7 @@ Figures asio_get_loop(std::uint16_t port, std::size_t requests) {
     elapsed = Clock::now() - started;
   }, [](std::exception_ptr error) { if (error) std::rethrow_exception(error); });
   io.run();
-  std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2),
-                   latencies.end());
-  return Figures{static_cast<double>(requests) / std::chrono::duration<double>(elapsed).count(),
-                 latencies[latencies.size() / 2]};
+  return single_caller_figures(std::move(latencies), elapsed);
 }
 
 // One way to run the single-caller rows: where server and client run, and whether idle CPUs
