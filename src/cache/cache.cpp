@@ -343,10 +343,11 @@ public:
   // Starts a background reload of a fresh entry past its eager-refresh point.
   void refresh_eagerly(const std::string& full, const detail::ErasedCodec& codec, detail::ErasedLoader loader,
                        const EntryOptions& options);
-  // lookup() in parts, for get_or_set's hit path. lookup_l1 never suspends and
-  // says whether L2 must be asked; accept_l2 records L2's latency (since out.l2_began), judges
-  // its answer into `out` and returns why the stored bytes must be deleted, when they must. Without keep_entry, a fresh L2 value
-  // that L1 does not keep comes without its entry (only fresh_value and its lifetimes).
+  // lookup() in parts, for get_or_set's hit path. lookup_l1 never suspends and says whether L2
+  // must be asked; accept_l2 records L2's latency (since out.l2_began), judges its answer into
+  // `out` and returns why the stored bytes must be deleted, when they must. Without keep_entry,
+  // a fresh L2 value that L1 does not keep comes without its entry (only fresh_value and its
+  // lifetimes).
   bool lookup_l1(Lookup& out, const std::string& full, const detail::ErasedCodec& codec, const ReadPolicy& policy);
   // L2's part: the GET (with the invalidation epoch when asked for a fill), then accept_l2.
   asio::awaitable<void> read_l2(Lookup& out, const std::string& full, const detail::ErasedCodec& codec,

@@ -6,12 +6,11 @@ namespace {
 std::atomic<std::uint64_t> next_serial{1};
 
 // Adds `from` (cells some thread may be writing) into `into`.
-void add_into(LatencyHistogram& into, const std::array<std::atomic<std::uint64_t>, LatencyHistogram::kBuckets>& counts,
-              const std::atomic<std::uint64_t>& sum_ns) {
+void add_into(LatencyHistogram& into, const MetricsBlock::Histogram& from) {
   for (std::size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
-    into.counts[i] += counts[i].load(std::memory_order_relaxed);
+    into.counts[i] += from.counts[i].load(std::memory_order_relaxed);
   }
-  into.sum_ns += sum_ns.load(std::memory_order_relaxed);
+  into.sum_ns += from.sum_ns.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -51,7 +50,7 @@ Metrics::Totals Metrics::totals_locked() const {
   auto add_block = [&totals](const Block& block) {
     for (std::size_t i = 0; i < kCounts; ++i) totals.counts[i] += block.counts[i].load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < kLatencies; ++i) {
-      add_into(totals.histograms[i], block.histograms[i].counts, block.histograms[i].sum_ns);
+      add_into(totals.histograms[i], block.histograms[i]);
     }
   };
   for (const auto& block : blocks_) add_block(*block);
