@@ -129,15 +129,8 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     co_return json_reply(200, body);
   }
 
-  // Who is asking: an admin token (compared by digest, in constant time) or an admin JWT.
   const auto token = bearer_token(request[http::field::authorization]);
-  bool admin = false;
-  if (!token.empty() && !config.admin.token_sha256.empty()) {
-    admin = constant_time_equal(sha256_hex(token), config.admin.token_sha256);
-  }
-  if (!admin && !token.empty() && config.identity.source == IdentitySource::jwt) {
-    admin = runtime->identity.verify_jwt(token, unix_now()).admin;
-  }
+  const bool admin = runtime->is_admin(request, identity);
   const std::string_view relative = path == "/metrics" ? std::string_view("/metrics") : path.substr(config.admin.base.size());
 
   auto refuse_unless_admin = [&]() -> std::optional<Reply> {

@@ -195,9 +195,27 @@ Rule read_rule(const toml::table& table, std::size_t index, const std::string& s
   reader.read_duration("stale_while_revalidate", rule.stale_while_revalidate);
   reader.read_duration("stale_if_error", rule.stale_if_error);
   reader.read("query", rule.query);
+  if (rule.query.size() > 1 && std::find(rule.query.begin(), rule.query.end(), "*") != rule.query.end()) {
+    reader.fail(reader.get("query"), "query", "\"*\" (every parameter) stands alone; list names or write [\"*\"]");
+  }
   reader.read("headers", rule.headers);
   for (auto& header : rule.headers) header = ascii_lower(header);
   reader.read("per_user", rule.per_user);
+  std::string credentials = "bypass";
+  reader.read("credentials", credentials);
+  if (credentials == "bypass") {
+    rule.credentials = CredentialPolicy::bypass;
+  } else if (credentials == "shared") {
+    rule.credentials = CredentialPolicy::shared;
+  } else {
+    reader.fail(reader.get("credentials"), "credentials",
+                "expected \"bypass\" (requests with credentials use the shared entry only when the origin allows "
+                "it) or \"shared\" (this route answers every caller alike)");
+  }
+  if (rule.per_user && rule.credentials == CredentialPolicy::shared) {
+    reader.fail(reader.get("credentials"), "credentials",
+                "a per_user rule keys every entry by its caller; credentials = \"shared\" applies to shared rules only");
+  }
   reader.read("tags", rule.tags);
   reader.read("negative_statuses", rule.negative_statuses);
   reader.read_duration("negative_ttl", rule.negative_ttl);
@@ -476,6 +494,8 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
       }
     }
     reader.read("digest_secret", identity.digest_secret);
+    reader.read("credential_headers", identity.credential_headers);
+    for (auto& header : identity.credential_headers) header = ascii_lower(header);
     reader.reject_unknown();
   }
   if (const auto* node = top.get("rules")) {

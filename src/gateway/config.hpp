@@ -70,6 +70,22 @@ struct IdentityConfig {
   std::vector<std::string> trusted_proxies{"127.0.0.0/8", "::1/128"};
   // bearer_digest: the identity is HMAC-SHA256(secret, bearer token); never the token itself.
   std::string digest_secret;
+  // Request headers that make a request personal: with any of them (or the identity header
+  // from a trusted peer) a request does not share entries unless the origin or the rule allows
+  // it (Rule::credentials). Lower case.
+  std::vector<std::string> credential_headers{"authorization", "cookie", "x-api-key"};
+};
+
+// How a rule without per_user treats requests that carry credentials (Authorization, Cookie,
+// the identity header, ...; see IdentityConfig::credential_headers).
+enum class CredentialPolicy : std::uint8_t {
+  // The default (RFC 9111 3.5, as Varnish's built-in policy): such a request is answered from
+  // the shared entry, and fills it, only when the origin marked the response public, s-maxage,
+  // must-revalidate or Surrogate-Control; otherwise it goes to the origin for its own answer.
+  bypass,
+  // The operator declares the route's answers the same for every caller: credentials are
+  // ignored by the cache (they still reach the origin).
+  shared,
 };
 
 struct Rule {
@@ -81,9 +97,13 @@ struct Rule {
   std::optional<Seconds> ttl;              // unset: the origin's Cache-Control decides
   Seconds stale_while_revalidate{0};
   Seconds stale_if_error{0};
-  std::vector<std::string> query;          // parameters in the key; {"*"}: all of them
+  // Query parameters in the key and sent to the origin, in this order; {"*"} (the default):
+  // all of them, sorted by name. Parameters not listed are dropped before the origin too, so
+  // that what the origin answered is exactly what the key says.
+  std::vector<std::string> query{"*"};
   std::vector<std::string> headers;        // request headers in the key (lower case)
   bool per_user = false;                   // keyed by the caller's verified identity
+  CredentialPolicy credentials = CredentialPolicy::bypass;
   std::vector<std::string> tags;           // templates: "job:{id}", "user:{user}"
   // Negative caching: these statuses are stored for negative_ttl (off when empty).
   std::vector<unsigned> negative_statuses;
@@ -149,10 +169,15 @@ struct GatewayConfig {
   UnmatchedRoutes unmatched_routes = UnmatchedRoutes::public_only;
   // Request headers that can change what the origin serves but are not in a rule's key: removed
   // before the request goes upstream (so they cannot poison a shared entry).
+  // The defaults are the headers that web-cache-poisoning research found frameworks acting on
+  // (host, scheme, port, path prefix, URL and method overrides): Rack/Rails, Django, Flask's
+  // ProxyFix, Express, Spring, Symfony/Laravel, IIS.
   std::vector<std::string> strip_request_headers{
-      "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
-      "x-original-url",   "x-rewrite-url",     "x-http-method-override", "x-http-method",
-      "x-method-override", "x-host",           "forwarded"};
+      "forwarded",          "x-forwarded-host",  "x-forwarded-server", "x-forwarded-proto",
+      "x-forwarded-scheme", "x-forwarded-ssl",   "x-forwarded-port",   "x-forwarded-prefix",
+      "x-forwarded-path",   "x-url-scheme",      "front-end-https",    "x-original-url",
+      "x-original-uri",     "x-rewrite-url",     "x-original-host",    "x-host",
+      "x-http-host-override", "x-http-method-override", "x-http-method", "x-method-override"};
   std::vector<Rule> rules;
   std::string source;  // the file it came from, for messages
 };

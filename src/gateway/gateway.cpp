@@ -1,5 +1,8 @@
 #include "gateway/gateway_impl.hpp"
 
+#include "gateway/content_coding.hpp"
+#include "gateway/storage_policy.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +24,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxTags = 64;
+// How long an entry whose response could not be stored sends its requests straight to the
+// origin (Varnish's built-in policy uses 120 s; shorter here, so that an origin that starts
+// sending cacheable answers is cached again soon).
+constexpr auto kUncacheableFor = std::chrono::seconds(30);
 
 // The origin answered with a server error: the cache may serve a stale copy instead
 // (stale-if-error); otherwise the error goes to the client as the origin sent it.
@@ -64,140 +70,6 @@ std::string canonical_query(std::string_view raw, const std::vector<std::string>
   return out;
 }
 
-std::string joined_field(const StoredResponse& response, std::string_view name) {
-  std::string out;
-  for (const auto& [field, value] : response.headers) {
-    if (field != name) continue;
-    if (!out.empty()) out += ", ";
-    out += value;
-  }
-  return out;
-}
-
-bool has_field(const StoredResponse& response, std::string_view name) {
-  return std::any_of(response.headers.begin(), response.headers.end(),
-                     [&](const Header& header) { return header.first == name; });
-}
-
-// How a response from the origin may be kept.
-struct StorageDecision {
-  bool store = false;
-  bool shareable = true;  // may go to coalesced waiters even when not stored
-  std::chrono::seconds ttl{0};
-  std::chrono::seconds stale{0};
-  std::vector<std::string> tags;
-  std::int64_t initial_age = 0;  // the origin's Age: time spent in caches before us
-  std::string reason;     // why not stored, for Cache-Status detail
-};
-
-StorageDecision decide_storage(const StoredResponse& response, const EntryPlan& plan,
-                               std::string_view invalidation_header) {
-  StorageDecision decision;
-  const Rule* rule = plan.rule != nullptr ? &plan.rule->rule : nullptr;
-  const auto control = parse_cache_control(joined_field(response, "cache-control"));
-  const auto surrogate = parse_cache_control(joined_field(response, "surrogate-control"));
-  auto refuse = [&](std::string reason, bool shareable) {
-    decision.store = false;
-    decision.shareable = decision.shareable && shareable;
-    decision.reason = std::move(reason);
-    return decision;
-  };
-  // Set-Cookie belongs to the one client it was sent to: never stored, never handed to waiters.
-  if (has_field(response, "set-cookie")) return refuse("set-cookie", false);
-  if (control.is_private && !(rule != nullptr && rule->per_user && plan.user)) return refuse("private", false);
-  // Views into these strings: they must outlive the loops (a temporary in a range-for would not).
-  const std::string vary = joined_field(response, "vary");
-  for (auto varied : split_list(vary)) {
-    const auto name = ascii_lower(varied);
-    if (name == "*") return refuse("vary-star", false);
-    if (std::find(plan.keyed_headers.begin(), plan.keyed_headers.end(), name) == plan.keyed_headers.end()) {
-      return refuse("vary-unkeyed:" + name, false);
-    }
-  }
-  // Surrogate-Control speaks to this gateway; Cache-Control's no-store then speaks to browsers.
-  if ((control.no_store && !surrogate.max_age) || surrogate.no_store) return refuse("no-store", true);
-  // Age must be one non-negative integer (RFC 9111 5.1); anything else makes the response stale.
-  std::int64_t upstream_age = 0;
-  {
-    std::size_t lines = 0;
-    std::string_view value;
-    for (const auto& [name, field] : response.headers) {
-      if (name == "age") {
-        ++lines;
-        value = field;
-      }
-    }
-    if (lines > 1) return refuse("invalid-age", true);
-    if (lines == 1) {
-      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), upstream_age);
-      if (error != std::errc() || end != value.data() + value.size() || upstream_age < 0) return refuse("invalid-age", true);
-    }
-  }
-  decision.initial_age = upstream_age;
-  if (!invalidation_header.empty() && has_field(response, std::string(invalidation_header))) {
-    return refuse("invalidating", true);
-  }
-
-  static constexpr unsigned kStorable[] = {200, 203, 204, 300, 301, 308};
-  const bool storable_status = std::find(std::begin(kStorable), std::end(kStorable), response.status) != std::end(kStorable);
-  const bool negative = rule != nullptr && std::find(rule->negative_statuses.begin(), rule->negative_statuses.end(),
-                                                     response.status) != rule->negative_statuses.end();
-  if (!storable_status && !negative) return refuse("status", true);
-
-  if (negative && !storable_status) {
-    decision.ttl = rule->negative_ttl;
-  } else if (surrogate.max_age) {
-    decision.ttl = *surrogate.max_age - std::chrono::seconds(upstream_age);
-  } else if (rule != nullptr && rule->ttl) {
-    if (control.no_cache) return refuse("no-cache", true);
-    decision.ttl = *rule->ttl;
-  } else {
-    // No rule lifetime: the origin's freshness, and for routes without a rule its say-so that
-    // the response may be shared (RFC 9111 3, 3.5: a request with Authorization needs public,
-    // s-maxage or must-revalidate even then).
-    if (control.no_cache) return refuse("no-cache", true);
-    if (rule == nullptr && plan.unmatched_policy == UnmatchedRoutes::public_only && !control.is_public) {
-      return refuse("not-public", true);
-    }
-    if (plan.authorized && !control.is_public && !control.s_maxage && !control.must_revalidate) {
-      return refuse("authorization", true);
-    }
-    if (control.s_maxage) {
-      decision.ttl = *control.s_maxage;
-    } else if (control.max_age) {
-      decision.ttl = *control.max_age;
-    } else if (const auto expires = joined_field(response, "expires"); !expires.empty()) {
-      // Expires is relative to the origin's Date (clock skew cancels out); invalid means stale.
-      const auto date = parse_http_date(joined_field(response, "date"));
-      const auto until = parse_http_date(expires);
-      if (until && date) decision.ttl = std::chrono::seconds(*until - *date);
-    }
-    // The time the response already spent in caches upstream counts against its freshness.
-    decision.ttl -= std::chrono::seconds(upstream_age);
-  }
-  if (decision.ttl <= 0s) return refuse("no-lifetime", true);
-
-  if (!control.must_revalidate) {
-    if (rule != nullptr) decision.stale = std::max(rule->stale_while_revalidate, rule->stale_if_error);
-    decision.stale = std::max({decision.stale, control.stale_while_revalidate.value_or(0s),
-                               control.stale_if_error.value_or(0s)});
-  }
-  if (rule != nullptr) {
-    for (const auto& pattern : rule->tags) {
-      if (auto tag = expand(pattern, plan.variables)) decision.tags.push_back(std::move(*tag));
-    }
-  }
-  for (const char* name : {"cache-tag", "surrogate-key"}) {
-    const std::string listed = joined_field(response, name);
-    for (auto tag : split_list(listed, std::string_view(name) == "surrogate-key")) {
-      if (decision.tags.size() >= kMaxTags) break;
-      decision.tags.emplace_back(tag);
-    }
-  }
-  decision.store = true;
-  return decision;
-}
-
 // Headers for the cache's use only, or set by the gateway itself.
 bool gateway_owned(std::string_view name, std::string_view invalidation_header) {
   return name == "surrogate-control" || name == "surrogate-key" || name == "age" || name == "x-cache" ||
@@ -210,7 +82,7 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
   copy->status = response.status;
   copy->body = response.body;
   // Fields named in Connection are hop-by-hop as well (RFC 9110 7.6.1).
-  const std::string connection = joined_field(response, "connection");
+  const std::string connection = response.joined("connection");
   std::vector<std::string> listed;
   for (auto name : split_list(connection)) listed.push_back(ascii_lower(name));
   for (const auto& header : response.headers) {
@@ -304,6 +176,25 @@ Identity Runtime::identify(const Request& request, const RequestContext& context
   return identity.resolve(request[http::field::authorization], claimed, unix_now());
 }
 
+bool Runtime::carries_credentials(const Request& request, const RequestContext& context) const {
+  for (const auto& field : request) {
+    const std::string name = ascii_lower(field.name_string());
+    if (std::find(config.identity.credential_headers.begin(), config.identity.credential_headers.end(), name) !=
+        config.identity.credential_headers.end()) {
+      return true;
+    }
+    if (!config.identity.header.empty() && name == config.identity.header && trusts(context.peer)) return true;
+  }
+  return false;
+}
+
+bool Runtime::is_admin(const Request& request, const Identity& caller) const {
+  if (caller.admin) return true;
+  const auto token = bearer_token(request[http::field::authorization]);
+  if (token.empty()) return false;
+  return !config.admin.token_sha256.empty() && constant_time_equal(sha256_hex(token), config.admin.token_sha256);
+}
+
 std::pair<const CompiledRule*, Variables> Runtime::match(std::string_view method, std::string_view path) const {
   for (const auto& compiled : rules) {
     const auto& methods = compiled.rule.methods;
@@ -324,6 +215,7 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::s
   options.l1.capacity_bytes = config.cache.l1_capacity_mib * 1024 * 1024;
   options.integrity_secret = config.cache.integrity_secret;
   options.defaults.use_l1 = config.cache.l1;
+  clock_ = clock != nullptr ? clock : steady_clock();
   options.clock = std::move(clock);
   const auto load_budget = config.upstream.connect_timeout * (config.upstream.retries + 1) +
                            config.upstream.response_timeout + 1000ms;
@@ -352,7 +244,6 @@ EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* 
   plan.variables = std::move(variables);
   const std::string query = canonical_query(target.query, rule != nullptr ? &rule->rule.query : nullptr);
   plan.unmatched_policy = runtime.config.unmatched_routes;
-  plan.authorized = !request[http::field::authorization].empty();
   plan.upstream_target = target.path;
   if (!query.empty()) plan.upstream_target += "?" + query;
   std::vector<std::string> parts{target.path, "?" + query};
@@ -377,7 +268,9 @@ OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Requ
                                               const RequestContext& context, bool for_cache,
                                               const std::vector<std::string>& keyed_headers) const {
   OriginRequest upstream;
-  upstream.method(for_cache ? http::verb::get : request.method());
+  if (for_cache) upstream.method(http::verb::get);
+  else if (request.method() == http::verb::unknown) upstream.method_string(request.method_string());  // extension
+  else upstream.method(request.method());
   upstream.target(target);
   upstream.version(11);
   // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
@@ -428,6 +321,13 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
     co_return co_await handle_admin(request, *target, identity, runtime);
   }
 
+  if (request.method() == http::verb::trace || request.method() == http::verb::connect) {
+    // TRACE would echo credentials back; CONNECT opens tunnels: neither belongs in front of an API.
+    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    Reply refused = json_error(501, "not_implemented", fmt::format("the gateway does not forward {}", request.method_string()));
+    refused.add("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    co_return refused;
+  }
   const bool readable = request.method() == http::verb::get || request.method() == http::verb::head;
   const std::string method(request.method_string());
   auto [rule, variables] = runtime->match(method, target->path);
@@ -450,7 +350,10 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
     co_return co_await pass_through(runtime, request, context, std::move(full_target), "request-body", nullptr, {});
   }
   auto plan = plan_entry(*runtime, rule, std::move(variables), *target, request, identity.user);
-  co_return co_await serve_cached(runtime, request, context, std::move(plan), identity.admin);
+  plan.credentialed = !plan.user && (rule == nullptr || rule->rule.credentials == CredentialPolicy::bypass) &&
+                      runtime->carries_credentials(request, context);
+  const bool admin = runtime->is_admin(request, identity);
+  co_return co_await serve_cached(runtime, request, context, std::move(plan), admin);
 }
 
 asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& client_request,
@@ -471,6 +374,12 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     options.stale_while_revalidate = rule->stale_while_revalidate;
   }
   if (planned.user) options.user = planned.user;
+  const std::string key_detail = admin ? fmt::format("; key=\"{}\"", planned.key.to_string()) : std::string();
+  if (uncacheable_.marked(planned.key.to_string(), clock_->now())) {
+    // Its last response could not be stored: no queueing behind another request's fetch.
+    co_return co_await pass_through(runtime, request, context, planned.upstream_target, "uncacheable", nullptr, {},
+                                    key_detail);
+  }
   auto self = shared_from_this();
   // Not a coroutine lambda: it hands its copies to a member coroutine (GCC 12 and lambda frames).
   auto loader = [self, inputs](LoadContext& load) { return self->load_from_origin(inputs, load); };
@@ -479,7 +388,6 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(planned.key, std::move(loader), options), kAwait);
   auto& state = inputs;
 
-  const std::string key_detail = admin ? fmt::format("; key=\"{}\"", planned.key.to_string()) : std::string();
   if (failure) {
     std::shared_ptr<const StoredResponse> origin_error;
     std::string message;
@@ -497,6 +405,11 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     } catch (const std::exception& error) {
       message = error.what();
     }
+    if (origin_error && !state->ran) {
+      // Another request's error page is its own (it may echo that request's cookies).
+      co_return co_await pass_through(runtime, request, context, planned.upstream_target, "uncacheable", nullptr, {},
+                                      key_detail);
+    }
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     if (origin_error) {
       Reply reply = reply_from(*origin_error, origin_error);
@@ -511,11 +424,26 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     co_return reply;
   }
 
-  if (fetched.value.requester_only && !state->ran) {
-    // Another request's response that only it may see: ask the origin for our own.
-    co_return co_await pass_through(runtime, inputs->request, context, planned.upstream_target, "uncacheable", nullptr, {});
-  }
   const auto& entry = fetched.value;
+  // Whether this request's own fetch produced the entry. A stale answer whose background
+  // refresh runs this request's loader is not its own fetch.
+  const bool own = fetched.source == Source::loader && state->ran;
+  if (!own) {
+    // What another request fetched, or the cache held, must be what this request may see:
+    std::string_view refused;
+    if (entry.requester_only) {
+      refused = "uncacheable";  // not stored: it was only ever its requester's
+    } else if (planned.credentialed && !entry.response->shared_with_credentials) {
+      refused = "credentials";  // a shared entry the origin did not open to requests with credentials
+    } else if (const auto coding = entry.response->header("content-encoding");
+               coding && !accepts_content_encoding(request[http::field::accept_encoding], *coding)) {
+      refused = "content-encoding";  // stored in a coding this client did not accept
+    }
+    if (!refused.empty()) {
+      co_return co_await pass_through(runtime, request, context, planned.upstream_target, refused, nullptr, {},
+                                      key_detail);
+    }
+  }
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(fetched.age).count();
   std::string_view x_cache;
   std::string cache_status;
@@ -536,6 +464,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       x_cache = "MISS";
       cache_status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
       if (!state->ran) cache_status += "; collapsed";
+      if (!entry.not_stored.empty()) cache_status += "; detail=" + entry.not_stored;
       break;
   }
   cache_status += key_detail;
@@ -588,16 +517,30 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   auto reply = co_await origin_->send(std::move(upstream), max_body);
   if (!reply.ok) throw OriginUnavailable(reply.error, reply.timed_out);
   const auto& invalidation_header = runtime->config.invalidation_header;
-  auto decision = decide_storage(reply.response, *plan, invalidation_header);
+  StorageContext storage;
+  storage.rule = plan->rule != nullptr ? &plan->rule->rule : nullptr;
+  storage.unmatched = plan->unmatched_policy;
+  storage.keyed_by_user = plan->user.has_value();
+  storage.credentialed = plan->credentialed;
+  storage.keyed_headers = &plan->keyed_headers;
+  storage.variables = &plan->variables;
+  storage.invalidation_header = invalidation_header;
+  auto decision = decide_storage(reply.response, storage);
   const bool too_large = reply.rest != nullptr || reply.response.body.size() > max_body;
-  if (reply.response.status >= 500 && !decision.store && decision.shareable && !too_large) {
-    // Lets the cache serve a stale copy (stale-if-error); without one, every waiter gets this.
-    throw OriginFailed(storable_copy(reply.response, invalidation_header));
+  if (reply.response.status >= 500 && !decision.store && !too_large) {
+    // Lets the cache serve a stale copy (stale-if-error); without one, this request gets the
+    // error and coalesced waiters ask the origin themselves.
+    throw OriginFailed(relay_copy(reply.response, invalidation_header));
+  }
+  if (too_large || decision.uncacheable_for_now) {
+    const auto now = clock_->now();
+    uncacheable_.mark(plan->key.to_string(), now, now + kUncacheableFor);
   }
   HttpEntry entry;
   if (decision.store && !too_large) {
     auto stored = storable_copy(reply.response, invalidation_header);
     stored->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
+    stored->shared_with_credentials = decision.shared_with_credentials;
     entry.response = std::move(stored);
     load.ttl = decision.ttl;
     load.stale_ttl = decision.stale;
@@ -605,9 +548,9 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
     co_return entry;
   }
   load.cacheable = false;
-  entry.requester_only = !decision.shareable || too_large;
-  entry.response = entry.requester_only ? relay_copy(reply.response, invalidation_header)
-                                        : storable_copy(reply.response, invalidation_header);
+  entry.requester_only = true;
+  entry.not_stored = too_large ? "too-large" : decision.reason;
+  entry.response = relay_copy(reply.response, invalidation_header);
   entry.body_stream = std::move(reply.rest);
   co_return entry;
 }
@@ -615,12 +558,13 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
 asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime> runtime, const Request& request,
                                                    const RequestContext& context, std::string target,
                                                    std::string_view reason, const CompiledRule* mutation_rule,
-                                                   Variables variables) {
+                                                   Variables variables, std::string detail) {
   counters_.bypass.fetch_add(1, std::memory_order_relaxed);
   const bool head = request.method() == http::verb::head;
   auto upstream = upstream_request(*runtime, request, std::move(target), context, false, {});
   auto reply = co_await origin_->send(std::move(upstream), runtime->config.limits.max_cacheable_bytes);
-  const std::string cache_status = fmt::format("strata; fwd={}; detail={}", reason == "method" ? "method" : "bypass", reason);
+  const std::string cache_status =
+      fmt::format("strata; fwd={}; detail={}{}", reason == "method" ? "method" : "bypass", reason, detail);
   if (!reply.ok) {
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), request.target(), reply.error);

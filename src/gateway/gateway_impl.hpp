@@ -4,6 +4,7 @@
 
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
+#include "gateway/pass_marks.hpp"
 #include "gateway/route.hpp"
 
 #include <chrono>
@@ -32,6 +33,12 @@ struct Runtime {
   [[nodiscard]] bool trusts(std::string_view peer) const;
   // The caller's identity, as configured (the identity header only from trusted peers).
   [[nodiscard]] Identity identify(const Request& request, const RequestContext& context) const;
+  // Whether the request carries credentials (identity.credential_headers, or the identity
+  // header from a trusted peer): its answer may be personal.
+  [[nodiscard]] bool carries_credentials(const Request& request, const RequestContext& context) const;
+  // An admin caller: the admin token (compared by digest, in constant time) or a verified JWT
+  // with the admin claim. The same test for the admin API and for what Cache-Status shows.
+  [[nodiscard]] bool is_admin(const Request& request, const Identity& caller) const;
 
   // The first rule for this method and path (GET rules also answer HEAD).
   [[nodiscard]] std::pair<const CompiledRule*, Variables> match(std::string_view method, std::string_view path) const;
@@ -46,7 +53,9 @@ struct EntryPlan {
   std::vector<std::string> keyed_headers;
   std::optional<std::string> user;
   UnmatchedRoutes unmatched_policy = UnmatchedRoutes::public_only;
-  bool authorized = false;  // the request carried Authorization
+  // The request carries credentials and the entry is shared (no user in the key, the rule does
+  // not declare its answers the same for all): see CredentialPolicy::bypass.
+  bool credentialed = false;
 };
 
 // What a cache miss needs to ask the origin; shared by the request and its loader, which may
@@ -94,6 +103,8 @@ public:
   std::unique_ptr<Cache> cache_;
   std::shared_ptr<OriginPool> origin_;
   GatewayCounters counters_;
+  std::shared_ptr<const Clock> clock_;
+  PassMarks uncacheable_;  // entries whose last response could not be stored
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
@@ -101,10 +112,11 @@ public:
 private:
   boost::asio::awaitable<Reply> serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,
                                              const RequestContext& context, EntryPlan plan, bool admin);
+  // `detail` is appended to Cache-Status (the key, for admin callers).
   boost::asio::awaitable<Reply> pass_through(std::shared_ptr<const Runtime> runtime, const Request& request,
                                              const RequestContext& context, std::string target,
                                              std::string_view reason, const CompiledRule* mutation_rule,
-                                             Variables variables);
+                                             Variables variables, std::string detail = {});
 };
 
 std::int64_t unix_now();

@@ -54,7 +54,10 @@ bool get_string(std::string_view& in, std::string& out) {
   return true;
 }
 
-constexpr char kFormatVersion = 2;
+// 3 added a flags byte after the status; 2 (no flags) still decodes.
+constexpr char kFormatVersion = 3;
+constexpr char kFormatWithoutFlags = 2;
+constexpr unsigned char kSharedWithCredentials = 1;
 
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces) {
   std::vector<std::string_view> items;
@@ -84,7 +87,8 @@ CacheControl parse_cache_control(std::string_view value) {
     else if (iequals(name, "no-cache")) control.no_cache = true;
     else if (iequals(name, "private")) control.is_private = true;
     else if (iequals(name, "public")) control.is_public = true;
-    else if (iequals(name, "must-revalidate") || iequals(name, "proxy-revalidate")) control.must_revalidate = true;
+    else if (iequals(name, "must-revalidate")) control.must_revalidate = true;
+    else if (iequals(name, "proxy-revalidate")) control.proxy_revalidate = true;
     else if (iequals(name, "max-age")) control.max_age = delta_seconds(argument).value_or(std::chrono::seconds(0));
     else if (iequals(name, "s-maxage")) control.s_maxage = delta_seconds(argument).value_or(std::chrono::seconds(0));
     else if (iequals(name, "stale-while-revalidate")) control.stale_while_revalidate = delta_seconds(argument);
@@ -98,6 +102,20 @@ std::optional<std::string_view> StoredResponse::header(std::string_view lower_na
     if (name == lower_name) return std::string_view(value);
   }
   return std::nullopt;
+}
+
+std::string StoredResponse::joined(std::string_view lower_name) const {
+  std::string out;
+  for (const auto& [name, value] : headers) {
+    if (name != lower_name) continue;
+    if (!out.empty()) out += ", ";
+    out += value;
+  }
+  return out;
+}
+
+bool StoredResponse::has(std::string_view lower_name) const {
+  return std::any_of(headers.begin(), headers.end(), [&](const Header& field) { return field.first == lower_name; });
 }
 
 void StoredResponse::render_headers() {
@@ -153,17 +171,20 @@ namespace strata {
 using gateway::get_string;
 using gateway::get_u32;
 using gateway::kFormatVersion;
+using gateway::kFormatWithoutFlags;
+using gateway::kSharedWithCredentials;
 using gateway::put_u32;
 
 std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
   const auto& response = *entry.response;
   std::string out;
-  std::size_t size = 12 + response.body.size();
+  std::size_t size = 13 + response.body.size();
   for (const auto& [name, value] : response.headers) size += 8 + name.size() + value.size();
   out.reserve(size);
   out.push_back(kFormatVersion);
   out.push_back(static_cast<char>(response.status >> 8));
   out.push_back(static_cast<char>(response.status & 0xff));
+  out.push_back(static_cast<char>(response.shared_with_credentials ? kSharedWithCredentials : 0));
   put_u32(out, response.initial_age);
   put_u32(out, static_cast<std::uint32_t>(response.headers.size()));
   for (const auto& [name, value] : response.headers) {
@@ -177,11 +198,19 @@ std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
 }
 
 std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_view bytes) {
-  if (bytes.size() < 7 || bytes[0] != kFormatVersion) return std::nullopt;
+  if (bytes.size() < 3 || (bytes[0] != kFormatVersion && bytes[0] != kFormatWithoutFlags)) return std::nullopt;
   auto response = std::make_shared<gateway::StoredResponse>();
   response->status = (static_cast<unsigned char>(bytes[1]) << 8) | static_cast<unsigned char>(bytes[2]);
   if (response->status < 100 || response->status > 599) return std::nullopt;
+  const bool has_flags = bytes[0] == kFormatVersion;
   bytes.remove_prefix(3);
+  if (has_flags) {
+    if (bytes.empty()) return std::nullopt;
+    const auto flags = static_cast<unsigned char>(bytes.front());
+    if ((flags & ~kSharedWithCredentials) != 0) return std::nullopt;
+    response->shared_with_credentials = (flags & kSharedWithCredentials) != 0;
+    bytes.remove_prefix(1);
+  }
   if (!get_u32(bytes, response->initial_age)) return std::nullopt;
   std::uint32_t count = 0;
   if (!get_u32(bytes, count) || count > 1000) return std::nullopt;
@@ -191,7 +220,9 @@ std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_
   }
   response->body.assign(bytes);
   response->render_headers();
-  return gateway::HttpEntry{std::move(response), false, nullptr};
+  gateway::HttpEntry entry;
+  entry.response = std::move(response);
+  return entry;
 }
 
 }  // namespace strata

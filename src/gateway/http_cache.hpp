@@ -22,6 +22,7 @@ struct CacheControl {
   bool is_private = false;
   bool is_public = false;
   bool must_revalidate = false;
+  bool proxy_revalidate = false;
   std::optional<std::chrono::seconds> max_age;
   std::optional<std::chrono::seconds> s_maxage;
   std::optional<std::chrono::seconds> stale_while_revalidate;
@@ -44,19 +45,27 @@ struct StoredResponse {
   std::string body;
   std::string rendered_headers;  // "name: value\r\n" for each header, written as is on a hit
   std::uint32_t initial_age = 0;  // seconds the response had spent in caches upstream (its Age)
+  // The origin allowed a shared cache to answer requests with credentials from it (public,
+  // s-maxage, must-revalidate, Surrogate-Control), or the rule declared it the same for all.
+  bool shared_with_credentials = false;
 
   void render_headers();
 
+  // The first value of a field.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view lower_name) const;
+  // Every value of a field, joined with ", " as a list (empty when absent).
+  [[nodiscard]] std::string joined(std::string_view lower_name) const;
+  [[nodiscard]] bool has(std::string_view lower_name) const;
 };
 
 // What the cache holds for an HTTP entry. Only `response` is stored; the rest is how a load hands
 // a response that must not be shared to the one request that caused it.
 struct HttpEntry {
   std::shared_ptr<const StoredResponse> response;
-  // The load's own response could not be shared (Set-Cookie, private, Vary, too large...):
-  // only the request whose loader ran may use it; other waiters ask the origin themselves.
+  // The load's own response was not stored (no-store, Set-Cookie, credentials, too large...):
+  // only the request whose loader ran may use it; coalesced waiters ask the origin themselves.
   bool requester_only = false;
+  std::string not_stored;  // why (StorageDecision::reason, or "too-large"), for Cache-Status
   // Set when the body was larger than the cacheable limit: the rest of it, still on the wire.
   std::shared_ptr<void> body_stream;
 };

@@ -201,8 +201,9 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
     reply.error = reply.timed_out ? "the origin did not answer within " +
                                         std::to_string(config_.response_timeout.count()) + " ms"
                                   : "reading the origin's response failed: " + read_error.message();
-    // Nothing came back at all: the request never got an answer and may be sent again.
-    *retryable = !reply.timed_out && connection->buffer.size() == 0;
+    // Nothing came back at all, or a reused connection was out of step (an earlier response
+    // had more bytes than it declared): the request never got its answer and may be sent again.
+    *retryable = !reply.timed_out && (connection->buffer.size() == 0 || connection->reused);
     *stale_connection = *retryable && connection->reused;
     co_return reply;
   }
@@ -225,7 +226,10 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
     reply.rest = std::make_shared<BodyStream>(std::move(connection));
     co_return reply;
   }
-  if (connection->parser->keep_alive()) {
+  // Reused only when nothing was read past this response: bytes after it (a 204 or 304 with a
+  // body, a Content-Length shorter than what was sent) would be taken for the next response.
+  // (The parser refuses Content-Length with Transfer-Encoding outright: RFC 9112 6.3.)
+  if (connection->parser->keep_alive() && connection->buffer.size() == 0) {
     connection->parser.reset();
     connection->reused = false;
     give_back(std::move(connection));

@@ -1,5 +1,7 @@
 #include "gateway/server.hpp"
 
+#include "gateway/request_framing.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -200,12 +202,8 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
       break;
     }
     connection->busy = true;
-    // Request smuggling: one length, stated once (RFC 9112 6.3).
-    const auto& header = parser.get();
-    const auto lengths = std::distance(header.equal_range(http::field::content_length).first,
-                                       header.equal_range(http::field::content_length).second);
-    if (lengths > 1 || (lengths == 1 && header.count(http::field::transfer_encoding) > 0)) {
-      co_await reject(400, "bad_request", "a request may not carry Content-Length twice or with Transfer-Encoding");
+    if (auto framing = check_request_framing(parser.get())) {
+      co_await reject(framing->status, framing->status == 501 ? "not_implemented" : "bad_request", framing->detail);
       break;
     }
     if (!parser.is_done()) {

@@ -70,7 +70,7 @@ protected:
 TEST_F(GatewayWithRedis, WithL1OffEveryHitComesFromRedis) {
   GatewayUnderTest gateway(with_redis(config(false), redis_), origin_.url());
   EXPECT_EQ(http_get(gateway.port(), "/api/jobs/1").header("x-cache"), "MISS");
-  const auto hit = http_get(gateway.port(), "/api/jobs/1", {{"Authorization", "Bearer " + kAdminToken}});
+  const auto hit = http_get(gateway.port(), "/api/jobs/1");
   EXPECT_EQ(hit.header("x-cache"), "HIT");
   EXPECT_THAT(hit.header("cache-status"), HasSubstr("detail=l2"));
   EXPECT_THAT(redis_.cli({"--scan", "--pattern", "strata:jobs:*"}), HasSubstr("strata:jobs:g"));

@@ -198,12 +198,27 @@ TEST(StoredResponseCodec, RoundTripsAndRefusesDamage) {
   response->status = 203;
   response->headers = {{"content-type", "application/json"}, {"etag", "\"v1\""}};
   response->body = std::string("a\0b", 3);
-  const auto bytes = Codec<HttpEntry>::encode(HttpEntry{response, false, nullptr});
+  response->shared_with_credentials = true;
+  HttpEntry entry;
+  entry.response = response;
+  const auto bytes = Codec<HttpEntry>::encode(entry);
   const auto decoded = Codec<HttpEntry>::decode(bytes);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->response->status, 203U);
   EXPECT_EQ(decoded->response->headers, response->headers);
   EXPECT_EQ(decoded->response->body, response->body);
+  EXPECT_TRUE(decoded->response->shared_with_credentials);
+  // Format 2 had no flags byte: its entries decode, closed to requests with credentials.
+  std::string format2 = bytes;
+  format2.erase(3, 1);
+  format2[0] = 2;
+  const auto old = Codec<HttpEntry>::decode(format2);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->response->body, response->body);
+  EXPECT_FALSE(old->response->shared_with_credentials);
+  std::string unknown_flag = bytes;
+  unknown_flag[3] = 2;
+  EXPECT_FALSE(Codec<HttpEntry>::decode(unknown_flag));
   for (std::size_t cut = 0; cut < 20; ++cut) EXPECT_FALSE(Codec<HttpEntry>::decode(bytes.substr(0, cut))) << cut;
   std::string wrong_version = bytes;
   wrong_version[0] = 9;

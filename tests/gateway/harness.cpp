@@ -93,8 +93,13 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
 }
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  return raw_conversation(port, bytes, timeout).received;
+}
+
+RawReply raw_conversation(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
   asio::io_context io;
-  std::string received;
+  RawReply reply;
+  auto& received = reply.received;
   auto work = [&]() -> asio::awaitable<void> {
     beast::tcp_stream stream(co_await asio::this_coro::executor);
     stream.expires_after(timeout);
@@ -107,12 +112,15 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chro
     for (;;) {
       auto [error, got] = co_await stream.async_read_some(asio::buffer(chunk), kAwait);
       received.append(chunk.data(), got);
-      if (error) break;
+      if (error) {
+        reply.closed_by_server = error == asio::error::eof || error == asio::error::connection_reset;
+        break;
+      }
     }
   };
   asio::co_spawn(io, work(), asio::detached);
   io.run_for(timeout + std::chrono::seconds(1));
-  return received;
+  return reply;
 }
 
 std::vector<HttpResult> concurrent_requests(std::uint16_t port, std::size_t count,
@@ -266,6 +274,94 @@ void TestOrigin::start() {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+// ------------------------------------------------------------------------------------------
+// ScriptedOrigin
+
+struct ScriptedOrigin::State : std::enable_shared_from_this<ScriptedOrigin::State> {
+  explicit State(Script s) : script(std::move(s)), acceptor(io) {}
+  Script script;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::list<std::weak_ptr<tcp::socket>> sockets;
+  mutable std::mutex mutex;
+  std::vector<std::string> targets;
+  std::size_t connections = 0;
+  std::thread thread;
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<State> self) {
+    for (;;) {
+      auto socket = std::make_shared<tcp::socket>(io);
+      auto [error] = co_await acceptor.async_accept(*socket, kAwait);
+      if (error) co_return;
+      {
+        std::lock_guard lock(mutex);
+        ++connections;
+      }
+      sockets.push_back(socket);
+      asio::co_spawn(io, serve(self, socket), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<State> self, std::shared_ptr<tcp::socket> socket) {
+    (void)self;
+    std::string pending;
+    std::array<char, 4096> chunk{};
+    for (;;) {
+      const auto end = pending.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        auto [error, got] = co_await socket->async_read_some(asio::buffer(chunk), kAwait);
+        if (error) co_return;
+        pending.append(chunk.data(), got);
+        continue;
+      }
+      const std::string head = pending.substr(0, end);
+      pending.erase(0, end + 4);
+      const auto first_space = head.find(' ');
+      const auto second_space = head.find(' ', first_space + 1);
+      const std::string target = head.substr(first_space + 1, second_space - first_space - 1);
+      {
+        std::lock_guard lock(mutex);
+        targets.push_back(target);
+      }
+      const std::string answer = script(target);
+      auto [error, written] = co_await asio::async_write(*socket, asio::buffer(answer), kAwait);
+      (void)written;
+      if (error) co_return;
+    }
+  }
+};
+
+ScriptedOrigin::ScriptedOrigin(Script script) : state_(std::make_shared<State>(std::move(script))) {
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen();
+  port_ = state_->acceptor.local_endpoint().port();
+  asio::co_spawn(state_->io, state_->accept_loop(state_), asio::detached);
+  state_->thread = std::thread([state = state_.get()] { state->io.run(); });
+}
+
+ScriptedOrigin::~ScriptedOrigin() {
+  asio::post(state_->io, [state = state_.get()] {
+    boost::system::error_code ignored;
+    state->acceptor.close(ignored);
+    for (auto& weak : state->sockets) {
+      if (auto socket = weak.lock()) socket->close(ignored);
+    }
+  });
+  state_->thread.join();
+}
+
+std::vector<std::string> ScriptedOrigin::targets() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->targets;
+}
+
+std::size_t ScriptedOrigin::connections() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->connections;
 }
 
 // ------------------------------------------------------------------------------------------

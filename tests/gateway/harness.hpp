@@ -49,6 +49,15 @@ inline HttpResult http_get(std::uint16_t port, const std::string& target, const 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Raw bytes in; what came back, and whether the server closed the connection (rather than the
+// client giving up at `timeout`).
+struct RawReply {
+  std::string received;
+  bool closed_by_server = false;
+};
+RawReply raw_conversation(std::uint16_t port, const std::string& bytes,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 // Runs `count` requests at once (each on its own connection) and returns every result.
 std::vector<HttpResult> concurrent_requests(std::uint16_t port, std::size_t count,
                                             const std::function<std::pair<std::string, Fields>(std::size_t)>& request);
@@ -84,6 +93,26 @@ public:
   [[nodiscard]] std::vector<OriginRequestSeen> seen() const;
   void stop();   // closes the listener and every connection: the origin is down
   void start();  // listens again on the same port
+
+private:
+  struct State;
+  std::shared_ptr<State> state_;
+  std::uint16_t port_ = 0;
+};
+
+// An origin that answers each request with whatever bytes `script` returns for its target, framing
+// mistakes included; requests must not have bodies. Keeps connections open.
+class ScriptedOrigin {
+public:
+  using Script = std::function<std::string(const std::string& target)>;
+  explicit ScriptedOrigin(Script script);
+  ~ScriptedOrigin();
+  ScriptedOrigin(const ScriptedOrigin&) = delete;
+  ScriptedOrigin& operator=(const ScriptedOrigin&) = delete;
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] std::vector<std::string> targets() const;  // every request's target, in order
+  [[nodiscard]] std::size_t connections() const;           // connections accepted
 
 private:
   struct State;

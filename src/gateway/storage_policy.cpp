@@ -1,0 +1,132 @@
+#include "gateway/storage_policy.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+
+namespace strata::gateway {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kMaxTags = 64;
+
+// Age must be one non-negative integer (RFC 9111 5.1); nullopt for anything else.
+std::optional<std::int64_t> upstream_age(const StoredResponse& response) {
+  std::size_t lines = 0;
+  std::string_view value;
+  for (const auto& [name, field] : response.headers) {
+    if (name == "age") {
+      ++lines;
+      value = field;
+    }
+  }
+  if (lines == 0) return 0;
+  std::int64_t age = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), age);
+  if (lines > 1 || error != std::errc() || end != value.data() + value.size() || age < 0) return std::nullopt;
+  return age;
+}
+
+}  // namespace
+
+bool origin_allows_credentialed_reuse(const CacheControl& control, const CacheControl& surrogate) {
+  return control.is_public || control.s_maxage.has_value() || control.must_revalidate || surrogate.max_age.has_value();
+}
+
+StorageDecision decide_storage(const StoredResponse& response, const StorageContext& context) {
+  StorageDecision decision;
+  const Rule* rule = context.rule;
+  const auto control = parse_cache_control(response.joined("cache-control"));
+  const auto surrogate = parse_cache_control(response.joined("surrogate-control"));
+  auto refuse = [&](std::string reason) {
+    decision.store = false;
+    decision.uncacheable_for_now = reason != "credentials" && response.status < 500;
+    decision.reason = std::move(reason);
+    return decision;
+  };
+  // Set-Cookie belongs to the one client it was sent to.
+  if (response.has("set-cookie")) return refuse("set-cookie");
+  if (control.is_private && !(rule != nullptr && rule->per_user && context.keyed_by_user)) return refuse("private");
+  // A view into this string is kept by the loop: it must outlive it.
+  const std::string vary = response.joined("vary");
+  for (auto varied : split_list(vary)) {
+    const auto name = ascii_lower(varied);
+    if (name == "*") return refuse("vary-star");
+    const auto* keyed = context.keyed_headers;
+    if (keyed == nullptr || std::find(keyed->begin(), keyed->end(), name) == keyed->end()) {
+      return refuse("vary-unkeyed:" + name);
+    }
+  }
+  // Surrogate-Control speaks to this gateway; Cache-Control's no-store then speaks to browsers.
+  if ((control.no_store && !surrogate.max_age) || surrogate.no_store) return refuse("no-store");
+  const auto age = upstream_age(response);
+  if (!age) return refuse("invalid-age");
+  decision.initial_age = *age;
+  if (!context.invalidation_header.empty() && response.has(context.invalidation_header)) return refuse("invalidating");
+
+  static constexpr unsigned kStorable[] = {200, 203, 204, 300, 301, 308};
+  const bool storable_status = std::find(std::begin(kStorable), std::end(kStorable), response.status) != std::end(kStorable);
+  const bool negative = rule != nullptr && std::find(rule->negative_statuses.begin(), rule->negative_statuses.end(),
+                                                     response.status) != rule->negative_statuses.end();
+  if (!storable_status && !negative) return refuse("status");
+
+  // RFC 9111 3.5: a response to a request with credentials enters a shared entry only when the
+  // origin says a shared cache may reuse it. A rule's ttl does not say so; `credentials =
+  // "shared"` on the rule does, and then the request is not counted as credentialed at all.
+  const bool origin_allows = origin_allows_credentialed_reuse(control, surrogate);
+  if (context.credentialed && !origin_allows) return refuse("credentials");
+  decision.shared_with_credentials = origin_allows || (rule != nullptr && rule->credentials == CredentialPolicy::shared);
+
+  if (negative && !storable_status) {
+    decision.ttl = rule->negative_ttl;
+  } else if (surrogate.max_age) {
+    decision.ttl = *surrogate.max_age - std::chrono::seconds(*age);
+  } else if (rule != nullptr && rule->ttl) {
+    if (control.no_cache) return refuse("no-cache");
+    decision.ttl = *rule->ttl;
+  } else {
+    // No rule lifetime: the origin's freshness, and for routes without a rule its say-so that
+    // the response may be shared (RFC 9111 3).
+    if (control.no_cache) return refuse("no-cache");
+    if (rule == nullptr && context.unmatched == UnmatchedRoutes::public_only && !control.is_public) {
+      return refuse("not-public");
+    }
+    if (control.s_maxage) {
+      decision.ttl = *control.s_maxage;
+    } else if (control.max_age) {
+      decision.ttl = *control.max_age;
+    } else if (const auto expires = response.joined("expires"); !expires.empty()) {
+      // Expires is relative to the origin's Date (clock skew cancels out); invalid means stale.
+      const auto date = parse_http_date(response.joined("date"));
+      const auto until = parse_http_date(expires);
+      if (until && date) decision.ttl = std::chrono::seconds(*until - *date);
+    }
+    // The time the response already spent in caches upstream counts against its freshness.
+    decision.ttl -= std::chrono::seconds(*age);
+  }
+  if (decision.ttl <= 0s) return refuse("no-lifetime");
+
+  if (!control.must_revalidate && !control.proxy_revalidate) {
+    if (rule != nullptr) decision.stale = std::max(rule->stale_while_revalidate, rule->stale_if_error);
+    decision.stale = std::max({decision.stale, control.stale_while_revalidate.value_or(0s),
+                               control.stale_if_error.value_or(0s)});
+  }
+  if (rule != nullptr && context.variables != nullptr) {
+    for (const auto& pattern : rule->tags) {
+      if (auto tag = expand(pattern, *context.variables)) decision.tags.push_back(std::move(*tag));
+    }
+  }
+  for (const char* name : {"cache-tag", "surrogate-key"}) {
+    const std::string listed = response.joined(name);
+    for (auto tag : split_list(listed, std::string_view(name) == "surrogate-key")) {
+      if (decision.tags.size() >= kMaxTags) break;
+      decision.tags.emplace_back(tag);
+    }
+  }
+  decision.store = true;
+  return decision;
+}
+
+}  // namespace strata::gateway
