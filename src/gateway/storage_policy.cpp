@@ -42,7 +42,9 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
   const auto surrogate = parse_cache_control(response.joined("surrogate-control"));
   auto refuse = [&](std::string reason) {
     decision.store = false;
-    decision.uncacheable_for_now = reason != "credentials" && response.status < 500;
+    // A request with credentials may get a personal answer (private, Set-Cookie) where an
+    // anonymous one would be cacheable: only anonymous answers speak for the entry.
+    decision.uncacheable_for_now = !context.credentialed && reason != "credentials" && response.status < 500;
     decision.reason = std::move(reason);
     return decision;
   };

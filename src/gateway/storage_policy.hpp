@@ -41,8 +41,8 @@ struct StorageDecision {
   std::int64_t initial_age = 0;          // the origin's Age: time spent in caches before us
   bool shared_with_credentials = false;  // requests with credentials may be answered from it
   std::string reason;                    // why not stored: Cache-Status detail, logs, metrics
-  // Not stored for a reason of the response itself (not this request's credentials, not a
-  // server error that may pass): later requests for the entry can skip coalescing for a while.
+  // Not stored for a reason of the response itself, to a request without credentials, and not
+  // a server error that may pass: later requests for the entry can skip coalescing for a while.
   bool uncacheable_for_now = false;
 };
 

@@ -61,6 +61,8 @@ const std::vector<Row> kRows = {
     {"no lifetime under a rule without ttl", Route::rule_no_ttl, false, {}, 200, false, "no-lifetime", false, 0s, true},
     {"max-age under a rule without ttl", Route::rule_no_ttl, false, {{"cache-control", "max-age=90"}}, 200, true, "", false, 90s, false},
     // Credentials under a shared entry (RFC 9111 3.5): only with the origin's permission.
+    {"credentials, private: personal, says nothing of the entry", Route::rule_ttl, true, {{"cache-control", "private"}}, 200, false, "private", false, 0s, false},
+    {"credentials, Set-Cookie", Route::unmatched_public, true, {{"set-cookie", "s=2"}}, 200, false, "set-cookie", false, 0s, false},
     {"credentials, no Cache-Control, rule ttl", Route::rule_ttl, true, {}, 200, false, "credentials", false, 0s, false},
     {"credentials, max-age, rule ttl", Route::rule_ttl, true, {{"cache-control", "max-age=60"}}, 200, false, "credentials", false, 0s, false},
     {"credentials, no-cache", Route::rule_ttl, true, {{"cache-control", "no-cache"}}, 200, false, "credentials", false, 0s, false},
