@@ -19,6 +19,9 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# Content codings the gateway decodes and encodes for clients (gzip, br; zstd above).
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc libbrotlidec)
 # SQLite: the example API's database (examples/api).
 find_package(SQLite3 REQUIRED)
 # toml++ 3.3 (Debian's shared build): the gateway's configuration file.

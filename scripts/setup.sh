@@ -9,7 +9,7 @@ packages=(
   # Boost 1.81 exactly (Asio, Beast, JSON, URL); CMake is pinned to this version
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   # libraries
-  libhiredis-dev libssl-dev libzstd-dev libxxhash-dev libtomlplusplus-dev
+  libhiredis-dev libssl-dev libzstd-dev zlib1g-dev libbrotli-dev libxxhash-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev

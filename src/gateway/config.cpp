@@ -415,6 +415,16 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_integer("retries", upstream.retries, 0, 5);
     reader.reject_unknown();
   }
+  if (const auto* table = top.sub_table("compression")) {
+    TableReader reader(*table, "compression", config.source);
+    auto& compression = config.compression;
+    reader.read("enabled", compression.enabled);
+    reader.read_size("min_bytes", compression.min_bytes, 0, std::size_t{1} << 30);
+    reader.read_integer("gzip_level", compression.gzip_level, 1, 9);
+    reader.read("types", compression.types);
+    for (auto& type : compression.types) type = ascii_lower(type);
+    reader.reject_unknown();
+  }
   if (const auto* table = top.sub_table("admin")) {
     TableReader reader(*table, "admin", config.source);
     auto& admin = config.admin;

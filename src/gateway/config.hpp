@@ -113,6 +113,18 @@ struct Rule {
   std::vector<std::string> invalidate_tags;  // templates
 };
 
+// The gateway owns content negotiation: it stores one representation per entry (gzip whenever
+// the response is compressible) and serves each client a coding it accepts.
+struct CompressionConfig {
+  // Compress cacheable identity responses of these types (at least min_bytes) once, when they
+  // are stored, as nginx's `gzip on` does per response. Responses marked no-transform never.
+  bool enabled = true;
+  std::size_t min_bytes = 256;
+  int gzip_level = 6;
+  std::vector<std::string> types{"text/*", "application/json", "*+json", "application/javascript",
+                                 "application/xml", "*+xml", "application/x-ndjson", "image/svg+xml"};
+};
+
 struct Limits {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_request_body_bytes = 8 * 1024 * 1024;
@@ -160,6 +172,7 @@ struct GatewayConfig {
   unsigned threads = 0;  // 0: one per core
   Limits limits;
   UpstreamConfig upstream;
+  CompressionConfig compression;
   AdminConfig admin;
   CacheConfig cache;
   IdentityConfig identity;

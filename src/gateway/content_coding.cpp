@@ -78,4 +78,24 @@ bool accepts_content_encoding(std::string_view accept_encoding, std::string_view
   return true;
 }
 
+CodingChoice choose_coding(std::string_view accept_encoding, Coding stored) {
+  if (accepts_coding(accept_encoding, coding_name(stored))) return {CodingChoice::Action::as_stored, stored};
+  if (accepts_coding(accept_encoding, "identity")) return {CodingChoice::Action::decode, Coding::identity};
+  for (const Coding coding : {Coding::gzip, Coding::br, Coding::zstd}) {
+    if (coding != stored && accepts_coding(accept_encoding, coding_name(coding))) return {CodingChoice::Action::encode, coding};
+  }
+  return {CodingChoice::Action::refuse, Coding::identity};
+}
+
+bool compressible_type(std::string_view content_type, const std::vector<std::string>& types) {
+  const std::string type = ascii_lower(trim(content_type.substr(0, content_type.find(';'))));
+  if (type.empty()) return false;
+  for (const auto& pattern : types) {
+    if (pattern == type) return true;
+    if (pattern.size() > 2 && pattern.ends_with("/*") && type.starts_with(pattern.substr(0, pattern.size() - 1))) return true;
+    if (pattern.size() > 1 && pattern.front() == '*' && type.ends_with(pattern.substr(1))) return true;
+  }
+  return false;
+}
+
 }  // namespace strata::gateway

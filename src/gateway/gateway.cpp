@@ -1,5 +1,6 @@
 #include "gateway/gateway_impl.hpp"
 
+#include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
 #include "gateway/storage_policy.hpp"
 
@@ -98,6 +99,68 @@ std::shared_ptr<StoredResponse> relay_copy(const StoredResponse& response, std::
 std::shared_ptr<StoredResponse> storable_copy(const StoredResponse& response, std::string_view invalidation_header) {
   auto copy = relay_copy(response, invalidation_header);
   std::erase_if(copy->headers, [](const Header& header) { return header.first == "set-cookie"; });
+  copy->render_headers();
+  return copy;
+}
+
+// A representation the gateway changed is no longer byte-identical to the origin's: its ETag
+// becomes weak (as nginx's gzip filter does), so If-None-Match still matches it.
+void weaken_etag(StoredResponse& response) {
+  for (auto& [name, value] : response.headers) {
+    if (name == "etag" && value.rfind("W/", 0) != 0) value = "W/" + value;
+  }
+}
+
+// Vary: Accept-Encoding, added once, on every response whose coding the gateway negotiates.
+void vary_on_accept_encoding(StoredResponse& response) {
+  const std::string vary = response.joined("vary");
+  for (auto name : split_list(vary)) {
+    if (ascii_lower(name) == "accept-encoding" || name == "*") return;
+  }
+  response.headers.emplace_back("vary", "Accept-Encoding");
+}
+
+// One stored representation per entry: a compressible identity response is gzipped once, here,
+// so that a hit for a gzip client costs no compression, and every coded entry varies on
+// Accept-Encoding downstream.
+void prepare_representation(StoredResponse& response, const CompressionConfig& config) {
+  const auto coding = coding_named(response.joined("content-encoding"));
+  bool coded = coding != Coding::identity;
+  if (!coded && config.enabled && response.body.size() >= config.min_bytes &&
+      compressible_type(response.joined("content-type"), config.types) &&
+      !parse_cache_control(response.joined("cache-control")).no_transform) {
+    auto compressed = encode(Coding::gzip, response.body, config.gzip_level);
+    if (compressed.size() < response.body.size()) {
+      response.body = std::move(compressed);
+      std::erase_if(response.headers, [](const Header& field) { return field.first == "content-encoding"; });
+      response.headers.emplace_back("content-encoding", "gzip");
+      weaken_etag(response);
+      coded = true;
+    }
+  }
+  if (coded) vary_on_accept_encoding(response);
+  response.render_headers();
+}
+
+// `stored` in the coding `to`; null when its body does not decode (or inflates past `max_bytes`).
+std::shared_ptr<const StoredResponse> transcoded(const StoredResponse& stored, Coding from, Coding to,
+                                                 std::size_t max_bytes, int gzip_level) {
+  auto plain = decode(from, stored.body, max_bytes);
+  if (!plain) return nullptr;
+  auto copy = std::make_shared<StoredResponse>();
+  copy->status = stored.status;
+  copy->initial_age = stored.initial_age;
+  copy->shared_with_credentials = stored.shared_with_credentials;
+  copy->headers = stored.headers;
+  std::erase_if(copy->headers, [](const Header& field) { return field.first == "content-encoding"; });
+  if (to == Coding::identity) {
+    copy->body = std::move(*plain);
+  } else {
+    copy->body = encode(to, *plain, to == Coding::gzip ? gzip_level : to == Coding::br ? 4 : 3);
+    copy->headers.emplace_back("content-encoding", std::string(coding_name(to)));
+  }
+  weaken_etag(*copy);
+  vary_on_accept_encoding(*copy);
   copy->render_headers();
   return copy;
 }
@@ -294,12 +357,19 @@ OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Requ
                       name == "if-unmodified-since" || name == "if-range" || name == "range")) {
       continue;  // the cache needs the full response; it answers conditionals itself
     }
+    if (for_cache && name == "accept-encoding") continue;  // the gateway negotiates codings itself
     upstream.insert(field.name_string(), field.value());
   }
   if (!context.peer.empty()) {
     upstream.set("X-Forwarded-For", forwarded_for.empty() ? context.peer : forwarded_for + ", " + context.peer);
   }
   if (!for_cache) upstream.body() = request.body();
+  // One stored coding every client can be given: gzip (decoded for the rare client without it);
+  // identity when this client cannot take gzip, so that its own answer, even one streamed
+  // through uncached, is always in a coding it accepts.
+  if (for_cache && accepts_coding(request[http::field::accept_encoding], "gzip")) {
+    upstream.set(http::field::accept_encoding, "gzip");
+  }
   return upstream;
 }
 
@@ -435,9 +505,9 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       refused = "uncacheable";  // not stored: it was only ever its requester's
     } else if (planned.credentialed && !entry.response->shared_with_credentials) {
       refused = "credentials";  // a shared entry the origin did not open to requests with credentials
-    } else if (const auto coding = entry.response->header("content-encoding");
-               coding && !accepts_content_encoding(request[http::field::accept_encoding], *coding)) {
-      refused = "content-encoding";  // stored in a coding this client did not accept
+    } else if (const auto coding = entry.response->joined("content-encoding");
+               !coding_named(coding) && !accepts_content_encoding(request[http::field::accept_encoding], coding)) {
+      refused = "content-encoding";  // stored in a coding the gateway cannot decode, which this client refuses
     }
     if (!refused.empty()) {
       co_return co_await pass_through(runtime, request, context, planned.upstream_target, refused, nullptr, {},
@@ -495,7 +565,31 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       co_return unchanged;
     }
   }
-  Reply reply = reply_from(*entry.response, entry.response);
+  // Every client gets a coding it accepts: the stored one when it can, else decoded or re-encoded.
+  std::shared_ptr<const StoredResponse> served = entry.response;
+  if (!entry.body_stream) {
+    if (const auto stored = coding_named(entry.response->joined("content-encoding"))) {
+      const auto choice = choose_coding(request[http::field::accept_encoding], *stored);
+      if (choice.action == CodingChoice::Action::refuse) {
+        Reply refused = json_error(406, "not_acceptable",
+                                   "Accept-Encoding refuses identity and every coding the gateway can produce "
+                                   "(gzip, br, zstd)");
+        refused.add("Vary", "Accept-Encoding");
+        co_return refused;
+      }
+      if (choice.action != CodingChoice::Action::as_stored) {
+        const auto& config = runtime->config;
+        served = transcoded(*entry.response, *stored, choice.coding, config.limits.max_cacheable_bytes * 16,
+                            config.compression.gzip_level);
+        if (!served) {
+          // The origin's body does not decode as it claims: its own answer to this client.
+          co_return co_await pass_through(runtime, request, context, planned.upstream_target, "content-encoding",
+                                          nullptr, {}, key_detail);
+        }
+      }
+    }
+  }
+  Reply reply = reply_from(*served, served);
   reply.head = head;
   if (entry.body_stream) {
     counters_.streamed.fetch_add(1, std::memory_order_relaxed);
@@ -523,6 +617,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   storage.keyed_by_user = plan->user.has_value();
   storage.credentialed = plan->credentialed;
   storage.keyed_headers = &plan->keyed_headers;
+  storage.negotiates_codings = true;
   storage.variables = &plan->variables;
   storage.invalidation_header = invalidation_header;
   auto decision = decide_storage(reply.response, storage);
@@ -541,6 +636,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
     auto stored = storable_copy(reply.response, invalidation_header);
     stored->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
     stored->shared_with_credentials = decision.shared_with_credentials;
+    prepare_representation(*stored, runtime->config.compression);
     entry.response = std::move(stored);
     load.ttl = decision.ttl;
     load.stale_ttl = decision.stale;

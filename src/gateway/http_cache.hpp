@@ -23,6 +23,7 @@ struct CacheControl {
   bool is_public = false;
   bool must_revalidate = false;
   bool proxy_revalidate = false;
+  bool no_transform = false;
   std::optional<std::chrono::seconds> max_age;
   std::optional<std::chrono::seconds> s_maxage;
   std::optional<std::chrono::seconds> stale_while_revalidate;

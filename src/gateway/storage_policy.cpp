@@ -56,6 +56,7 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
   for (auto varied : split_list(vary)) {
     const auto name = ascii_lower(varied);
     if (name == "*") return refuse("vary-star");
+    if (name == "accept-encoding" && context.negotiates_codings) continue;
     const auto* keyed = context.keyed_headers;
     if (keyed == nullptr || std::find(keyed->begin(), keyed->end(), name) == keyed->end()) {
       return refuse("vary-unkeyed:" + name);

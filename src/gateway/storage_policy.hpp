@@ -29,6 +29,9 @@ struct StorageContext {
   // everyone: its response is stored only when the origin says a shared cache may reuse it.
   bool credentialed = false;
   const std::vector<std::string>* keyed_headers = nullptr;  // request headers in the key
+  // The gateway serves every client a coding it accepts, whatever the stored one: Vary on
+  // Accept-Encoding is then satisfied without a key of its own.
+  bool negotiates_codings = false;
   const Variables* variables = nullptr;                      // for the rule's tag templates
   std::string_view invalidation_header;
 };

@@ -59,5 +59,79 @@ TEST(ContentCoding, EveryAppliedCodingMustBeAccepted) {
   EXPECT_FALSE(accepts_content_encoding("", "gzip"));
 }
 
+TEST(ContentCoding, TheStoredCodingWhenAcceptedElseDecodedElseReencoded) {
+  using Action = CodingChoice::Action;
+  struct ChoiceRow {
+    const char* accept_encoding;
+    Coding stored;
+    CodingChoice expected;
+  };
+  const ChoiceRow rows[] = {
+      {"gzip, br", Coding::gzip, {Action::as_stored, Coding::gzip}},
+      {"br;q=1, gzip;q=0.5", Coding::gzip, {Action::as_stored, Coding::gzip}},  // acceptable: no work
+      {"", Coding::gzip, {Action::decode, Coding::identity}},
+      {"br", Coding::gzip, {Action::decode, Coding::identity}},
+      {"", Coding::identity, {Action::as_stored, Coding::identity}},
+      {"gzip", Coding::identity, {Action::as_stored, Coding::identity}},
+      {"br, identity;q=0", Coding::gzip, {Action::encode, Coding::br}},
+      {"zstd, *;q=0", Coding::gzip, {Action::encode, Coding::zstd}},
+      {"gzip, identity;q=0", Coding::br, {Action::encode, Coding::gzip}},
+      {"identity;q=0", Coding::gzip, {Action::refuse, Coding::identity}},
+      {"compress, *;q=0", Coding::identity, {Action::refuse, Coding::identity}},
+  };
+  for (const auto& row : rows) {
+    const auto choice = choose_coding(row.accept_encoding, row.stored);
+    EXPECT_TRUE(choice == row.expected) << "\"" << row.accept_encoding << "\" from " << coding_name(row.stored)
+                                        << ": got " << static_cast<int>(choice.action) << " " << coding_name(choice.coding);
+  }
+}
+
+TEST(ContentCoding, CompressibleTypes) {
+  const std::vector<std::string> types{"text/*", "application/json", "*+json"};
+  EXPECT_TRUE(compressible_type("application/json; charset=utf-8", types));
+  EXPECT_TRUE(compressible_type("Text/HTML", types));
+  EXPECT_TRUE(compressible_type("application/problem+json", types));
+  EXPECT_FALSE(compressible_type("image/png", types));
+  EXPECT_FALSE(compressible_type("", types));
+  EXPECT_FALSE(compressible_type("application/jsonx", types));
+}
+
+TEST(Compression, EveryCodingRoundTripsAndNamesItself) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += R"({"id":)" + std::to_string(i) + R"(,"title":"row"},)";
+  for (const Coding coding : {Coding::identity, Coding::gzip, Coding::br, Coding::zstd}) {
+    SCOPED_TRACE(std::string(coding_name(coding)));
+    const auto encoded = encode(coding, text, 5);
+    if (coding != Coding::identity) {
+      EXPECT_LT(encoded.size(), text.size() / 4);
+    }
+    EXPECT_EQ(decode(coding, encoded, text.size()), text);
+    EXPECT_EQ(coding_named(coding_name(coding)), coding);
+    EXPECT_EQ(decode(coding, encode(coding, "", 5), 10), std::string());
+  }
+  EXPECT_EQ(coding_named("X-GZIP"), Coding::gzip);
+  EXPECT_EQ(coding_named(""), Coding::identity);
+  EXPECT_FALSE(coding_named("deflate"));
+  EXPECT_FALSE(coding_named("gzip, br"));
+}
+
+TEST(Compression, DamagedTruncatedOrBombsFailToDecode) {
+  const std::string text(1 << 20, 'a');  // a megabyte of one byte: compresses a thousandfold
+  for (const Coding coding : {Coding::gzip, Coding::br, Coding::zstd}) {
+    SCOPED_TRACE(std::string(coding_name(coding)));
+    const auto encoded = encode(coding, text, 5);
+    EXPECT_FALSE(decode(coding, encoded, text.size() - 1));  // the bound holds
+    EXPECT_FALSE(decode(coding, encoded.substr(0, encoded.size() / 2), text.size()));
+    EXPECT_FALSE(decode(coding, encoded + "trailing", text.size()));
+    EXPECT_FALSE(decode(coding, "not compressed at all", text.size()));
+    std::string flipped = encoded;
+    flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x5a);
+    const auto damaged = decode(coding, flipped, text.size());
+    EXPECT_TRUE(!damaged || *damaged != text);
+  }
+  // gzip members may follow one another.
+  EXPECT_EQ(decode(Coding::gzip, encode(Coding::gzip, "ab", 5) + encode(Coding::gzip, "cd", 5), 10), "abcd");
+}
+
 }  // namespace
 }  // namespace strata::gateway

@@ -141,6 +141,21 @@ TEST(StoragePolicy, StaleWindowsComeFromTheRuleAndTheOriginUnlessRevalidationIsR
   }
 }
 
+TEST(StoragePolicy, VaryOnAcceptEncodingIsSatisfiedByNegotiationOnly) {
+  const Rule rule = rule_for(Route::rule_ttl);
+  const std::vector<std::string> keyed;
+  StorageContext context;
+  context.rule = &rule;
+  context.keyed_headers = &keyed;
+  StoredResponse response;
+  response.headers = {{"vary", "Accept-Encoding"}, {"content-encoding", "gzip"}};
+  EXPECT_EQ(decide_storage(response, context).reason, "vary-unkeyed:accept-encoding");
+  context.negotiates_codings = true;
+  EXPECT_TRUE(decide_storage(response, context).store);
+  response.headers = {{"vary", "accept-encoding, X-Lang"}};
+  EXPECT_EQ(decide_storage(response, context).reason, "vary-unkeyed:x-lang");
+}
+
 TEST(StoragePolicy, VaryOnKeyedHeadersIsStoredAndTagsComeFromTheOriginToo) {
   const Rule rule = rule_for(Route::rule_ttl);
   const std::vector<std::string> keyed{"accept-language"};

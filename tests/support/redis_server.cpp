@@ -1,9 +1,10 @@
 #include "support/redis_server.hpp"
 
+#include "support/child_process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +20,6 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
 
 namespace strata::testing {
 namespace {
@@ -57,13 +57,6 @@ bool answers_ping(std::uint16_t port) {
   return up;
 }
 
-bool accepts_connections(std::uint16_t port) {
-  const int fd = connect_loopback(port);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
-
 void run_or_throw(const std::string& command) {
   if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) {
     throw std::runtime_error("test set-up command failed: " + command);
@@ -91,22 +84,6 @@ TestCertificates::TestCertificates() {
 TestCertificates::~TestCertificates() {
   std::error_code ignored;
   std::filesystem::remove_all(directory_, ignored);
-}
-
-std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = 0;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
 }
 
 RedisServer::RedisServer(std::vector<std::string> extra_arguments, bool tls_only)
@@ -171,13 +148,7 @@ std::unique_ptr<RedisServer> RedisServer::sentinel(const std::string& configurat
 }
 
 void RedisServer::spawn(std::vector<std::string> arguments) {
-  std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  if (::posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-    pid_ = -1;
-    throw std::runtime_error(arguments[0] + " cannot be started (is it installed? run scripts/setup.sh)");
-  }
+  process_.spawn(std::move(arguments));
   wait_until_ready();
 }
 
@@ -211,9 +182,7 @@ void RedisServer::start() {
 void RedisServer::wait_until_ready() {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;  // reaped: not running, and start() may try again
+    if (process_.exited()) {  // not running, and start() may try again
       throw std::runtime_error("redis-server exited during start-up; see the log in " + directory_);
     }
     if (tls_only_ ? accepts_connections(port_) : answers_ping(port_)) return;
@@ -222,21 +191,7 @@ void RedisServer::wait_until_ready() {
   throw std::runtime_error("redis-server did not answer PING within 10 s on port " + std::to_string(port_));
 }
 
-void RedisServer::reap(int signal) {
-  if (!running()) return;
-  ::kill(pid_, signal);
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  pid_ = -1;
-}
+void RedisServer::reap(int signal) { process_.stop(signal); }
 
 void RedisServer::stop() { reap(SIGTERM); }
 void RedisServer::kill() { reap(SIGKILL); }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "support/child_process.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,8 +36,8 @@ public:
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const;
-  [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }  // -1 when stopped
+  [[nodiscard]] bool running() const noexcept { return process_.running(); }
+  [[nodiscard]] pid_t pid() const noexcept { return process_.pid(); }  // -1 when stopped
 
   void start();  // on the same port as before
   void stop();   // SIGTERM, then SIGKILL if it lingers
@@ -61,11 +63,9 @@ private:
   std::string cli_tls_ca_file_;  // non-empty: cli() connects with TLS
   std::string directory_;
   std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
-// A loopback port nothing listens on right now.
-std::uint16_t free_loopback_port();
 
 // A throw-away PKI made with the openssl command line: a CA and a server certificate for
 // localhost / 127.0.0.1 signed by it, plus a second, unrelated CA. Removed on destruction.
