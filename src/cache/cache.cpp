@@ -367,7 +367,8 @@ public:
   std::shared_ptr<LoadFlight> start_load(const std::string& full, const detail::ErasedCodec& codec,
                                          detail::ErasedLoader loader, const Policy& policy,
                                          std::uint64_t sequence, std::optional<std::uint64_t> epoch,
-                                         bool has_stale, bool after_miss, bool* leader);
+                                         bool has_stale, bool after_miss, bool* leader,
+                                         detail::ErasedValue previous = nullptr);
   // The fresh L1 entry for `full`, untouched by any invalidation since its fill began, as a load
   // result.
   std::optional<LoadResult> fresh_in_l1(const std::string& full, const detail::ErasedCodec& codec,
@@ -375,11 +376,11 @@ public:
   asio::awaitable<LoadResult> attempt_load(std::string full, const detail::ErasedCodec* codec,
                                            detail::ErasedLoader loader, Policy policy,
                                            std::uint64_t sequence, std::optional<std::uint64_t> epoch,
-                                           bool has_stale);
+                                           bool has_stale, detail::ErasedValue previous);
   asio::awaitable<void> run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
                                  std::string full, const detail::ErasedCodec* codec,
                                  detail::ErasedLoader loader, Policy policy, std::uint64_t sequence,
-                                 std::optional<std::uint64_t> epoch, bool has_stale);
+                                 std::optional<std::uint64_t> epoch, bool has_stale, detail::ErasedValue previous);
   asio::awaitable<LoadResult> wait_for_lease_holder(const std::string& full,
                                                     const detail::ErasedCodec& codec,
                                                     const Policy& policy, bool* acquired,
@@ -553,7 +554,10 @@ void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const R
   if (!policy.use_l1) return;
   const auto remaining = std::chrono::milliseconds(entry->envelope.stale_until_ms - now_ms());
   if (remaining <= 0ms) return;
-  const auto lifetime = std::min<Clock::duration>(remaining, policy.l1_ttl);
+  // l1_ttl bounds how long this process trusts its copy of a value other processes share
+  // through Redis; with no Redis behind it, L1 holds the only copy and keeps it for its lifetime.
+  const bool shared = l2_ != nullptr && policy.use_l2;
+  const auto lifetime = shared ? std::min<Clock::duration>(remaining, policy.l1_ttl) : Clock::duration(remaining);
   const std::string_view bytes = entry->bytes();
   l1_->set_for(full, Bytes(entry, bytes.data(), bytes.size()), lifetime);
   // An invalidation between this entry's read and now: its eraser may have run before the set
@@ -785,7 +789,8 @@ std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
                                                     detail::ErasedLoader loader, const Policy& policy,
                                                     std::uint64_t sequence,
                                                     std::optional<std::uint64_t> epoch,
-                                                    bool has_stale, bool after_miss, bool* leader) {
+                                                    bool has_stale, bool after_miss, bool* leader,
+                                                    detail::ErasedValue previous) {
   // One flight per key and C++ type: waiters cast the shared result to their own type.
   std::string flight_key = full;
   flight_key.push_back('\0');
@@ -817,7 +822,7 @@ std::shared_ptr<LoadFlight> Cache::Impl::start_load(const std::string& full,
   *leader = true;
   asio::co_spawn(executor_,
                  run_load(flight, std::move(flight_key), full, &codec, std::move(loader), policy,
-                          sequence, epoch, has_stale),
+                          sequence, epoch, has_stale, std::move(previous)),
                  asio::detached);
   return flight;
 }
@@ -857,7 +862,7 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
                                                       detail::ErasedLoader loader, Policy policy,
                                                       std::uint64_t sequence,
                                                       std::optional<std::uint64_t> epoch,
-                                                      bool has_stale) {
+                                                      bool has_stale, detail::ErasedValue previous) {
   LoadResult result;
   const bool remote = l2_ && policy.use_l2;
   if (remote && !epoch) epoch = co_await l2_->epoch();
@@ -869,6 +874,7 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
   }
   auto context = std::make_shared<LoadContext>();
   context->has_stale_value = has_stale;
+  context->previous = std::move(previous);
   auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
   metrics_.bump(cache::Count::loader_calls);
   const auto started = std::chrono::steady_clock::now();
@@ -899,13 +905,14 @@ asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, 
                                             std::string full, const detail::ErasedCodec* codec,
                                             detail::ErasedLoader loader, Policy policy,
                                             std::uint64_t sequence, std::optional<std::uint64_t> epoch,
-                                            bool has_stale) {
+                                            bool has_stale, detail::ErasedValue previous) {
   auto self = shared_from_this();
   // No try/catch around co_await (GCC 12 mis-handles frames there): an exception from the
   // cache's own machinery (encoding, allocation) arrives as a value, and waiters still get it.
   auto [failure, result] = co_await asio::co_spawn(
       executor_,
-      attempt_load(std::move(full), codec, std::move(loader), std::move(policy), sequence, epoch, has_stale),
+      attempt_load(std::move(full), codec, std::move(loader), std::move(policy), sequence, epoch, has_stale,
+                   std::move(previous)),
       asio::as_tuple(asio::use_awaitable));
   if (failure) result.error = failure;
   {
@@ -1118,7 +1125,8 @@ asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, con
   const std::int64_t now = found.now_ms;
   const bool has_stale = found.stale != nullptr && policy.fail_safe;
   bool leader = false;
-  auto flight = start_load(full, codec, std::move(loader), policy, sequence, found.epoch, has_stale, true, &leader);
+  auto flight = start_load(full, codec, std::move(loader), policy, sequence, found.epoch, has_stale, true, &leader,
+                           found.stale != nullptr ? found.stale_value : nullptr);
   if (!leader) metrics_.bump(cache::Count::coalesced_waits);
   std::optional<std::chrono::nanoseconds> patience;
   if (has_stale && policy.soft_timeout > 0ms) patience = policy.soft_timeout;

@@ -2,6 +2,7 @@
 
 #include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
+#include "gateway/revalidation.hpp"
 #include "gateway/storage_policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -135,6 +136,7 @@ void prepare_representation(StoredResponse& response, const CompressionConfig& c
       std::erase_if(response.headers, [](const Header& field) { return field.first == "content-encoding"; });
       response.headers.emplace_back("content-encoding", "gzip");
       weaken_etag(response);
+      response.gateway_encoded = true;
       coded = true;
     }
   }
@@ -163,6 +165,17 @@ std::shared_ptr<const StoredResponse> transcoded(const StoredResponse& stored, C
   vary_on_accept_encoding(*copy);
   copy->render_headers();
   return copy;
+}
+
+// The gateway's own answer when the origin cannot be reached or is too slow.
+std::shared_ptr<StoredResponse> unavailable_response(const std::string& error, bool timed_out) {
+  const Reply reply = timed_out ? json_error(504, "origin_timeout", error) : json_error(502, "origin_unavailable", error);
+  auto response = std::make_shared<StoredResponse>();
+  response->status = reply.status;
+  response->headers = {{"content-type", "application/json"}, {"cache-control", "no-store"}};
+  response->body = reply.owned_body;
+  response->render_headers();
+  return response;
 }
 
 // One line per second at most, however hard the origin fails, and never the query string (it may
@@ -503,6 +516,9 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     std::string_view refused;
     if (entry.requester_only) {
       refused = "uncacheable";  // not stored: it was only ever its requester's
+    } else if (fetched.source == Source::stale &&
+               forbids_stale(parse_cache_control(entry.response->joined("cache-control")))) {
+      refused = "must-revalidate";  // served stale while revalidating by the rule: the origin forbids it
     } else if (planned.credentialed && !entry.response->shared_with_credentials) {
       refused = "credentials";  // a shared entry the origin did not open to requests with credentials
     } else if (const auto coding = entry.response->joined("content-encoding");
@@ -530,9 +546,15 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       cache_status = "strata; hit; fwd=stale";
       break;
     case Source::loader:
-      counters_.misses.fetch_add(1, std::memory_order_relaxed);
-      x_cache = "MISS";
-      cache_status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
+      if (entry.revalidated) {
+        counters_.revalidated.fetch_add(1, std::memory_order_relaxed);
+        x_cache = "REVALIDATED";
+        cache_status = "strata; fwd=stale; fwd-status=304";
+      } else {
+        counters_.misses.fetch_add(1, std::memory_order_relaxed);
+        x_cache = "MISS";
+        cache_status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
+      }
       if (!state->ran) cache_status += "; collapsed";
       if (!entry.not_stored.empty()) cache_status += "; detail=" + entry.not_stored;
       break;
@@ -605,14 +627,11 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   inputs->ran = true;
   const auto& runtime = inputs->runtime;
   const auto max_body = runtime->config.limits.max_cacheable_bytes;
-  const auto plan = &inputs->plan;
-  auto upstream = upstream_request(*runtime, inputs->request, plan->upstream_target, inputs->context, true,
-                                   plan->keyed_headers);
-  auto reply = co_await origin_->send(std::move(upstream), max_body);
-  if (!reply.ok) throw OriginUnavailable(reply.error, reply.timed_out);
   const auto& invalidation_header = runtime->config.invalidation_header;
+  const auto plan = &inputs->plan;
+  const Rule* rule = plan->rule != nullptr ? &plan->rule->rule : nullptr;
   StorageContext storage;
-  storage.rule = plan->rule != nullptr ? &plan->rule->rule : nullptr;
+  storage.rule = rule;
   storage.unmatched = plan->unmatched_policy;
   storage.keyed_by_user = plan->user.has_value();
   storage.credentialed = plan->credentialed;
@@ -620,33 +639,63 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   storage.negotiates_codings = true;
   storage.variables = &plan->variables;
   storage.invalidation_header = invalidation_header;
-  auto decision = decide_storage(reply.response, storage);
-  const bool too_large = reply.rest != nullptr || reply.response.body.size() > max_body;
-  if (reply.response.status >= 500 && !decision.store && !too_large) {
-    // Lets the cache serve a stale copy (stale-if-error); without one, this request gets the
+  HttpEntry entry;
+
+  auto upstream = upstream_request(*runtime, inputs->request, plan->upstream_target, inputs->context, true,
+                                   plan->keyed_headers);
+  // A stale entry with a validator is revalidated: a 304 refreshes it without sending its body.
+  const auto previous = load.previous_as<HttpEntry>();
+  const StoredResponse* stale = previous != nullptr ? previous->response.get() : nullptr;
+  if (stale != nullptr) {
+    for (const auto& [name, value] : validators_for(*stale)) upstream.set(name, value);
+  }
+  auto reply = co_await origin_->send(std::move(upstream), max_body);
+  if (!reply.ok) {
+    // The cache serves the stale copy instead, unless the origin forbade that.
+    if (stale == nullptr || stale_may_stand_in(*stale, rule, true)) throw OriginUnavailable(reply.error, reply.timed_out);
+    load.cacheable = false;
+    entry.requester_only = true;
+    entry.not_stored = "origin-unavailable";
+    entry.response = unavailable_response(reply.error, reply.timed_out);
+    co_return entry;
+  }
+
+  std::shared_ptr<StoredResponse> refreshed;
+  if (stale != nullptr && reply.response.status == 304) {
+    refreshed = refreshed_by(*stale, *storable_copy(reply.response, invalidation_header));
+    entry.revalidated = true;
+  }
+  const StoredResponse& answer = refreshed != nullptr ? *refreshed : reply.response;
+  auto decision = decide_storage(answer, storage);
+  const bool too_large = reply.rest != nullptr || answer.body.size() > max_body;
+  if (answer.status >= 500 && !decision.store && !too_large &&
+      (stale == nullptr || stale_may_stand_in(*stale, rule, false))) {
+    // Lets the cache serve the stale copy (stale-if-error); without one, this request gets the
     // error and coalesced waiters ask the origin themselves.
-    throw OriginFailed(relay_copy(reply.response, invalidation_header));
+    throw OriginFailed(relay_copy(answer, invalidation_header));
   }
   if (too_large || decision.uncacheable_for_now) {
     const auto now = clock_->now();
     uncacheable_.mark(plan->key.to_string(), now, now + kUncacheableFor);
   }
-  HttpEntry entry;
   if (decision.store && !too_large) {
-    auto stored = storable_copy(reply.response, invalidation_header);
+    auto stored = refreshed != nullptr ? std::move(refreshed) : storable_copy(answer, invalidation_header);
     stored->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
     stored->shared_with_credentials = decision.shared_with_credentials;
     prepare_representation(*stored, runtime->config.compression);
-    entry.response = std::move(stored);
+    // Kept past its freshness for as long again (a minute at least) when it can be revalidated:
+    // a 304 then spares sending the body. Served stale only as stale_may_stand_in allows.
+    const bool revalidatable = !validators_for(*stored).empty();
     load.ttl = decision.ttl;
-    load.stale_ttl = decision.stale;
+    load.stale_ttl = revalidatable ? std::max({decision.stale, decision.ttl, std::chrono::seconds(60)}) : decision.stale;
     load.tags = std::move(decision.tags);
+    entry.response = std::move(stored);
     co_return entry;
   }
   load.cacheable = false;
   entry.requester_only = true;
   entry.not_stored = too_large ? "too-large" : decision.reason;
-  entry.response = relay_copy(reply.response, invalidation_header);
+  entry.response = refreshed != nullptr ? std::move(refreshed) : relay_copy(answer, invalidation_header);
   entry.body_stream = std::move(reply.rest);
   co_return entry;
 }

@@ -58,6 +58,7 @@ bool get_string(std::string_view& in, std::string& out) {
 constexpr char kFormatVersion = 3;
 constexpr char kFormatWithoutFlags = 2;
 constexpr unsigned char kSharedWithCredentials = 1;
+constexpr unsigned char kGatewayEncoded = 2;
 
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces) {
   std::vector<std::string_view> items;
@@ -173,6 +174,7 @@ using gateway::get_string;
 using gateway::get_u32;
 using gateway::kFormatVersion;
 using gateway::kFormatWithoutFlags;
+using gateway::kGatewayEncoded;
 using gateway::kSharedWithCredentials;
 using gateway::put_u32;
 
@@ -185,7 +187,8 @@ std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
   out.push_back(kFormatVersion);
   out.push_back(static_cast<char>(response.status >> 8));
   out.push_back(static_cast<char>(response.status & 0xff));
-  out.push_back(static_cast<char>(response.shared_with_credentials ? kSharedWithCredentials : 0));
+  out.push_back(static_cast<char>((response.shared_with_credentials ? kSharedWithCredentials : 0) |
+                                  (response.gateway_encoded ? kGatewayEncoded : 0)));
   put_u32(out, response.initial_age);
   put_u32(out, static_cast<std::uint32_t>(response.headers.size()));
   for (const auto& [name, value] : response.headers) {
@@ -208,8 +211,9 @@ std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_
   if (has_flags) {
     if (bytes.empty()) return std::nullopt;
     const auto flags = static_cast<unsigned char>(bytes.front());
-    if ((flags & ~kSharedWithCredentials) != 0) return std::nullopt;
+    if ((flags & ~(kSharedWithCredentials | kGatewayEncoded)) != 0) return std::nullopt;
     response->shared_with_credentials = (flags & kSharedWithCredentials) != 0;
+    response->gateway_encoded = (flags & kGatewayEncoded) != 0;
     bytes.remove_prefix(1);
   }
   if (!get_u32(bytes, response->initial_age)) return std::nullopt;

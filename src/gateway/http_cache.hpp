@@ -49,6 +49,9 @@ struct StoredResponse {
   // The origin allowed a shared cache to answer requests with credentials from it (public,
   // s-maxage, must-revalidate, Surrogate-Control), or the rule declared it the same for all.
   bool shared_with_credentials = false;
+  // The gateway compressed the origin's identity body for storage: the coding and the (weak)
+  // ETag are the gateway's, kept when a 304 refreshes the entry.
+  bool gateway_encoded = false;
 
   void render_headers();
 
@@ -63,6 +66,8 @@ struct StoredResponse {
 // a response that must not be shared to the one request that caused it.
 struct HttpEntry {
   std::shared_ptr<const StoredResponse> response;
+  // This load refreshed a stale entry with a 304 from the origin (not stored with the entry).
+  bool revalidated = false;
   // The load's own response was not stored (no-store, Set-Cookie, credentials, too large...):
   // only the request whose loader ran may use it; coalesced waiters ask the origin themselves.
   bool requester_only = false;

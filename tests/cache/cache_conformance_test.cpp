@@ -367,6 +367,52 @@ TEST_P(CacheConformanceTest, FailSafeServesTheStaleValueWhenTheLoaderFailsInside
   });
 }
 
+TEST_P(CacheConformanceTest, ALoaderSeesTheStaleValueItReplacesAndCanRevalidateIt) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = 10s;
+    entry.stale_ttl = 60s;
+    entry.fail_safe = false;  // the previous value is offered even when it would not be served
+    const auto key = Key::of("documents", 7);
+    std::vector<std::string> seen;
+    auto revalidating = [&](LoadContext& context) {
+      const auto previous = context.previous_as<std::string>();
+      seen.push_back(previous ? *previous : "<none>");
+      return previous ? *previous + "+revalidated" : std::string("v1");
+    };
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, revalidating, entry), "v1");
+    clock_->advance(11s);  // stale, inside the stale window
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, revalidating, entry), "v1+revalidated");
+    clock_->advance(80s);  // past the stale window: nothing to revalidate
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, revalidating, entry), "v1");
+    EXPECT_EQ(seen, (std::vector<std::string>{"<none>", "v1", "<none>"}));
+  });
+}
+
+TEST_P(CacheConformanceTest, AValueLivesItsWholeLifetimeInTheFirstTierThatHoldsIt) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    EntryOptions entry;
+    entry.ttl = std::chrono::minutes(30);  // longer than l1_ttl (5 minutes)
+    entry.stale_ttl = std::chrono::minutes(30);
+    const auto key = Key::of("transcriptions", 30);
+    int loads = 0;
+    auto loader = [&] { return "v" + std::to_string(++loads); };
+    (void)co_await cache.get_or_set<std::string>(key, loader, entry);
+    clock_->advance(std::chrono::minutes(20));  // fresh still: from L1 alone, or from Redis
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(key, loader, entry), "v1");
+    clock_->advance(std::chrono::minutes(20));  // stale: still held, for fail-safe
+    auto failing = []() -> std::string { throw std::runtime_error("db down"); };
+    const auto served = co_await cache.fetch<std::string>(key, failing, entry);
+    EXPECT_EQ(served.value, "v1");
+    EXPECT_EQ(served.source, Source::stale);
+    EXPECT_EQ(loads, 1);
+  });
+}
+
 TEST_P(CacheConformanceTest, SoftTimeoutServesStaleWhileTheLoadFinishesInTheBackground) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     Cache cache(executor, options());

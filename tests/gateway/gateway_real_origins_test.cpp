@@ -9,12 +9,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 
 namespace strata::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 std::string json_document() {
@@ -104,6 +106,100 @@ INSTANTIATE_TEST_SUITE_P(Configurations, BehindNginx,
                          ::testing::Values("origin = \"{origin}\"\n",
                                            "origin = \"{origin}\"\n[[rules]]\npath = \"/{file}\"\nttl = \"60s\"\n"),
                          [](const auto& parameter) { return parameter.index == 0 ? "NoRules" : "RuleWithTtl"; });
+
+TEST(GatewayRevalidation, AStaleEntryIsRevalidatedByNginxWithA304ThatRefreshesIt) {
+  const std::string document = json_document();
+  NginxServer nginx({{"data.json", document}}, kNginxGzip);
+  auto clock = std::make_shared<ManualClock>();
+  GatewayUnderTest gateway("origin = \"{origin}\"\n", nginx.url(), clock);
+  // Stored as nginx's gzip (a gzip client first) and as the gateway's own gzip (identity first).
+  for (const char* first : {"gzip", ""}) {
+    const std::string target = std::string("/data.json?first=") + (*first ? "gzip" : "identity");
+    auto get = [&](const std::string& accept_encoding) {
+      Fields fields;
+      if (!accept_encoding.empty()) fields.emplace_back("Accept-Encoding", accept_encoding);
+      return http_get(gateway.port(), target, fields);
+    };
+    EXPECT_EQ(get(first).header("x-cache"), "MISS");
+    clock->advance(301s);  // past max-age=300
+    const auto revalidated = get(first);
+    EXPECT_EQ(revalidated.header("x-cache"), "REVALIDATED") << revalidated.header("cache-status");
+    EXPECT_THAT(revalidated.header("cache-status"), HasSubstr("fwd=stale; fwd-status=304"));
+    EXPECT_EQ(decoded_body(revalidated, first), document);
+    const auto seen = nginx.requests();
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.back().status, 304U);
+    EXPECT_NE(seen.back().if_none_match, "-");
+    // The 304 made the entry fresh again, for every client.
+    for (const char* accept : {"", "gzip", "br"}) {
+      const auto hit = get(accept);
+      EXPECT_EQ(hit.header("x-cache"), "HIT") << accept;
+      EXPECT_EQ(decoded_body(hit, accept), document);
+    }
+  }
+  std::size_t full = 0;
+  std::size_t not_modified = 0;
+  for (const auto& request : nginx.requests()) {
+    full += request.status == 200 ? 1 : 0;
+    not_modified += request.status == 304 ? 1 : 0;
+  }
+  EXPECT_EQ(full, 2U);
+  EXPECT_EQ(not_modified, 2U);
+}
+
+// What a stale copy may stand in for (RFC 9111 4.2.4): an unreachable origin, unless the
+// response said must-revalidate, proxy-revalidate or s-maxage; a server error only with a stale
+// window.
+TEST(GatewayStaleCopies, ServedWhenTheOriginIsDownUnlessTheResponseForbadeIt) {
+  TestOrigin origin([](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.headers.emplace_back("ETag", "\"v1\"");
+    const std::string path = request.target;
+    if (path == "/plain") answer.headers.emplace_back("Cache-Control", "public, max-age=10");
+    if (path == "/must") answer.headers.emplace_back("Cache-Control", "public, max-age=10, must-revalidate");
+    if (path == "/proxy") answer.headers.emplace_back("Cache-Control", "public, max-age=10, proxy-revalidate");
+    if (path == "/shared") answer.headers.emplace_back("Cache-Control", "public, s-maxage=10");
+    answer.body = "body of " + path;
+    return answer;
+  });
+  auto clock = std::make_shared<ManualClock>();
+  GatewayUnderTest gateway("origin = \"{origin}\"\n", origin.url(), clock);
+  for (const char* path : {"/plain", "/must", "/proxy", "/shared"}) EXPECT_EQ(http_get(gateway.port(), path).status, 200U);
+  origin.stop();
+  clock->advance(11s);
+  const auto plain = http_get(gateway.port(), "/plain");
+  EXPECT_EQ(plain.status, 200U);
+  EXPECT_EQ(plain.header("x-cache"), "STALE");
+  EXPECT_EQ(plain.body, "body of /plain");
+  for (const char* path : {"/must", "/proxy", "/shared"}) {
+    const auto refused = http_get(gateway.port(), path);
+    EXPECT_EQ(refused.status, 502U) << path;
+    EXPECT_THAT(refused.body, Not(HasSubstr("body of"))) << path;
+  }
+}
+
+TEST(GatewayStaleCopies, AServerErrorIsForwardedUnlessAStaleWindowAllowsTheStaleCopy) {
+  std::atomic<bool> failing{false};
+  TestOrigin origin([&](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.headers.emplace_back("ETag", "\"v1\"");
+    answer.headers.emplace_back("Cache-Control", request.target == "/sie" ? "public, max-age=10, stale-if-error=60"
+                                                                           : "public, max-age=10");
+    answer.body = "body of " + request.target;
+    if (failing) answer.status = 503;
+    return answer;
+  });
+  auto clock = std::make_shared<ManualClock>();
+  GatewayUnderTest gateway("origin = \"{origin}\"\n", origin.url(), clock);
+  http_get(gateway.port(), "/plain");
+  http_get(gateway.port(), "/sie");
+  failing = true;
+  clock->advance(11s);
+  EXPECT_EQ(http_get(gateway.port(), "/plain").status, 503U);
+  const auto rescued = http_get(gateway.port(), "/sie");
+  EXPECT_EQ(rescued.status, 200U);
+  EXPECT_EQ(rescued.header("x-cache"), "STALE");
+}
 
 }  // namespace
 }  // namespace strata::testing

@@ -217,7 +217,7 @@ TEST(StoredResponseCodec, RoundTripsAndRefusesDamage) {
   EXPECT_EQ(old->response->body, response->body);
   EXPECT_FALSE(old->response->shared_with_credentials);
   std::string unknown_flag = bytes;
-  unknown_flag[3] = 2;
+  unknown_flag[3] = 4;
   EXPECT_FALSE(Codec<HttpEntry>::decode(unknown_flag));
   for (std::size_t cut = 0; cut < 20; ++cut) EXPECT_FALSE(Codec<HttpEntry>::decode(bytes.substr(0, cut))) << cut;
   std::string wrong_version = bytes;

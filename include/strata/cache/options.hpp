@@ -38,7 +38,9 @@ struct EntryDefaults {
   std::chrono::milliseconds hard_timeout{30000};
   // Serve the stale value when the loader throws (fail-safe). The error is counted.
   bool fail_safe = true;
-  // Upper bound on how long a value stays in L1 (it never outlives its L2 copy either).
+  // Upper bound on how long a value read from or written to Redis stays in L1 (it never
+  // outlives its L2 copy either). Without Redis (or with use_l2 off) L1 holds the only copy,
+  // for the value's whole lifetime.
   Clock::duration l1_ttl = std::chrono::minutes(5);
   bool use_l1 = true;
   bool use_l2 = true;
@@ -79,6 +81,14 @@ struct LoadContext {
   bool cacheable = true;
   // True when a stale value exists and will be served if this load fails.
   bool has_stale_value = false;
+  // The value this load replaces, when the cache still holds one past its freshness (inside
+  // its stale window); null otherwise. A loader may revalidate it instead of loading anew, as
+  // HTTP's conditional requests do. It holds the type the load is for: previous_as<T>().
+  std::shared_ptr<const void> previous;
+  template <class T>
+  [[nodiscard]] std::shared_ptr<const T> previous_as() const {
+    return std::static_pointer_cast<const T>(previous);
+  }
 };
 
 struct CacheOptions {
