@@ -666,14 +666,11 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
     entry.revalidated = true;
   }
   const StoredResponse& answer = refreshed != nullptr ? *refreshed : reply.response;
+  if (answer.status >= 500 && stale != nullptr && stale_may_stand_in(*stale, rule, false)) {
+    throw OriginFailed(relay_copy(answer, invalidation_header));  // the cache serves the stale copy
+  }
   auto decision = decide_storage(answer, storage);
   const bool too_large = reply.rest != nullptr || answer.body.size() > max_body;
-  if (answer.status >= 500 && !decision.store && !too_large &&
-      (stale == nullptr || stale_may_stand_in(*stale, rule, false))) {
-    // Lets the cache serve the stale copy (stale-if-error); without one, this request gets the
-    // error and coalesced waiters ask the origin themselves.
-    throw OriginFailed(relay_copy(answer, invalidation_header));
-  }
   if (too_large || decision.uncacheable_for_now) {
     const auto now = clock_->now();
     uncacheable_.mark(plan->key.to_string(), now, now + kUncacheableFor);
@@ -683,11 +680,12 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
     stored->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
     stored->shared_with_credentials = decision.shared_with_credentials;
     prepare_representation(*stored, runtime->config.compression);
-    // Kept past its freshness for as long again (a minute at least) when it can be revalidated:
-    // a 304 then spares sending the body. Served stale only as stale_may_stand_in allows.
-    const bool revalidatable = !validators_for(*stored).empty();
+    // Kept past its freshness for as long again (a minute to a day): to be revalidated (a 304
+    // spares sending the body) or to stand in for an origin that cannot be reached. Served
+    // stale only as stale_may_stand_in allows.
     load.ttl = decision.ttl;
-    load.stale_ttl = revalidatable ? std::max({decision.stale, decision.ttl, std::chrono::seconds(60)}) : decision.stale;
+    load.stale_ttl = std::max(decision.stale, std::clamp<std::chrono::seconds>(decision.ttl, std::chrono::seconds(60),
+                                                                               std::chrono::hours(24)));
     load.tags = std::move(decision.tags);
     entry.response = std::move(stored);
     co_return entry;
@@ -695,7 +693,9 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   load.cacheable = false;
   entry.requester_only = true;
   entry.not_stored = too_large ? "too-large" : decision.reason;
-  entry.response = refreshed != nullptr ? std::move(refreshed) : relay_copy(answer, invalidation_header);
+  auto relayed = refreshed != nullptr ? std::move(refreshed) : relay_copy(answer, invalidation_header);
+  relayed->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
+  entry.response = std::move(relayed);
   entry.body_stream = std::move(reply.rest);
   co_return entry;
 }

@@ -91,6 +91,7 @@ CacheControl parse_cache_control(std::string_view value) {
     else if (iequals(name, "must-revalidate")) control.must_revalidate = true;
     else if (iequals(name, "proxy-revalidate")) control.proxy_revalidate = true;
     else if (iequals(name, "no-transform")) control.no_transform = true;
+    else if (iequals(name, "must-understand")) control.must_understand = true;
     else if (iequals(name, "max-age")) control.max_age = delta_seconds(argument).value_or(std::chrono::seconds(0));
     else if (iequals(name, "s-maxage")) control.s_maxage = delta_seconds(argument).value_or(std::chrono::seconds(0));
     else if (iequals(name, "stale-while-revalidate")) control.stale_while_revalidate = delta_seconds(argument);

@@ -24,6 +24,7 @@ struct CacheControl {
   bool must_revalidate = false;
   bool proxy_revalidate = false;
   bool no_transform = false;
+  bool must_understand = false;
   std::optional<std::chrono::seconds> max_age;
   std::optional<std::chrono::seconds> s_maxage;
   std::optional<std::chrono::seconds> stale_while_revalidate;

@@ -16,7 +16,8 @@ std::vector<Header> validators_for(const StoredResponse& stored) {
 std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const StoredResponse& not_modified) {
   auto refreshed = std::make_shared<StoredResponse>(stored);
   auto kept = [&](std::string_view name) {
-    return is_hop_by_hop(name) || name == "content-encoding" || name == "age";
+    return is_hop_by_hop(name) || name == "content-encoding" || name == "content-range" || name == "content-md5" ||
+           name == "etag" || name == "age";
   };
   std::vector<std::string> replaced;
   for (const auto& [name, value] : not_modified.headers) {
@@ -26,12 +27,6 @@ std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const
       replaced.push_back(name);
     }
     refreshed->headers.emplace_back(name, value);
-  }
-  // A weak validator stays weak: the stored body may be a coding of the one the 304 speaks of.
-  if (const auto before = stored.header("etag"); before && before->rfind("W/", 0) == 0) {
-    for (auto& [name, value] : refreshed->headers) {
-      if (name == "etag" && value.rfind("W/", 0) != 0) value = "W/" + value;
-    }
   }
   refreshed->render_headers();
   return refreshed;

@@ -17,8 +17,9 @@ namespace strata::gateway {
 std::vector<Header> validators_for(const StoredResponse& stored);
 
 // `stored` refreshed by a 304 (RFC 9111 4.3.4): every header field the 304 carries replaces the
-// stored ones of that name, except the framing and the coding of the stored body
-// (Content-Length, Content-Encoding, Transfer-Encoding) and Age; a weak stored ETag stays weak.
+// stored ones of that name, except those that describe the stored body itself (its framing,
+// Content-Encoding, Content-Range, Content-MD5 and its ETag, which the gateway may have made
+// weak for a coding of its own) and Age.
 std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const StoredResponse& not_modified);
 
 // must-revalidate, proxy-revalidate and s-maxage (RFC 9111 5.2.2.2, 5.2.2.8, 5.2.2.10): a shared

@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::size_t kMaxTags = 64;
 
-// Age must be one non-negative integer (RFC 9111 5.1); nullopt for anything else.
+}  // namespace
+
 std::optional<std::int64_t> upstream_age(const StoredResponse& response) {
   std::size_t lines = 0;
   std::string_view value;
@@ -25,11 +26,17 @@ std::optional<std::int64_t> upstream_age(const StoredResponse& response) {
   if (lines == 0) return 0;
   std::int64_t age = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), age);
+  if (error == std::errc::result_out_of_range && lines == 1) return std::int64_t{1} << 31;
   if (lines > 1 || error != std::errc() || end != value.data() + value.size() || age < 0) return std::nullopt;
   return age;
 }
 
-}  // namespace
+bool understood_status(unsigned status) {
+  static constexpr unsigned kKnown[] = {200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308,
+                                        400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
+                                        414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+  return std::find(std::begin(kKnown), std::end(kKnown), status) != std::end(kKnown);
+}
 
 bool origin_allows_credentialed_reuse(const CacheControl& control, const CacheControl& surrogate) {
   return control.is_public || control.s_maxage.has_value() || control.must_revalidate || surrogate.max_age.has_value();
@@ -48,6 +55,8 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
     decision.reason = std::move(reason);
     return decision;
   };
+  const auto age = upstream_age(response);
+  decision.initial_age = age.value_or(0);
   // Set-Cookie belongs to the one client it was sent to.
   if (response.has("set-cookie")) return refuse("set-cookie");
   if (control.is_private && !(rule != nullptr && rule->per_user && context.keyed_by_user)) return refuse("private");
@@ -62,18 +71,25 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
       return refuse("vary-unkeyed:" + name);
     }
   }
+  // must-understand (RFC 9111 5.2.2.3): stored only with a status code we know the semantics
+  // of, and then no-store is for caches that do not.
+  const bool understood = understood_status(response.status);
+  if (control.must_understand && !understood) return refuse("must-understand");
+  const bool no_store = control.no_store && !(control.must_understand && understood);
   // Surrogate-Control speaks to this gateway; Cache-Control's no-store then speaks to browsers.
-  if ((control.no_store && !surrogate.max_age) || surrogate.no_store) return refuse("no-store");
-  const auto age = upstream_age(response);
+  if ((no_store && !surrogate.max_age) || surrogate.no_store) return refuse("no-store");
   if (!age) return refuse("invalid-age");
-  decision.initial_age = *age;
   if (!context.invalidation_header.empty() && response.has(context.invalidation_header)) return refuse("invalidating");
 
+  // A rule's ttl applies to these; any other final status is stored only for the lifetime the
+  // origin gave it explicitly (RFC 9111 3), or under the rule's negative_statuses.
   static constexpr unsigned kStorable[] = {200, 203, 204, 300, 301, 308};
   const bool storable_status = std::find(std::begin(kStorable), std::end(kStorable), response.status) != std::end(kStorable);
   const bool negative = rule != nullptr && std::find(rule->negative_statuses.begin(), rule->negative_statuses.end(),
                                                      response.status) != rule->negative_statuses.end();
-  if (!storable_status && !negative) return refuse("status");
+  const bool explicit_lifetime = surrogate.max_age || control.s_maxage || control.max_age || response.has("expires");
+  const bool final_status = response.status >= 200 && response.status != 206 && response.status != 304;
+  if (!storable_status && !negative && !(explicit_lifetime && final_status)) return refuse("status");
 
   // RFC 9111 3.5: a response to a request with credentials enters a shared entry only when the
   // origin says a shared cache may reuse it. A rule's ttl does not say so; `credentials =
@@ -86,7 +102,7 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
     decision.ttl = rule->negative_ttl;
   } else if (surrogate.max_age) {
     decision.ttl = *surrogate.max_age - std::chrono::seconds(*age);
-  } else if (rule != nullptr && rule->ttl) {
+  } else if (rule != nullptr && rule->ttl && storable_status) {
     if (control.no_cache) return refuse("no-cache");
     decision.ttl = *rule->ttl;
   } else {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,13 @@ struct StorageDecision {
 };
 
 StorageDecision decide_storage(const StoredResponse& response, const StorageContext& context);
+
+// The origin's Age: 0 when absent; nullopt unless one non-negative integer (RFC 9111 5.1: a
+// list, a second line or a fraction make the response stale).
+std::optional<std::int64_t> upstream_age(const StoredResponse& response);
+
+// A status code whose semantics RFC 9110 defines (for must-understand).
+bool understood_status(unsigned status);
 
 // Whether the origin's directives let a shared cache answer requests with credentials from this
 // response (RFC 9111 3.5: public, s-maxage or must-revalidate; Surrogate-Control speaks to

@@ -82,7 +82,7 @@ TEST_P(BehindNginx, EveryClientHitsOneEntryInACodingItAccepts) {
   }
   // nginx answered once per entry.
   std::size_t fetched = 0;
-  for (const auto& request : nginx_.requests()) fetched += request.uri.rfind("/data.json", 0) == 0 ? 1 : 0;
+  for (const auto& request : nginx_.requests(2)) fetched += request.uri.rfind("/data.json", 0) == 0 ? 1 : 0;
   EXPECT_EQ(fetched, 2U);
 }
 
@@ -92,8 +92,9 @@ TEST_P(BehindNginx, AGzipClientGetsTheOriginsOwnBytesWhenItSentGzip) {
   EXPECT_EQ(hit.header("x-cache"), "HIT");
   EXPECT_EQ(hit.body, miss.body);  // stored as nginx sent it: no work on a hit
   EXPECT_EQ(hit.header("etag"), miss.header("etag"));
-  ASSERT_FALSE(nginx_.requests().empty());
-  EXPECT_EQ(nginx_.requests().back().accept_encoding, "gzip");
+  const auto seen = nginx_.requests(1);
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen.back().accept_encoding, "gzip");
 }
 
 TEST_P(BehindNginx, AClientRefusingEverythingTheGatewayCanProduceGets406) {
@@ -126,7 +127,7 @@ TEST(GatewayRevalidation, AStaleEntryIsRevalidatedByNginxWithA304ThatRefreshesIt
     EXPECT_EQ(revalidated.header("x-cache"), "REVALIDATED") << revalidated.header("cache-status");
     EXPECT_THAT(revalidated.header("cache-status"), HasSubstr("fwd=stale; fwd-status=304"));
     EXPECT_EQ(decoded_body(revalidated, first), document);
-    const auto seen = nginx.requests();
+    const auto seen = nginx.requests(*first ? 2 : 4);
     ASSERT_FALSE(seen.empty());
     EXPECT_EQ(seen.back().status, 304U);
     EXPECT_NE(seen.back().if_none_match, "-");
@@ -139,7 +140,7 @@ TEST(GatewayRevalidation, AStaleEntryIsRevalidatedByNginxWithA304ThatRefreshesIt
   }
   std::size_t full = 0;
   std::size_t not_modified = 0;
-  for (const auto& request : nginx.requests()) {
+  for (const auto& request : nginx.requests(4)) {
     full += request.status == 200 ? 1 : 0;
     not_modified += request.status == 304 ? 1 : 0;
   }

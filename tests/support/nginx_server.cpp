@@ -63,7 +63,16 @@ std::string NginxServer::url() const {
   return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }
 
-std::vector<NginxRequest> NginxServer::requests() const {
+std::vector<NginxRequest> NginxServer::requests(std::size_t at_least) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    auto logged = read_log();
+    if (logged.size() >= at_least || std::chrono::steady_clock::now() > deadline) return logged;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling the log, bounded
+  }
+}
+
+std::vector<NginxRequest> NginxServer::read_log() const {
   std::vector<NginxRequest> out;
   std::ifstream log(directory_ + "/access.log");
   std::string line;

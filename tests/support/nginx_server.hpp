@@ -35,10 +35,13 @@ public:
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const;
   [[nodiscard]] std::string root() const { return directory_ + "/root"; }
-  // Every request nginx has logged so far, in order.
-  [[nodiscard]] std::vector<NginxRequest> requests() const;
+  // Every request nginx has logged so far, in order. nginx logs a request after its response
+  // is sent: `at_least` waits (up to 5 s) until that many are logged.
+  [[nodiscard]] std::vector<NginxRequest> requests(std::size_t at_least = 0) const;
 
 private:
+  [[nodiscard]] std::vector<NginxRequest> read_log() const;
+
   std::string directory_;
   std::uint16_t port_ = 0;
   bool tls_ = false;
