@@ -11,14 +11,8 @@ namespace strata::gateway {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 std::string canonical_coding(std::string_view coding) {
-  std::string name = ascii_lower(trim(coding));
+  std::string name = ascii_lower(trim_whitespace(coding));
   if (name == "x-gzip") return "gzip";
   if (name == "x-compress") return "compress";
   return name;
@@ -30,12 +24,12 @@ std::optional<int> weight(std::string_view parameters) {
   int result = 1000;
   while (!parameters.empty()) {
     const auto semicolon = parameters.find(';');
-    const auto parameter = trim(parameters.substr(0, semicolon));
+    const auto parameter = trim_whitespace(parameters.substr(0, semicolon));
     parameters = semicolon == std::string_view::npos ? std::string_view() : parameters.substr(semicolon + 1);
     const auto equals = parameter.find('=');
     if (equals == std::string_view::npos) continue;
     if (canonical_coding(parameter.substr(0, equals)) != "q") continue;
-    const auto value = trim(parameter.substr(equals + 1));
+    const auto value = trim_whitespace(parameter.substr(equals + 1));
     // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
     if (value.empty() || value.size() > 5 || (value[0] != '0' && value[0] != '1')) return std::nullopt;
     if (value.size() > 1 && value[1] != '.') return std::nullopt;
@@ -88,7 +82,7 @@ CodingChoice choose_coding(std::string_view accept_encoding, Coding stored) {
 }
 
 bool compressible_type(std::string_view content_type, const std::vector<std::string>& types) {
-  const std::string type = ascii_lower(trim(content_type.substr(0, content_type.find(';'))));
+  const std::string type = ascii_lower(trim_whitespace(content_type.substr(0, content_type.find(';'))));
   if (type.empty()) return false;
   for (const auto& pattern : types) {
     if (pattern == type) return true;

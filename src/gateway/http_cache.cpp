@@ -10,12 +10,6 @@
 namespace strata::gateway {
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -60,13 +54,19 @@ constexpr char kFormatWithoutFlags = 2;
 constexpr unsigned char kSharedWithCredentials = 1;
 constexpr unsigned char kGatewayEncoded = 2;
 
+std::string_view trim_whitespace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces) {
   std::vector<std::string_view> items;
   std::size_t start = 0;
   while (start <= value.size()) {
     auto end = value.find_first_of(also_spaces ? ", \t" : ",", start);
     if (end == std::string_view::npos) end = value.size();
-    auto item = trim(value.substr(start, end - start));
+    auto item = trim_whitespace(value.substr(start, end - start));
     if (!item.empty()) items.push_back(item);
     start = end + 1;
   }
@@ -77,12 +77,12 @@ CacheControl parse_cache_control(std::string_view value) {
   CacheControl control;
   for (auto directive : split_list(value)) {
     const auto equals = directive.find('=');
-    const auto name = trim(directive.substr(0, equals));
-    auto argument = equals == std::string_view::npos ? std::string_view{} : trim(directive.substr(equals + 1));
+    const auto name = trim_whitespace(directive.substr(0, equals));
+    auto argument = equals == std::string_view::npos ? std::string_view{} : trim_whitespace(directive.substr(equals + 1));
     // Surrogate-Control may aim a directive at one surrogate: "max-age=60;edge". We take every
     // target to include us.
     if (const auto semicolon = argument.find(';'); semicolon != std::string_view::npos && argument.front() != '"') {
-      argument = trim(argument.substr(0, semicolon));
+      argument = trim_whitespace(argument.substr(0, semicolon));
     }
     if (iequals(name, "no-store")) control.no_store = true;
     else if (iequals(name, "no-cache")) control.no_cache = true;
@@ -149,7 +149,7 @@ bool none_match_satisfied(std::string_view if_none_match, std::string_view etag)
 }
 
 std::optional<std::int64_t> parse_http_date(std::string_view text) {
-  const std::string copy(trim(text));
+  const std::string copy(trim_whitespace(text));
   for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
     std::tm parsed{};
     const char* end = strptime(copy.c_str(), format, &parsed);

@@ -35,6 +35,8 @@ struct CacheControl {
 // which then count as 0 (RFC 9111 4.2.1: treat invalid freshness as stale).
 CacheControl parse_cache_control(std::string_view value);
 
+// Without the spaces and tabs around it (optional whitespace, RFC 9110 5.6.3).
+std::string_view trim_whitespace(std::string_view text);
 // Comma-separated list members, trimmed, empty ones dropped (header lists, Vary, Cache-Tag).
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces = false);
 

@@ -55,25 +55,8 @@ Caller anonymous() { return {"anonymous", Credential::none}; }
 // Who the origin believes is calling, from whichever credential the request carries.
 std::string caller_seen_by_origin(const OriginRequestSeen& request) {
   if (auto found = request.headers.find("authorization"); found != request.headers.end()) {
-    const auto& token = found->second;
-    const auto first = token.find('.');
-    const auto second = token.find('.', first + 1);
-    const std::string payload = token.substr(first + 1, second - first - 1);
-    std::string decoded;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : payload) {
-      buffer = (buffer << 6) |
-               static_cast<unsigned>(std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_").find(c));
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        decoded.push_back(static_cast<char>((buffer >> bits) & 0xff));
-      }
-    }
-    std::smatch match;
-    if (std::regex_search(decoded, match, std::regex(R"re("sub":"([^"]*)")re"))) return match[1];
-    return "unknown-bearer";
+    const auto subject = jwt_subject(found->second);
+    return subject == "unknown" ? "unknown-bearer" : subject;
   }
   if (auto found = request.headers.find("cookie"); found != request.headers.end()) {
     std::smatch match;

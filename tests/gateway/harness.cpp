@@ -22,6 +22,7 @@
 
 #include <future>
 #include <list>
+#include <regex>
 #include <stdexcept>
 
 namespace strata::testing {
@@ -436,6 +437,27 @@ std::string base64url(const std::string& bytes) {
   }
   if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63]);
   return out;
+}
+
+std::string jwt_subject(const std::string& token) {
+  const auto first = token.find('.');
+  const auto second = token.find('.', first + 1);
+  if (first == std::string::npos || second == std::string::npos) return "unknown";
+  std::string decoded;
+  unsigned buffer = 0;
+  int bits = 0;
+  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (char c : token.substr(first + 1, second - first - 1)) {
+    buffer = (buffer << 6) | static_cast<unsigned>(kAlphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      decoded.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  std::smatch match;
+  if (std::regex_search(decoded, match, std::regex(R"re("sub":"([^"]*)")re"))) return match[1];
+  return "unknown";
 }
 
 std::string hs256_jwt(const std::string& secret, const std::string& claims) {

@@ -146,6 +146,9 @@ private:
 
 // An HS256 JWT over `claims` (a JSON object text).
 std::string hs256_jwt(const std::string& secret, const std::string& claims);
+// The "sub" claim of a JWT, read without verification (as an origin behind the gateway, which
+// verified it, would): "unknown" when the token has none.
+std::string jwt_subject(const std::string& token);
 std::string base64url(const std::string& bytes);
 
 }  // namespace strata::testing
