@@ -324,16 +324,12 @@ Endpoint parse_endpoint(std::string_view text, std::string_view what) {
 }
 
 Origin parse_origin(std::string_view url, std::string_view what) {
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    if (url.substr(0, 8) == "https://") {
-      throw ConfigError(fmt::format("{}: \"{}\": the origin must be plain http:// (run the gateway beside "
-                                    "the API; TLS to the origin is not supported)",
-                                    what, url));
-    }
-    throw ConfigError(fmt::format("{}: \"{}\" is not an http:// URL, e.g. http://127.0.0.1:5000", what, url));
+  const bool tls = url.substr(0, 8) == "https://";
+  if (!tls && url.substr(0, 7) != "http://") {
+    throw ConfigError(fmt::format("{}: \"{}\" is not an http:// or https:// URL, e.g. http://127.0.0.1:5000",
+                                  what, url));
   }
-  std::string_view rest = url.substr(scheme.size());
+  std::string_view rest = url.substr(tls ? 8 : 7);
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view base = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
@@ -345,6 +341,8 @@ Origin parse_origin(std::string_view url, std::string_view what) {
     throw ConfigError(fmt::format("{}: \"{}\": an origin URL has no query or fragment", what, url));
   }
   Origin origin;
+  origin.tls = tls;
+  origin.port = tls ? 443 : 80;
   const bool bracketed = authority.front() == '[';
   const auto colon = authority.rfind(':');
   if (colon != std::string_view::npos && (!bracketed || authority.find(']') < colon)) {
@@ -413,6 +411,10 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("max_idle_per_thread", upstream.max_idle_per_thread, 0, 10'000);
     reader.read_duration("idle_timeout", upstream.idle_timeout, Millis(1));
     reader.read_integer("retries", upstream.retries, 0, 5);
+    reader.read("tls_ca_file", upstream.tls_ca_file);
+    reader.read("tls_cert_file", upstream.tls_cert_file);
+    reader.read("tls_key_file", upstream.tls_key_file);
+    reader.read("tls_server_name", upstream.tls_server_name);
     reader.reject_unknown();
   }
   if (const auto* table = top.sub_table("compression")) {

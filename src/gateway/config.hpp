@@ -41,7 +41,8 @@ Endpoint parse_endpoint(std::string_view text, std::string_view what);
 // beside the gateway); the base path is prepended to every upstream target.
 struct Origin {
   std::string host;  // required
-  std::uint16_t port = 80;
+  std::uint16_t port = 80;  // 443 for https
+  bool tls = false;         // https://
   std::string base_path;  // "" or "/v1" (no trailing slash)
   friend bool operator==(const Origin&, const Origin&) = default;
 };
@@ -143,6 +144,13 @@ struct UpstreamConfig {
   std::size_t max_idle_per_thread = 64;
   Millis idle_timeout{4000};  // idle keep-alive connections older than this are not reused
   unsigned retries = 1;  // idempotent requests, on connection failure only
+  // https:// origins: the certificate is verified against this CA bundle (PEM; empty: the
+  // system's trust store, where SSL_CERT_FILE also works) and the origin's host name, or
+  // tls_server_name when set (also sent as SNI). A client certificate for mutual TLS.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
 };
 
 struct AdminConfig {

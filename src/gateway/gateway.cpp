@@ -302,7 +302,11 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::s
   } catch (const std::invalid_argument& error) {
     throw ConfigError(config.source + ": cache: " + error.what());
   }
-  origin_ = std::make_shared<OriginPool>(executor_, config.origin, config.upstream);
+  try {
+    origin_ = std::make_shared<OriginPool>(executor_, config.origin, config.upstream);
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError(config.source + ": " + error.what());
+  }
 }
 
 std::shared_ptr<const Runtime> Gateway::Impl::runtime() const {

@@ -1,10 +1,12 @@
 #include "gateway/origin.hpp"
 
 #include "core/strand.hpp"
+#include "core/tls_client.hpp"
 #include "gateway/route.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -20,15 +22,47 @@ namespace strata::gateway {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+// The connection to the origin, plain or TLS, as one stream type for the HTTP code above it.
+class OriginStream {
+public:
+  using executor_type = beast::tcp_stream::executor_type;
+
+  OriginStream(const asio::any_io_executor& executor, ssl::context* tls) : tcp_(core::strand_of(executor)) {
+    if (tls != nullptr) tls_ = std::make_unique<ssl::stream<beast::tcp_stream&>>(tcp_, *tls);
+  }
+
+  executor_type get_executor() noexcept { return tcp_.get_executor(); }
+  beast::tcp_stream& tcp() noexcept { return tcp_; }
+  tcp::socket& socket() noexcept { return tcp_.socket(); }
+  ssl::stream<beast::tcp_stream&>* tls() noexcept { return tls_.get(); }
+  void expires_after(std::chrono::steady_clock::duration timeout) { tcp_.expires_after(timeout); }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
+    return tcp_.async_read_some(buffers, std::forward<Token>(token));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
+    return tcp_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+private:
+  beast::tcp_stream tcp_;
+  std::unique_ptr<ssl::stream<beast::tcp_stream&>> tls_;
+};
+
 class OriginConnection {
 public:
-  explicit OriginConnection(const asio::any_io_executor& executor) : stream(core::strand_of(executor)) {}
+  OriginConnection(const asio::any_io_executor& executor, ssl::context* tls) : stream(executor, tls) {}
 
-  beast::tcp_stream stream;
+  OriginStream stream;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::chrono::milliseconds timeout{30000};
@@ -72,9 +106,14 @@ std::optional<std::uint64_t> BodyStream::content_length() const {
 }
 
 OriginPool::OriginPool(asio::any_io_executor executor, Origin origin, UpstreamConfig config)
-    : executor_(std::move(executor)), origin_(std::move(origin)), config_(config) {
+    : executor_(std::move(executor)), origin_(std::move(origin)), config_(std::move(config)) {
   host_header_ = origin_.host.find(':') != std::string::npos ? "[" + origin_.host + "]" : origin_.host;
-  if (origin_.port != 80) host_header_ += ":" + std::to_string(origin_.port);
+  if (origin_.port != (origin_.tls ? 443 : 80)) host_header_ += ":" + std::to_string(origin_.port);
+  if (origin_.tls) {
+    tls_context_ = std::make_unique<ssl::context>(core::make_client_tls_context(
+        {config_.tls_ca_file, config_.tls_cert_file, config_.tls_key_file, true}, "upstream option"));
+  }
+  server_name_ = config_.tls_server_name.empty() ? origin_.host : config_.tls_server_name;
 }
 
 OriginPool::~OriginPool() = default;
@@ -82,13 +121,14 @@ OriginPool::~OriginPool() = default;
 namespace {
 
 // An idle keep-alive connection is usable when the origin has neither closed it nor sent
-// anything unasked: a non-blocking peek must find nothing to read.
-bool still_open(tcp::socket& socket) {
+// anything unasked: a non-blocking peek must find nothing to read. Over TLS, bytes may be the
+// server's own records (TLS 1.3 session tickets): only the end of the stream counts.
+bool still_open(tcp::socket& socket, bool tls) {
   boost::system::error_code error;
   socket.non_blocking(true, error);
   char byte = 0;
-  (void)socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
-  const bool open = error == asio::error::would_block;
+  const auto peeked = socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
+  const bool open = error == asio::error::would_block || (tls && !error && peeked > 0);
   socket.non_blocking(false, error);
   return open;
 }
@@ -103,7 +143,7 @@ std::unique_ptr<OriginConnection> OriginPool::take_idle() {
     idle_.pop_back();
     // Origins close idle keep-alive connections (Node after 5 s, nginx after 75 s): one idle
     // longer than idle_timeout, or already closed, is dropped rather than risked.
-    if (now - connection->idle_since < config_.idle_timeout && still_open(connection->stream.socket())) {
+    if (now - connection->idle_since < config_.idle_timeout && still_open(connection->stream.socket(), origin_.tls)) {
       return connection;
     }
   }
@@ -157,7 +197,7 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
     stats_.connections_reused.fetch_add(1, std::memory_order_relaxed);
     connection->reused = true;
   } else {
-    connection = std::make_unique<OriginConnection>(executor_);
+    connection = std::make_unique<OriginConnection>(executor_, tls_context_.get());
     tcp::resolver resolver(connection->stream.get_executor());
     auto [resolve_error, endpoints] =
         co_await resolver.async_resolve(origin_.host, std::to_string(origin_.port), kAwait);
@@ -167,7 +207,7 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
       co_return reply;
     }
     connection->stream.expires_after(config_.connect_timeout);
-    auto [connect_error, endpoint] = co_await connection->stream.async_connect(endpoints, kAwait);
+    auto [connect_error, endpoint] = co_await connection->stream.tcp().async_connect(endpoints, kAwait);
     (void)endpoint;
     if (connect_error) {
       reply.timed_out = connect_error == beast::error::timeout;
@@ -177,6 +217,17 @@ asio::awaitable<OriginReply> OriginPool::attempt(OriginRequest& request, std::si
       co_return reply;
     }
     connection->stream.socket().set_option(tcp::no_delay(true));
+    if (auto* tls = connection->stream.tls()) {
+      core::expect_server_name(*tls, server_name_, true);
+      auto [handshake_error] = co_await tls->async_handshake(ssl::stream_base::client, kAwait);
+      if (handshake_error) {
+        // Never retried, never downgraded: an origin that cannot prove who it is gets no request.
+        reply.timed_out = handshake_error == beast::error::timeout;
+        reply.error = "TLS handshake with the origin " + host_header_ + " (as \"" + server_name_ +
+                      "\") failed: " + handshake_error.message();
+        co_return reply;
+      }
+    }
     stats_.connections_opened.fetch_add(1, std::memory_order_relaxed);
   }
   connection->timeout = config_.response_timeout;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -57,6 +58,7 @@ struct OriginStats {
 
 class OriginPool {
 public:
+  // Throws std::invalid_argument when a TLS file cannot be used.
   OriginPool(boost::asio::any_io_executor executor, Origin origin, UpstreamConfig config);
   ~OriginPool();
 
@@ -77,6 +79,8 @@ private:
   boost::asio::any_io_executor executor_;
   Origin origin_;
   UpstreamConfig config_;
+  std::unique_ptr<boost::asio::ssl::context> tls_context_;  // https:// origins
+  std::string server_name_;                                 // verified, and sent as SNI
   std::mutex mutex_;
   std::vector<std::unique_ptr<OriginConnection>> idle_;
   OriginStats stats_;

@@ -1,5 +1,7 @@
 #include "redis/transport.hpp"
 
+#include "core/tls_client.hpp"
+
 #include <strata/redis/command.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,36 +28,7 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 ssl::context make_tls_context(const TlsOptions& tls) {
-  ssl::context context(ssl::context::tls_client);
-  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  auto load = [](const std::string& what, const std::string& path, auto&& loader) {
-    error_code error;
-    loader(error);
-    if (error) {
-      throw std::invalid_argument("Redis TLS option " + what + " = '" + path +
-                                  "' cannot be used: " + error.message() +
-                                  "; give a readable PEM file");
-    }
-  };
-  if (tls.ca_file.empty()) {
-    error_code ignored;
-    context.set_default_verify_paths(ignored);
-  } else {
-    load("tls_ca_file", tls.ca_file, [&](error_code& e) { context.load_verify_file(tls.ca_file, e); });
-  }
-  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
-    if (tls.cert_file.empty() || tls.key_file.empty()) {
-      throw std::invalid_argument(
-          "Redis TLS options tls_cert_file and tls_key_file go together: give both for a client "
-          "certificate, or neither");
-    }
-    load("tls_cert_file", tls.cert_file, [&](error_code& e) { context.use_certificate_chain_file(tls.cert_file, e); });
-    load("tls_key_file", tls.key_file,
-         [&](error_code& e) { context.use_private_key_file(tls.key_file, ssl::context::pem, e); });
-  }
-  context.set_verify_mode(tls.verify_peer ? ssl::verify_peer : ssl::verify_none);
-  return context;
+  return core::make_client_tls_context({tls.ca_file, tls.cert_file, tls.key_file, tls.verify_peer}, "Redis TLS option");
 }
 
 }  // namespace
@@ -128,10 +101,7 @@ asio::awaitable<Result<void>> Transport::open(std::string& detail) {
 
   if (tls_) {
     const std::string& name = options_.tls.server_name.empty() ? target.host : options_.tls.server_name;
-    // SSL_set_tlsext_host_name() without the C-style cast its macro expands to.
-    SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(name.c_str()));
-    if (options_.tls.verify_peer) tls_->set_verify_callback(ssl::host_name_verification(name));
+    core::expect_server_name(*tls_, name, options_.tls.verify_peer);
     auto [tls_error] = co_await tls_->async_handshake(ssl::stream_base::client, kUseTuple);
     if (tls_error) {
       detail = "TLS handshake with " + where + " (as '" + name + "') failed: " + tls_error.message();

@@ -5,6 +5,7 @@
 #include "gateway/content_coding.hpp"
 #include "gateway/harness.hpp"
 #include "support/nginx_server.hpp"
+#include "support/redis_server.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -200,6 +201,54 @@ TEST(GatewayStaleCopies, AServerErrorIsForwardedUnlessAStaleWindowAllowsTheStale
   const auto rescued = http_get(gateway.port(), "/sie");
   EXPECT_EQ(rescued.status, 200U);
   EXPECT_EQ(rescued.header("x-cache"), "STALE");
+}
+
+// An https:// origin: nginx with a certificate from a throw-away CA, verified by host name.
+TEST(GatewayHttpsOrigin, AVerifiedHttpsOriginIsCachedLikeAnyOther) {
+  const TestCertificates pki;
+  const std::string document = json_document();
+  NginxServer nginx({{"data.json", document}}, kNginxGzip, pki.server_cert_file(), pki.server_key_file());
+  GatewayUnderTest gateway("origin = \"{origin}\"\n[upstream]\ntls_ca_file = \"" + pki.ca_file() + "\"\n",
+                           "https://localhost:" + std::to_string(nginx.port()));
+  for (const char* accept : {"gzip", "", "gzip", "br"}) {
+    Fields fields;
+    if (*accept) fields.emplace_back("Accept-Encoding", accept);
+    const auto answer = http_get(gateway.port(), "/data.json", fields);
+    ASSERT_EQ(answer.status, 200U) << answer.body;
+    EXPECT_EQ(decoded_body(answer, accept), document);
+  }
+  EXPECT_EQ(http_get(gateway.port(), "/data.json").header("x-cache"), "HIT");
+  EXPECT_EQ(nginx.requests(1).size(), 1U);
+  // Keep-alive over TLS: a second resource reuses the pooled connection.
+  EXPECT_EQ(http_get(gateway.port(), "/missing.json").status, 404U);
+  EXPECT_EQ(gateway.gateway().cache().stats().errors, 0U);
+}
+
+TEST(GatewayHttpsOrigin, AnOriginThatCannotProveItsNameGetsNoRequestAnd502) {
+  const TestCertificates pki;
+  NginxServer nginx({{"data.json", "{}"}}, "location / { }", pki.server_cert_file(), pki.server_key_file());
+  const std::string origin = "https://localhost:" + std::to_string(nginx.port());
+  for (const std::string& upstream : {"tls_ca_file = \"" + pki.other_ca_file() + "\"\n",
+                                      "tls_ca_file = \"" + pki.ca_file() + "\"\ntls_server_name = \"api.example\"\n"}) {
+    GatewayUnderTest gateway("origin = \"{origin}\"\n[upstream]\n" + upstream, origin);
+    const auto refused = http_get(gateway.port(), "/data.json");
+    EXPECT_EQ(refused.status, 502U) << upstream;
+    EXPECT_THAT(refused.body, HasSubstr("TLS handshake with the origin")) << upstream;
+    EXPECT_THAT(refused.body, HasSubstr("certificate verify failed")) << refused.body;
+  }
+  EXPECT_TRUE(nginx.requests().empty());
+}
+
+TEST(GatewayHttpsOrigin, UnusableTlsFilesAreConfigurationErrors) {
+  EXPECT_THROW(GatewayUnderTest("origin = \"{origin}\"\n[upstream]\ntls_ca_file = \"/nonexistent/ca.pem\"\n",
+                                "https://localhost:1"),
+               gateway::ConfigError);
+  try {
+    GatewayUnderTest("origin = \"{origin}\"\n[upstream]\ntls_cert_file = \"/tmp/x.pem\"\n", "https://localhost:1");
+    ADD_FAILURE() << "a certificate without its key was accepted";
+  } catch (const gateway::ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("tls_cert_file and tls_key_file go together"));
+  }
 }
 
 }  // namespace

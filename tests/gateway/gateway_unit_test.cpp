@@ -77,7 +77,7 @@ TEST(GatewayConfig, MistakesNameTheFileLineOptionAndFix) {
               AllOf(HasSubstr("strata.toml:4:"), HasSubstr("rules[0].tll"), HasSubstr("unknown option")));
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a\"\nttl = \"5 minutes\"\n"),
               AllOf(HasSubstr("rules[0].ttl"), HasSubstr("not a duration"), HasSubstr("\"30s\"")));
-  EXPECT_THAT(config_error("origin = \"ftp://x\"\n"), HasSubstr("origin: \"ftp://x\" is not an http:// URL"));
+  EXPECT_THAT(config_error("origin = \"ftp://x\"\n"), HasSubstr("origin: \"ftp://x\" is not an http:// or https:// URL"));
   EXPECT_THAT(config_error("listen = \"127.0.0.1\"\norigin = \"http://x:1\"\n"), HasSubstr("has no port"));
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a/{id}\"\ntags = [\"item:{ident}\"]\n"),
               HasSubstr("uses {ident}, which the path \"/a/{id}\" does not define"));
@@ -106,7 +106,12 @@ TEST(GatewayConfig, DurationsAndEndpoints) {
   EXPECT_EQ(parse_endpoint("[::1]:80", "x").host, "::1");
   EXPECT_EQ(parse_endpoint(":8080", "x").host, "0.0.0.0");
   EXPECT_THROW(parse_endpoint("host:99999", "x"), ConfigError);
-  EXPECT_THROW(parse_origin("https://api", "origin"), ConfigError);
+  const auto secure = parse_origin("https://api.example/v1/", "origin");
+  EXPECT_TRUE(secure.tls);
+  EXPECT_EQ(secure.port, 443);
+  EXPECT_EQ(secure.base_path, "/v1");
+  EXPECT_EQ(parse_origin("https://api.example:8443", "origin").port, 8443);
+  EXPECT_FALSE(parse_origin("http://api.example", "origin").tls);
   EXPECT_THROW(parse_origin("http://user:pw@api", "origin"), ConfigError);
   EXPECT_EQ(parse_origin("http://api.internal", "origin").port, 80);
 }

@@ -66,7 +66,6 @@ private:
   ChildProcess process_;
 };
 
-
 // A throw-away PKI made with the openssl command line: a CA and a server certificate for
 // localhost / 127.0.0.1 signed by it, plus a second, unrelated CA. Removed on destruction.
 class TestCertificates {
