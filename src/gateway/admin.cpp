@@ -198,6 +198,10 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     const auto& origin = origin_->stats();
     counter("origin_requests_total", "Requests sent to the origin", origin.requests);
     counter("origin_failures_total", "Origin requests that got no response", origin.failures);
+    text += fmt::format("# HELP strata_gateway_coding_forms_bytes Decoded or re-encoded bodies kept for clients that "
+                        "cannot take an entry's stored coding\n# TYPE strata_gateway_coding_forms_bytes gauge\n"
+                        "strata_gateway_coding_forms_bytes {}\n",
+                        forms_->bytes());
     counter("origin_connections_opened_total", "Connections opened to the origin", origin.connections_opened);
     Reply reply;
     reply.status = 200;

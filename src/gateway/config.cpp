@@ -423,6 +423,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read("enabled", compression.enabled);
     reader.read_size("min_bytes", compression.min_bytes, 0, std::size_t{1} << 30);
     reader.read_integer("gzip_level", compression.gzip_level, 1, 9);
+    reader.read_size("forms_cache_mib", compression.forms_cache_mib, 0, 1 << 20);
     reader.read("types", compression.types);
     for (auto& type : compression.types) type = ascii_lower(type);
     reader.reject_unknown();

@@ -122,6 +122,9 @@ struct CompressionConfig {
   bool enabled = true;
   std::size_t min_bytes = 256;
   int gzip_level = 6;
+  // Decoded (or re-encoded) forms kept for clients that cannot take an entry's stored coding,
+  // so that their hits do not decode again; least recently used first out.
+  std::size_t forms_cache_mib = 32;
   std::vector<std::string> types{"text/*", "application/json", "*+json", "application/javascript",
                                  "application/xml", "*+xml", "application/x-ndjson", "image/svg+xml"};
 };

@@ -292,6 +292,7 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::s
   options.integrity_secret = config.cache.integrity_secret;
   options.defaults.use_l1 = config.cache.l1;
   clock_ = clock != nullptr ? clock : steady_clock();
+  forms_ = std::make_unique<Representations>(config.compression.forms_cache_mib * 1024 * 1024);
   options.clock = std::move(clock);
   const auto load_budget = config.upstream.connect_timeout * (config.upstream.retries + 1) +
                            config.upstream.response_timeout + 1000ms;
@@ -605,8 +606,13 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       }
       if (choice.action != CodingChoice::Action::as_stored) {
         const auto& config = runtime->config;
-        served = transcoded(*entry.response, *stored, choice.coding, config.limits.max_cacheable_bytes * 16,
-                            config.compression.gzip_level);
+        served = forms_->find(entry.response, choice.coding);
+        if (!served) {
+          served = transcoded(*entry.response, *stored, choice.coding, config.limits.max_cacheable_bytes * 16,
+                              config.compression.gzip_level);
+          // Not for a response only this request may see: nobody would find it again.
+          if (served && !entry.requester_only) forms_->keep(entry.response, choice.coding, served);
+        }
         if (!served) {
           // The origin's body does not decode as it claims: its own answer to this client.
           co_return co_await pass_through(runtime, request, context, planned.upstream_target, "content-encoding",

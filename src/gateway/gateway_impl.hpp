@@ -5,6 +5,7 @@
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/pass_marks.hpp"
+#include "gateway/representations.hpp"
 #include "gateway/route.hpp"
 
 #include <chrono>
@@ -105,6 +106,7 @@ public:
   GatewayCounters counters_;
   std::shared_ptr<const Clock> clock_;
   PassMarks uncacheable_;  // entries whose last response could not be stored
+  std::unique_ptr<Representations> forms_;  // stored responses in other codings
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);

@@ -4,6 +4,7 @@
 #include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
 #include "gateway/harness.hpp"
+#include "gateway/identity.hpp"
 #include "support/nginx_server.hpp"
 #include "support/redis_server.hpp"
 
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <regex>
 #include <string>
 
 namespace strata::testing {
@@ -85,6 +87,26 @@ TEST_P(BehindNginx, EveryClientHitsOneEntryInACodingItAccepts) {
   std::size_t fetched = 0;
   for (const auto& request : nginx_.requests(2)) fetched += request.uri.rfind("/data.json", 0) == 0 ? 1 : 0;
   EXPECT_EQ(fetched, 2U);
+}
+
+TEST(GatewayCodingForms, AnIdentityClientsHitsDecodeTheStoredGzipOnce) {
+  const std::string document = json_document();
+  NginxServer nginx({{"data.json", document}}, kNginxGzip);
+  GatewayUnderTest gateway("origin = \"{origin}\"\n[admin]\ntoken_sha256 = \"" + gateway::sha256_hex("t") + "\"\n",
+                           nginx.url());
+  auto forms_bytes = [&] {
+    const auto metrics = http_get(gateway.port(), "/metrics", {{"Authorization", "Bearer t"}}).body;
+    std::smatch value;
+    EXPECT_TRUE(std::regex_search(metrics, value, std::regex("strata_gateway_coding_forms_bytes ([0-9]+)")));
+    return value.empty() ? 0UL : std::stoul(value[1]);
+  };
+  http_get(gateway.port(), "/data.json", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(forms_bytes(), 0U);
+  EXPECT_EQ(http_get(gateway.port(), "/data.json").body, document);
+  const auto kept = forms_bytes();
+  EXPECT_GT(kept, document.size());  // the identity body, kept
+  EXPECT_EQ(http_get(gateway.port(), "/data.json").body, document);
+  EXPECT_EQ(forms_bytes(), kept);  // one form per entry and coding
 }
 
 TEST_P(BehindNginx, AGzipClientGetsTheOriginsOwnBytesWhenItSentGzip) {
