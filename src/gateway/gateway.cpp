@@ -253,15 +253,12 @@ Identity Runtime::identify(const Request& request, const RequestContext& context
 }
 
 bool Runtime::carries_credentials(const Request& request, const RequestContext& context) const {
-  for (const auto& field : request) {
-    const std::string name = ascii_lower(field.name_string());
-    if (std::find(config.identity.credential_headers.begin(), config.identity.credential_headers.end(), name) !=
-        config.identity.credential_headers.end()) {
-      return true;
-    }
-    if (!config.identity.header.empty() && name == config.identity.header && trusts(context.peer)) return true;
+  // Field lookups are case-insensitive: no name is lowered (or allocated) per request.
+  for (const auto& name : config.identity.credential_headers) {
+    if (request.find(name) != request.end()) return true;
   }
-  return false;
+  const auto& header = config.identity.header;
+  return !header.empty() && request.find(header) != request.end() && trusts(context.peer);
 }
 
 bool Runtime::is_admin(const Request& request, const Identity& caller) const {
@@ -463,7 +460,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   }
   if (planned.user) options.user = planned.user;
   const std::string key_detail = admin ? fmt::format("; key=\"{}\"", planned.key.to_string()) : std::string();
-  if (uncacheable_.marked(planned.key.to_string(), clock_->now())) {
+  if (uncacheable_.marked(planned.key, clock_->now())) {
     // Its last response could not be stored: no queueing behind another request's fetch.
     co_return co_await pass_through(runtime, request, context, planned.upstream_target, "uncacheable", nullptr, {},
                                     key_detail);
@@ -683,7 +680,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   const bool too_large = reply.rest != nullptr || answer.body.size() > max_body;
   if (too_large || decision.uncacheable_for_now) {
     const auto now = clock_->now();
-    uncacheable_.mark(plan->key.to_string(), now, now + kUncacheableFor);
+    uncacheable_.mark(plan->key, now, now + kUncacheableFor);
   }
   if (decision.store && !too_large) {
     auto stored = refreshed != nullptr ? std::move(refreshed) : storable_copy(answer, invalidation_header);

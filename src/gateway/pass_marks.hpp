@@ -5,6 +5,7 @@
 // another's fetch, only to be sent to the origin one by one afterwards (Varnish's hit-for-pass).
 // Bounded: past its capacity it forgets, which costs only coalescing, never correctness.
 
+#include <strata/cache/key.hpp>
 #include <strata/clock.hpp>
 
 #include <array>
@@ -22,8 +23,9 @@ public:
   explicit PassMarks(std::size_t capacity = 65536);
 
   // Marks `key` until `until`; a full shard first drops marks that ended by `now`.
-  void mark(std::string_view key, Clock::time_point now, Clock::time_point until);
-  [[nodiscard]] bool marked(std::string_view key, Clock::time_point now);
+  void mark(const Key& key, Clock::time_point now, Clock::time_point until);
+  // Costs one relaxed load while nothing is marked: the key is not even rendered then.
+  [[nodiscard]] bool marked(const Key& key, Clock::time_point now);
   [[nodiscard]] std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
 private:
