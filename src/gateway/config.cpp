@@ -395,6 +395,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("max_header_bytes", limits.max_header_bytes, 1024, 1 << 20);
     reader.read_size("max_request_body_bytes", limits.max_request_body_bytes, 0, 1LL << 32);
     reader.read_size("max_cacheable_bytes", limits.max_cacheable_bytes, 0, 1LL << 30);
+    reader.read_size("max_variants", limits.max_variants, 1, 4096);
     reader.read_duration("read_timeout", limits.read_timeout, Millis(1000));
     reader.read_duration("write_timeout", limits.write_timeout, Millis(1000));
     reader.read_duration("idle_timeout", limits.idle_timeout, Millis(1000));

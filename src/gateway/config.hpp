@@ -133,6 +133,7 @@ struct Limits {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_request_body_bytes = 8 * 1024 * 1024;
   std::size_t max_cacheable_bytes = 4 * 1024 * 1024;  // larger responses stream through uncached
+  std::size_t max_variants = 32;  // stored variants per URL (Vary on headers outside the key)
   Seconds read_timeout{30};      // a whole request, headers and body
   Seconds write_timeout{30};
   Seconds idle_timeout{60};      // keep-alive connections with no request

@@ -178,6 +178,12 @@ std::shared_ptr<StoredResponse> unavailable_response(const std::string& error, b
   return response;
 }
 
+StorageDecision refused_storage(std::string reason) {
+  StorageDecision decision;
+  decision.reason = std::move(reason);
+  return decision;
+}
+
 // One line per second at most, however hard the origin fails, and never the query string (it may
 // carry tokens): the path names the resource well enough.
 void log_origin_failure(std::string_view method, std::string_view target, std::string_view error) {
@@ -338,8 +344,25 @@ EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* 
     }
   }
   if (plan.user) parts.push_back("u:" + *plan.user);
-  plan.key = Key(rule != nullptr ? rule->rule.name_space : "http", std::move(parts));
+  plan.key = Key(rule != nullptr ? rule->rule.name_space : "http", parts);
+  plan.key_parts = std::move(parts);
   return plan;
+}
+
+std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inputs,
+                                                          std::shared_ptr<const VariantIndex> index) const {
+  auto variant = std::make_shared<LoadInputs>();
+  variant->runtime = inputs.runtime;
+  variant->request = inputs.request;
+  variant->context = inputs.context;
+  variant->plan = inputs.plan;
+  auto& plan = variant->plan;
+  plan.url_key = inputs.plan.key;
+  auto parts = plan.key_parts;
+  parts.push_back("v:" + index->generation + ":" + variant_id(inputs.request, index->headers));
+  plan.key = Key(plan.key.name_space(), parts);
+  plan.variant_of = std::move(index);
+  return variant;
 }
 
 OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Request& request, std::string target,
@@ -471,7 +494,31 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   // On this connection's own thread: an L1 hit never leaves it.
   auto [failure, fetched] = co_await asio::co_spawn(
       co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(planned.key, std::move(loader), options), kAwait);
-  auto& state = inputs;
+  std::shared_ptr<LoadInputs> state = inputs;
+  if (!failure && fetched.value.variants != nullptr) {
+    // The URL's responses vary: the entry is an index to the variant this request selects.
+    if (inputs->ran && inputs->own_variant) {
+      fetched.value = *inputs->own_variant;
+    } else {
+      state = variant_inputs(*inputs, fetched.value.variants);
+      if (uncacheable_.marked(state->plan.key, clock_->now())) {
+        co_return co_await pass_through(runtime, request, context, planned.upstream_target, "uncacheable", nullptr, {},
+                                        key_detail);
+      }
+      auto variant_loader = [self, state](LoadContext& load) { return self->load_from_origin(state, load); };
+      const Key variant_key = state->plan.key;
+      auto [variant_failure, variant_fetched] = co_await asio::co_spawn(
+          co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(variant_key, std::move(variant_loader), options),
+          kAwait);
+      failure = std::move(variant_failure);
+      fetched = std::move(variant_fetched);
+      if (!failure && fetched.value.variants != nullptr) {
+        // Only a primary key ever holds an index; a variant key holding one was not written by us.
+        co_return co_await pass_through(runtime, request, context, planned.upstream_target, "vary-changed", nullptr,
+                                        {}, key_detail);
+      }
+    }
+  }
 
   if (failure) {
     std::shared_ptr<const StoredResponse> origin_error;
@@ -642,7 +689,6 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   storage.unmatched = plan->unmatched_policy;
   storage.keyed_by_user = plan->user.has_value();
   storage.credentialed = plan->credentialed;
-  storage.keyed_headers = &plan->keyed_headers;
   storage.negotiates_codings = true;
   storage.variables = &plan->variables;
   storage.invalidation_header = invalidation_header;
@@ -676,7 +722,24 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   if (answer.status >= 500 && stale != nullptr && stale_may_stand_in(*stale, rule, false)) {
     throw OriginFailed(relay_copy(answer, invalidation_header));  // the cache serves the stale copy
   }
+  // Vary on headers outside the key makes them part of a variant key (RFC 9111 4.1).
+  const auto varied = varied_headers(answer, plan->keyed_headers);
+  std::vector<std::string> keyed = plan->keyed_headers;
+  if (varied) keyed.insert(keyed.end(), varied->begin(), varied->end());
+  storage.keyed_headers = &keyed;
   auto decision = decide_storage(answer, storage);
+  if (plan->variant_of != nullptr) {
+    if (!varied || *varied != plan->variant_of->headers) {
+      // The origin varies differently now: the index goes, and the next request writes a new one.
+      const Key url_key = *plan->url_key;
+      (void)co_await cache_->remove(url_key);
+      if (decision.store) decision = refused_storage("vary-changed");
+    } else if (decision.store && !variant_counts_.admit(plan->variant_of->generation,
+                                                        variant_id(inputs->request, *varied),
+                                                        runtime->config.limits.max_variants)) {
+      decision = refused_storage("vary-limit");
+    }
+  }
   const bool too_large = reply.rest != nullptr || answer.body.size() > max_body;
   if (too_large || decision.uncacheable_for_now) {
     const auto now = clock_->now();
@@ -690,11 +753,36 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
     // Kept past its freshness for as long again (a minute to a day): to be revalidated (a 304
     // spares sending the body) or to stand in for an origin that cannot be reached. Served
     // stale only as stale_may_stand_in allows.
+    const auto kept = std::max(decision.stale, std::clamp<std::chrono::seconds>(decision.ttl, std::chrono::seconds(60),
+                                                                                 std::chrono::hours(24)));
     load.ttl = decision.ttl;
-    load.stale_ttl = std::max(decision.stale, std::clamp<std::chrono::seconds>(decision.ttl, std::chrono::seconds(60),
-                                                                               std::chrono::hours(24)));
+    load.stale_ttl = kept;
     load.tags = std::move(decision.tags);
     entry.response = std::move(stored);
+    if (plan->variant_of == nullptr && varied && !varied->empty()) {
+      // The first variant of a URL whose responses vary: it goes under its variant key, and the
+      // URL's entry becomes the index, with a lifetime that outlasts its variants'.
+      auto index = std::make_shared<VariantIndex>();
+      index->headers = *varied;
+      index->generation = new_variant_generation();
+      auto variant = variant_inputs(*inputs, index);
+      variant_counts_.admit(index->generation, variant_id(inputs->request, *varied),
+                            runtime->config.limits.max_variants);
+      EntryOptions variant_options;
+      variant_options.ttl = decision.ttl;
+      variant_options.stale_ttl = kept;
+      variant_options.tags = load.tags;
+      variant_options.user = plan->user;
+      const Key variant_key = variant->plan.key;
+      auto writing = cache_->set(variant_key, entry, std::move(variant_options));
+      (void)co_await std::move(writing);
+      inputs->own_variant = entry;
+      HttpEntry indexed;
+      indexed.variants = std::move(index);
+      load.ttl = std::max<Clock::duration>(std::chrono::hours(1), decision.ttl + kept);
+      load.stale_ttl = std::chrono::seconds(0);
+      co_return indexed;
+    }
     co_return entry;
   }
   load.cacheable = false;

@@ -7,6 +7,7 @@
 #include "gateway/pass_marks.hpp"
 #include "gateway/representations.hpp"
 #include "gateway/route.hpp"
+#include "gateway/variants.hpp"
 
 #include <chrono>
 #include <optional>
@@ -50,6 +51,11 @@ struct EntryPlan {
   const CompiledRule* rule = nullptr;  // null: no rule, the origin's headers decide
   Variables variables;                 // path variables, plus "user" when known
   Key key{"http", {}};
+  std::vector<std::string> key_parts;  // what `key` is made of, for its variants' keys
+  // Set when `key` names one variant of a URL whose responses vary (the URL's index, and the
+  // URL's own key): see variants.hpp.
+  std::shared_ptr<const VariantIndex> variant_of;
+  std::optional<Key> url_key;
   std::string upstream_target;         // normalised path + the keyed query only
   std::vector<std::string> keyed_headers;
   std::optional<std::string> user;
@@ -67,6 +73,8 @@ struct LoadInputs {
   RequestContext context;
   EntryPlan plan;
   std::atomic<bool> ran{false};  // this request's loader ran, so a requester-only response is its own
+  // The variant this request's load stored while it stored the URL's variant index: its answer.
+  std::optional<HttpEntry> own_variant;
 };
 
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
@@ -106,10 +114,14 @@ public:
   GatewayCounters counters_;
   std::shared_ptr<const Clock> clock_;
   PassMarks uncacheable_;  // entries whose last response could not be stored
+  VariantCounts variant_counts_;
   std::unique_ptr<Representations> forms_;  // stored responses in other codings
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
+  // The inputs of a load for the variant of `inputs`' URL that `index` selects for its request.
+  std::shared_ptr<LoadInputs> variant_inputs(const LoadInputs& inputs,
+                                             std::shared_ptr<const VariantIndex> index) const;
 
 private:
   boost::asio::awaitable<Reply> serve_cached(std::shared_ptr<const Runtime> runtime, Request& request,

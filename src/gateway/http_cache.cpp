@@ -53,6 +53,8 @@ constexpr char kFormatVersion = 3;
 constexpr char kFormatWithoutFlags = 2;
 constexpr unsigned char kSharedWithCredentials = 1;
 constexpr unsigned char kGatewayEncoded = 2;
+// A variant index: generation, then the varied header names.
+constexpr char kVariantIndexFormat = 4;
 
 std::string_view trim_whitespace(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -177,11 +179,23 @@ using gateway::kFormatVersion;
 using gateway::kFormatWithoutFlags;
 using gateway::kGatewayEncoded;
 using gateway::kSharedWithCredentials;
+using gateway::kVariantIndexFormat;
 using gateway::put_u32;
 
 std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
-  const auto& response = *entry.response;
   std::string out;
+  if (entry.variants != nullptr) {
+    out.push_back(kVariantIndexFormat);
+    put_u32(out, static_cast<std::uint32_t>(entry.variants->generation.size()));
+    out += entry.variants->generation;
+    put_u32(out, static_cast<std::uint32_t>(entry.variants->headers.size()));
+    for (const auto& name : entry.variants->headers) {
+      put_u32(out, static_cast<std::uint32_t>(name.size()));
+      out += name;
+    }
+    return out;
+  }
+  const auto& response = *entry.response;
   std::size_t size = 13 + response.body.size();
   for (const auto& [name, value] : response.headers) size += 8 + name.size() + value.size();
   out.reserve(size);
@@ -203,6 +217,23 @@ std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
 }
 
 std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_view bytes) {
+  if (!bytes.empty() && bytes[0] == kVariantIndexFormat) {
+    bytes.remove_prefix(1);
+    auto index = std::make_shared<gateway::VariantIndex>();
+    std::uint32_t count = 0;
+    if (!get_string(bytes, index->generation) || index->generation.empty() || !get_u32(bytes, count) ||
+        count == 0 || count > 64) {
+      return std::nullopt;
+    }
+    index->headers.resize(count);
+    for (auto& name : index->headers) {
+      if (!get_string(bytes, name) || name.empty()) return std::nullopt;
+    }
+    if (!bytes.empty()) return std::nullopt;
+    gateway::HttpEntry entry;
+    entry.variants = std::move(index);
+    return entry;
+  }
   if (bytes.size() < 3 || (bytes[0] != kFormatVersion && bytes[0] != kFormatWithoutFlags)) return std::nullopt;
   auto response = std::make_shared<gateway::StoredResponse>();
   response->status = (static_cast<unsigned char>(bytes[1]) << 8) | static_cast<unsigned char>(bytes[2]);

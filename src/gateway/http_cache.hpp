@@ -67,8 +67,17 @@ struct StoredResponse {
 
 // What the cache holds for an HTTP entry. Only `response` is stored; the rest is how a load hands
 // a response that must not be shared to the one request that caused it.
+// What a URL's entry holds when its responses vary on request headers outside its key (see
+// variants.hpp): where to find the variant a request selects.
+struct VariantIndex {
+  std::vector<std::string> headers;  // lowercase, sorted, without repeats
+  std::string generation;            // random; a new index starts a new generation
+};
+
+// Either a response, or (stored under a URL whose responses vary) a variant index.
 struct HttpEntry {
   std::shared_ptr<const StoredResponse> response;
+  std::shared_ptr<const VariantIndex> variants;
   // This load refreshed a stale entry with a 304 from the origin (not stored with the entry).
   bool revalidated = false;
   // The load's own response was not stored (no-store, Set-Cookie, credentials, too large...):

@@ -5,6 +5,7 @@
 
 #include "gateway/config.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,8 @@ struct Identity {
 // Bearer token of an "Authorization: Bearer <token>" value; empty when absent.
 std::string_view bearer_token(std::string_view authorization);
 
+// Lowercase hexadecimal, two digits a byte.
+std::string to_hex(const unsigned char* data, std::size_t size);
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 // Compares equal-length strings in constant time.

@@ -62,9 +62,10 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
   if (control.is_private && !(rule != nullptr && rule->per_user && context.keyed_by_user)) return refuse("private");
   // A view into this string is kept by the loop: it must outlive it.
   const std::string vary = response.joined("vary");
-  for (auto varied : split_list(vary)) {
+  const auto varied_names = split_list(vary);
+  if (std::find(varied_names.begin(), varied_names.end(), "*") != varied_names.end()) return refuse("vary-star");
+  for (auto varied : varied_names) {
     const auto name = ascii_lower(varied);
-    if (name == "*") return refuse("vary-star");
     if (name == "accept-encoding" && context.negotiates_codings) continue;
     const auto* keyed = context.keyed_headers;
     if (keyed == nullptr || std::find(keyed->begin(), keyed->end(), name) == keyed->end()) {

@@ -113,6 +113,51 @@ TEST_F(GatewayWithRedis, TwoInstancesStayCoherentAfterAnInvalidationSentToOne) {
   EXPECT_NE(http_get(first.port(), "/api/jobs/7").body, original.body);
 }
 
+TEST_F(GatewayWithRedis, TwoGatewaysShareVariantsAndAWriteThroughOneRemovesEveryVariantFromBoth) {
+  std::atomic<int> served{0};
+  TestOrigin origin([&](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    if (request.method != "GET") {
+      answer.status = 204;
+      return answer;
+    }
+    const auto language = request.headers.find("accept-language");
+    answer.body = "lang=" + (language == request.headers.end() ? std::string("none") : language->second) + " v" +
+                  std::to_string(++served);
+    answer.headers = {{"Cache-Control", "public, max-age=300"}, {"Vary", "Accept-Language"}};
+    return answer;
+  });
+  const std::string text =
+      with_redis("origin = \"{origin}\"\nunmatched_routes = \"rfc9111\"\n[cache]\nredis_url = \"{redis}\"\n", redis_);
+  GatewayUnderTest first(text, origin.url());
+  GatewayUnderTest second(text, origin.url());
+  const auto get = [](const GatewayUnderTest& gateway, const std::string& language) {
+    return http_get(gateway.port(), "/docs", {{"Accept-Language", language}});
+  };
+  const auto english = get(first, "en");
+  const auto french = get(first, "fr");
+  ASSERT_EQ(english.header("x-cache"), "MISS");
+  ASSERT_EQ(french.header("x-cache"), "MISS");
+  const auto english_shared = get(second, "en");
+  const auto french_shared = get(second, "fr");
+  EXPECT_EQ(english_shared.header("x-cache"), "HIT");
+  EXPECT_EQ(french_shared.header("x-cache"), "HIT");
+  EXPECT_EQ(english_shared.body, english.body);
+  EXPECT_EQ(french_shared.body, french.body);
+
+  ASSERT_EQ(http_request(first.port(), "PUT", "/docs", {}, "new text").status, 204U);
+  // The second gateway's L1 learns of it over the bus, which may take a moment.
+  for (const auto& [language, old_body] : {std::pair{"en", english.body}, std::pair{"fr", french.body}}) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    HttpResult after;
+    do {
+      after = get(second, language);
+    } while (after.body == old_body && std::chrono::steady_clock::now() < deadline);
+    EXPECT_NE(after.body, old_body) << language;
+    EXPECT_THAT(after.body, HasSubstr(std::string("lang=") + language + " "));
+  }
+}
+
 TEST_F(GatewayWithRedis, RedisKilledDuringLoadFailsNoClientRequest) {
   // L1 off: every request goes through Redis, so every request meets the dead server.
   GatewayUnderTest gateway(with_redis(config(false), redis_), origin_.url());

@@ -47,6 +47,7 @@ const std::vector<Row> kRows = {
     {"private under a shared rule", Route::rule_ttl, false, {{"cache-control", "private, max-age=60"}}, 200, false, "private", false, 0s, true},
     {"private under a per-user rule", Route::per_user, true, {{"cache-control", "private"}}, 200, true, "", false, 30s, false},
     {"vary star", Route::rule_ttl, false, {{"vary", "*"}}, 200, false, "vary-star", false, 0s, true},
+    {"vary star after a name", Route::rule_ttl, false, {{"vary", "X-Lang, *"}}, 200, false, "vary-star", false, 0s, true},
     {"vary on an unkeyed header", Route::rule_ttl, false, {{"vary", "X-Lang"}}, 200, false, "vary-unkeyed:x-lang", false, 0s, true},
     {"no-store", Route::rule_ttl, false, {{"cache-control", "no-store"}}, 200, false, "no-store", false, 0s, true},
     {"no-store overridden by Surrogate-Control", Route::rule_ttl, false, {{"cache-control", "no-store"}, {"surrogate-control", "max-age=20"}}, 200, true, "", true, 20s, false},
