@@ -190,6 +190,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     counter("bypass_total", "Requests passed to the origin without the cache", c.bypass);
     counter("not_modified_total", "304 answers from the cache", c.not_modified);
     counter("revalidated_total", "stale entries the origin confirmed with a 304", c.revalidated);
+    counter("ranges_total", "206 and 416 answers from stored responses", c.ranges);
     counter("origin_errors_total", "502/504 answers because the origin failed", c.origin_errors);
     counter("rejected_total", "Malformed requests refused", c.rejected);
     counter("streamed_total", "Bodies over the cacheable limit streamed through", c.streamed);
@@ -224,6 +225,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     gateway["bypass"] = counters_.bypass.load();
     gateway["not_modified"] = counters_.not_modified.load();
     gateway["revalidated"] = counters_.revalidated.load();
+    gateway["ranges"] = counters_.ranges.load();
     gateway["origin_errors"] = counters_.origin_errors.load();
     const auto served = counters_.hits.load() + counters_.stale.load() + counters_.misses.load();
     gateway["hit_rate"] = served == 0 ? 0.0 : percent(static_cast<double>(counters_.hits.load() + counters_.stale.load()) / static_cast<double>(served));

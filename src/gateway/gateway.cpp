@@ -2,6 +2,7 @@
 
 #include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
+#include "gateway/ranges.hpp"
 #include "gateway/revalidation.hpp"
 #include "gateway/storage_policy.hpp"
 
@@ -662,6 +663,22 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
           co_return co_await pass_through(runtime, request, context, planned.upstream_target, "content-encoding",
                                           nullptr, {}, key_detail);
         }
+      }
+    }
+  }
+  // Byte ranges of a stored full response (RFC 9110 14: GET only), of the coding served.
+  if (!entry.body_stream && served->status == 200 && request.method() == http::verb::get) {
+    if (const auto range = request[http::field::range];
+        !range.empty() && if_range_allows(request[http::field::if_range], *served)) {
+      const auto asked = evaluate_range(range, served->body.size());
+      if (asked.outcome != RangeRequest::Outcome::full) {
+        counters_.ranges.fetch_add(1, std::memory_order_relaxed);
+        const auto answer = asked.outcome == RangeRequest::Outcome::partial
+                                ? partial_response(*served, asked.ranges, random_hex(12))
+                                : unsatisfiable_response(served->body.size());
+        Reply partial = reply_from(*answer, answer);
+        set_cache_headers(partial, x_cache, cache_status, shown_age);
+        co_return partial;
       }
     }
   }

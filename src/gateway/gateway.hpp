@@ -63,6 +63,7 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> bypass{0};
   std::atomic<std::uint64_t> not_modified{0};
   std::atomic<std::uint64_t> revalidated{0};     // stale entries the origin confirmed with a 304
+  std::atomic<std::uint64_t> ranges{0};          // 206 and 416 answers from stored responses
   std::atomic<std::uint64_t> origin_errors{0};   // 502/504 answered for the origin
   std::atomic<std::uint64_t> rejected{0};        // 4xx for malformed requests
   std::atomic<std::uint64_t> streamed{0};        // bodies over the cacheable limit

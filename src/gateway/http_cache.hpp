@@ -65,8 +65,6 @@ struct StoredResponse {
   [[nodiscard]] bool has(std::string_view lower_name) const;
 };
 
-// What the cache holds for an HTTP entry. Only `response` is stored; the rest is how a load hands
-// a response that must not be shared to the one request that caused it.
 // What a URL's entry holds when its responses vary on request headers outside its key (see
 // variants.hpp): where to find the variant a request selects.
 struct VariantIndex {
@@ -74,7 +72,9 @@ struct VariantIndex {
   std::string generation;            // random; a new index starts a new generation
 };
 
-// Either a response, or (stored under a URL whose responses vary) a variant index.
+// What the cache holds for an HTTP entry: a response, or (under a URL whose responses vary) a
+// variant index. Only those two are stored; the rest is how a load hands a response that must
+// not be shared to the one request that caused it.
 struct HttpEntry {
   std::shared_ptr<const StoredResponse> response;
   std::shared_ptr<const VariantIndex> variants;

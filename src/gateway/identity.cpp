@@ -11,9 +11,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
+#include <stdexcept>
 #include <vector>
 
 namespace strata::gateway {
@@ -90,6 +92,14 @@ std::string sha256_hex(std::string_view data) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
   return to_hex(digest.data(), digest.size());
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> random(bytes);
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+    throw std::runtime_error("OpenSSL could not produce random bytes");
+  }
+  return to_hex(random.data(), random.size());
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {

@@ -25,6 +25,8 @@ std::string_view bearer_token(std::string_view authorization);
 // Lowercase hexadecimal, two digits a byte.
 std::string to_hex(const unsigned char* data, std::size_t size);
 std::string sha256_hex(std::string_view data);
+// `bytes` bytes from OpenSSL's generator, in hexadecimal (for tokens that must not be guessed).
+std::string random_hex(std::size_t bytes);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 // Compares equal-length strings in constant time.
 bool constant_time_equal(std::string_view a, std::string_view b);

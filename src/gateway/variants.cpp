@@ -3,11 +3,7 @@
 #include "gateway/identity.hpp"
 #include "gateway/route.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <array>
-#include <stdexcept>
 
 namespace strata::gateway {
 
@@ -53,13 +49,7 @@ std::string variant_id(const boost::beast::http::request<boost::beast::http::str
   return sha256_hex(material).substr(0, 32);
 }
 
-std::string new_variant_generation() {
-  std::array<unsigned char, 12> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    throw std::runtime_error("OpenSSL could not produce random bytes for a variant generation");
-  }
-  return to_hex(bytes.data(), bytes.size());
-}
+std::string new_variant_generation() { return random_hex(12); }
 
 bool VariantCounts::admit(const std::string& generation, const std::string& id, std::size_t limit) {
   std::lock_guard lock(mutex_);

@@ -120,6 +120,63 @@ TEST_P(BehindNginx, AGzipClientGetsTheOriginsOwnBytesWhenItSentGzip) {
   EXPECT_EQ(seen.back().accept_encoding, "gzip");
 }
 
+TEST_P(BehindNginx, RangesAreAnsweredFromTheStoredResponse) {
+  const auto full = get("/data.json", "");
+  ASSERT_EQ(full.status, 200U);
+  const std::string length = std::to_string(document_.size());
+  auto ranged = [&](const std::string& range, Fields more = {}) {
+    more.emplace_back("Range", range);
+    return http_get(gateway_.port(), "/data.json", more);
+  };
+  const auto head = ranged("bytes=0-99");
+  EXPECT_EQ(head.status, 206U);
+  EXPECT_EQ(head.header("x-cache"), "HIT");
+  EXPECT_EQ(head.body, document_.substr(0, 100));
+  EXPECT_EQ(head.header("content-range"), "bytes 0-99/" + length);
+  EXPECT_EQ(head.header("content-length"), "100");
+  const auto tail = ranged("bytes=-50");
+  EXPECT_EQ(tail.status, 206U);
+  EXPECT_EQ(tail.body, document_.substr(document_.size() - 50));
+
+  const auto parts = ranged("bytes=0-9,20-29");
+  EXPECT_EQ(parts.status, 206U);
+  std::smatch boundary;
+  const std::string content_type = parts.header("content-type");
+  ASSERT_TRUE(std::regex_search(content_type, boundary, std::regex("^multipart/byteranges; boundary=([0-9a-f]+)$")))
+      << content_type;
+  EXPECT_EQ(parts.body, "\r\n--" + boundary[1].str() + "\r\ncontent-type: application/json\r\ncontent-range: bytes 0-9/" +
+                            length + "\r\n\r\n" + document_.substr(0, 10) + "\r\n--" + boundary[1].str() +
+                            "\r\ncontent-type: application/json\r\ncontent-range: bytes 20-29/" + length + "\r\n\r\n" +
+                            document_.substr(20, 10) + "\r\n--" + boundary[1].str() + "--\r\n");
+
+  const auto beyond = ranged("bytes=" + length + "-");
+  EXPECT_EQ(beyond.status, 416U);
+  EXPECT_EQ(beyond.header("content-range"), "bytes */" + length);
+
+  // If-Range: nginx's Last-Modified is the client's validator (its ETags are weak once gzipped).
+  const std::string modified = full.header("last-modified");
+  ASSERT_FALSE(modified.empty());
+  EXPECT_EQ(ranged("bytes=0-9", {{"If-Range", modified}}).status, 206U);
+  const auto changed = ranged("bytes=0-9", {{"If-Range", "Mon, 01 Jan 2001 00:00:00 GMT"}});
+  EXPECT_EQ(changed.status, 200U);
+  EXPECT_EQ(changed.body, document_);
+  EXPECT_EQ(ranged("bytes=0-9", {{"If-Range", full.header("etag")}}).status, 200U);  // a weak ETag never matches
+  EXPECT_EQ(ranged("bytes=9-0").body, document_);  // invalid: the whole representation
+
+  // A gzip client's ranges are of the gzip bytes it would get whole.
+  const auto gzip_whole = get("/data.json", "gzip");
+  const auto gzip_part = ranged("bytes=10-19", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(gzip_part.status, 206U);
+  EXPECT_EQ(gzip_part.header("content-encoding"), "gzip");
+  EXPECT_EQ(gzip_part.body, gzip_whole.body.substr(10, 10));
+
+  // HEAD ignores Range; nginx never saw one.
+  const auto head_request = http_request(gateway_.port(), "HEAD", "/data.json", {{"Range", "bytes=0-9"}});
+  EXPECT_EQ(head_request.status, 200U);
+  for (const auto& request : nginx_.requests(1)) EXPECT_EQ(request.uri, "/data.json");
+  EXPECT_EQ(nginx_.requests(1).size(), 1U);
+}
+
 TEST_P(BehindNginx, AClientRefusingEverythingTheGatewayCanProduceGets406) {
   get("/data.json", "gzip");
   const auto refused = get("/data.json", "compress, identity;q=0");
