@@ -196,6 +196,14 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     counter("streamed_total", "Bodies over the cacheable limit streamed through", c.streamed);
     counter("invalidations_total", "Invalidations by mutation rules and origin headers", c.invalidations);
     counter("admin_refused_total", "Admin requests refused (401/403)", c.admin_refused);
+    auto by_reason = [&](std::string_view name, std::string_view help, const ReasonCounts& counts) {
+      text += fmt::format("# HELP strata_gateway_{0} {1}\n# TYPE strata_gateway_{0} counter\n", name, help);
+      for (const auto& [reason, count] : counts.snapshot()) {
+        text += fmt::format("strata_gateway_{}{{reason=\"{}\"}} {}\n", name, reason, count);
+      }
+    };
+    by_reason("not_stored_total", "Origin responses not stored, by reason (Cache-Status detail)", c.not_stored);
+    by_reason("bypass_reason_total", "Requests passed around the cache, by reason (Cache-Status detail)", c.bypassed);
     const auto& origin = origin_->stats();
     counter("origin_requests_total", "Requests sent to the origin", origin.requests);
     counter("origin_failures_total", "Origin requests that got no response", origin.failures);

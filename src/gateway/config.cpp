@@ -120,6 +120,15 @@ public:
       }
     }
   }
+  // A fraction between 0 and 1 (0.01, or 1).
+  void read_fraction(std::string_view key, double& out) {
+    if (const auto* node = get(key)) {
+      if (!node->is_floating_point() && !node->is_integer()) fail(node, key, "expected a number between 0 and 1");
+      const double value = node->is_integer() ? static_cast<double>(**node->as_integer()) : **node->as_floating_point();
+      if (!(value >= 0.0 && value <= 1.0)) fail(node, key, fmt::format("{} is not between 0 and 1", value));
+      out = value;
+    }
+  }
   void read(std::string_view key, std::vector<unsigned>& out) {
     if (const auto* node = get(key)) {
       const auto* array = node->as_array();
@@ -427,6 +436,24 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("forms_cache_mib", compression.forms_cache_mib, 0, 1 << 20);
     reader.read("types", compression.types);
     for (auto& type : compression.types) type = ascii_lower(type);
+    reader.reject_unknown();
+  }
+  if (const auto* table = top.sub_table("access_log")) {
+    TableReader reader(*table, "access_log", config.source);
+    auto& log = config.access_log;
+    reader.read("enabled", log.enabled);
+    std::string format = "json";
+    reader.read("format", format);
+    if (format == "json") {
+      log.format = AccessLogFormat::json;
+    } else if (format == "common") {
+      log.format = AccessLogFormat::common;
+    } else {
+      reader.fail(reader.get("format"), "format", "\"" + format + "\" is not a format; use \"json\" or \"common\"");
+    }
+    reader.read("path", log.path);
+    if (log.path.empty()) reader.fail(reader.get("path"), "path", "must name a file, or \"-\" for standard output");
+    reader.read_fraction("sample", log.sample);
     reader.reject_unknown();
   }
   if (const auto* table = top.sub_table("admin")) {

@@ -165,6 +165,15 @@ struct AdminConfig {
   bool expose_on_main_listener = true;
 };
 
+enum class AccessLogFormat { json, common };
+
+struct AccessLogConfig {
+  bool enabled = false;
+  AccessLogFormat format = AccessLogFormat::json;
+  std::string path = "-";  // "-": standard output
+  double sample = 1.0;     // the fraction of requests logged
+};
+
 struct CacheConfig {
   std::string prefix = "strata";
   std::string redis_url;  // empty: REDIS_URL, else L1 only
@@ -185,6 +194,7 @@ struct GatewayConfig {
   Limits limits;
   UpstreamConfig upstream;
   CompressionConfig compression;
+  AccessLogConfig access_log;
   AdminConfig admin;
   CacheConfig cache;
   IdentityConfig identity;

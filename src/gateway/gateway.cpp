@@ -228,7 +228,14 @@ Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredRes
   return reply;
 }
 
+Reply&& LoadInputs::timed(Reply&& reply) const {
+  const auto waited = upstream_us.load(std::memory_order_relaxed);
+  if (ran && waited >= 0) reply.upstream_time = std::chrono::microseconds(waited);
+  return std::move(reply);
+}
+
 void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view cache_status, std::int64_t age_seconds) {
+  reply.cache_outcome = x_cache;
   reply.add("X-Cache", x_cache);
   reply.add("Cache-Status", cache_status);
   reply.add("Age", std::to_string(std::max<std::int64_t>(0, age_seconds)));
@@ -548,13 +555,14 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       Reply reply = reply_from(*origin_error, origin_error);
       reply.head = head;
       set_cache_headers(reply, "MISS", fmt::format("strata; fwd=miss; fwd-status={}{}", origin_error->status, key_detail), 0);
-      co_return reply;
+      co_return state->timed(std::move(reply));
     }
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), planned.upstream_target, message);
     Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
-    co_return reply;
+    reply.reason = "origin-unavailable";
+    co_return state->timed(std::move(reply));
   }
 
   const auto& entry = fetched.value;
@@ -634,7 +642,8 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       }
       set_cache_headers(unchanged, x_cache, cache_status, shown_age);
       unchanged.head = true;
-      co_return unchanged;
+      unchanged.reason = entry.not_stored;
+      co_return state->timed(std::move(unchanged));
     }
   }
   // Every client gets a coding it accepts: the stored one when it can, else decoded or re-encoded.
@@ -678,7 +687,8 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
                                 : unsatisfiable_response(served->body.size());
         Reply partial = reply_from(*answer, answer);
         set_cache_headers(partial, x_cache, cache_status, shown_age);
-        co_return partial;
+        partial.reason = entry.not_stored;
+        co_return state->timed(std::move(partial));
       }
     }
   }
@@ -691,7 +701,8 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     reply.content_length = reply.stream->content_length();
   }
   set_cache_headers(reply, x_cache, cache_status, shown_age);
-  co_return reply;
+  reply.reason = entry.not_stored;
+  co_return state->timed(std::move(reply));
 }
 
 asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load) {
@@ -719,13 +730,16 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   if (stale != nullptr) {
     for (const auto& [name, value] : validators_for(*stale)) upstream.set(name, value);
   }
+  const auto asked = std::chrono::steady_clock::now();
   auto reply = co_await origin_->send(std::move(upstream), max_body);
+  inputs->upstream_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count();
   if (!reply.ok) {
     // The cache serves the stale copy instead, unless the origin forbade that.
     if (stale == nullptr || stale_may_stand_in(*stale, rule, true)) throw OriginUnavailable(reply.error, reply.timed_out);
     load.cacheable = false;
     entry.requester_only = true;
     entry.not_stored = "origin-unavailable";
+    counters_.not_stored.add(entry.not_stored);
     entry.response = unavailable_response(reply.error, reply.timed_out);
     co_return entry;
   }
@@ -805,6 +819,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   load.cacheable = false;
   entry.requester_only = true;
   entry.not_stored = too_large ? "too-large" : decision.reason;
+  counters_.not_stored.add(entry.not_stored);
   auto relayed = refreshed != nullptr ? std::move(refreshed) : relay_copy(answer, invalidation_header);
   relayed->initial_age = static_cast<std::uint32_t>(std::min<std::int64_t>(decision.initial_age, UINT32_MAX));
   entry.response = std::move(relayed);
@@ -817,9 +832,12 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
                                                    std::string_view reason, const CompiledRule* mutation_rule,
                                                    Variables variables, std::string detail) {
   counters_.bypass.fetch_add(1, std::memory_order_relaxed);
+  counters_.bypassed.add(reason);
   const bool head = request.method() == http::verb::head;
   auto upstream = upstream_request(*runtime, request, std::move(target), context, false, {});
+  const auto asked = std::chrono::steady_clock::now();
   auto reply = co_await origin_->send(std::move(upstream), runtime->config.limits.max_cacheable_bytes);
+  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked);
   const std::string cache_status =
       fmt::format("strata; fwd={}; detail={}{}", reason == "method" ? "method" : "bypass", reason, detail);
   if (!reply.ok) {
@@ -828,6 +846,8 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
     Reply failed = reply.timed_out ? json_error(504, "origin_timeout", reply.error)
                                    : json_error(502, "origin_unavailable", reply.error);
     set_cache_headers(failed, "BYPASS", cache_status, 0);
+    failed.reason = reason;
+    failed.upstream_time = waited;
     co_return failed;
   }
   const bool mutation = request.method() != http::verb::get && request.method() != http::verb::head &&
@@ -862,6 +882,8 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
     out.content_length = declared;
   }
   set_cache_headers(out, "BYPASS", cache_status, 0);
+  out.reason = reason;
+  out.upstream_time = waited;
   co_return out;
 }
 
@@ -964,6 +986,12 @@ std::string Gateway::reload(GatewayConfig config) {
     not_applied += "cache; ";
   }
   if (config.admin.listen != startup.admin.listen) not_applied += "admin.listen; ";
+  const auto& log = config.access_log;
+  const auto& started_log = startup.access_log;
+  if (log.enabled != started_log.enabled || log.format != started_log.format || log.path != started_log.path ||
+      log.sample != started_log.sample) {
+    not_applied += "access_log; ";
+  }
   auto runtime = std::make_shared<const Runtime>(std::move(config));
   std::unique_lock lock(impl_->runtime_mutex_);
   impl_->runtime_ = std::move(runtime);

@@ -6,6 +6,7 @@
 #include "gateway/config.hpp"
 #include "gateway/http_cache.hpp"
 #include "gateway/origin.hpp"
+#include "gateway/reason_counts.hpp"
 
 #include <strata/cache.hpp>
 
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -40,6 +42,11 @@ struct Reply {
   std::optional<std::uint64_t> content_length;   // declared length (HEAD pass-through, streams)
   bool head = false;                             // HEAD: the header only
   bool close = false;                            // close the connection after writing
+  // For the access log: the cache's outcome (X-Cache; a string literal), why the response was
+  // not stored or not served from the cache (Cache-Status detail), the time the origin took.
+  std::string_view cache_outcome;
+  std::string reason;
+  std::optional<std::chrono::microseconds> upstream_time;
 
   void add(std::string_view name, std::string_view value) {
     fields.append(name).append(": ").append(value).append("\r\n");
@@ -70,6 +77,8 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> invalidations{0};   // by mutation rules and origin headers
   std::atomic<std::uint64_t> admin_requests{0};
   std::atomic<std::uint64_t> admin_refused{0};
+  ReasonCounts not_stored;  // origin responses the cache did not keep, by reason
+  ReasonCounts bypassed;    // requests sent around the cache, by reason
 };
 
 class Gateway {

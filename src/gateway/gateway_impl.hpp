@@ -75,6 +75,10 @@ struct LoadInputs {
   std::atomic<bool> ran{false};  // this request's loader ran, so a requester-only response is its own
   // The variant this request's load stored while it stored the URL's variant index: its answer.
   std::optional<HttpEntry> own_variant;
+  std::atomic<std::int64_t> upstream_us{-1};  // how long the origin took, once the loader asked it
+
+  // `reply` with the time this request's own load waited for the origin, for the access log.
+  Reply&& timed(Reply&& reply) const;
 };
 
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {

@@ -1,5 +1,6 @@
 #include "gateway/server.hpp"
 
+#include "gateway/access_log.hpp"
 #include "gateway/request_framing.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -69,6 +70,7 @@ public:
   Impl(std::vector<asio::io_context*> workers, Gateway& gateway)
       : workers_(std::move(workers)), io_(*workers_.at(0)), gateway_(gateway), config_(gateway.startup_config()),
         drain_timer_(io_) {
+    if (config_.access_log.enabled) access_log_ = std::make_unique<AccessLog>(config_.access_log);
     acceptors_.push_back(Listener{bind(io_, config_.listen, "listen"), false});
     if (config_.admin.listen) acceptors_.push_back(Listener{bind(io_, *config_.admin.listen, "admin.listen"), true});
   }
@@ -82,6 +84,10 @@ public:
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, Listener* listener);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection, bool admin_listener);
   asio::awaitable<bool> write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10);
+  // One access log line for a request whose header arrived at `received`.
+  void log_access(const RequestContext& context, std::string_view method, std::string_view target,
+                  const Reply& reply, std::chrono::steady_clock::time_point received,
+                  std::chrono::system_clock::time_point received_at);
 
   void drain(std::function<void()> done) {
     draining_ = true;
@@ -131,6 +137,7 @@ public:
   std::list<Listener> acceptors_;
   std::atomic<bool> draining_{false};
   asio::steady_timer drain_timer_;
+  std::unique_ptr<AccessLog> access_log_;  // null: off
   std::function<void()> drain_done_;
   std::chrono::steady_clock::time_point drain_deadline_;
   mutable std::mutex mutex_;
@@ -176,10 +183,18 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     const auto remote = connection->stream.socket().remote_endpoint(error);
     if (!error) context.peer = remote.address().to_string();
   }
+  std::string logged_method;
+  std::string logged_target;
+  auto received = std::chrono::steady_clock::now();
+  auto received_at = std::chrono::system_clock::now();
   auto reject = [&](unsigned status, std::string_view code, std::string detail) -> asio::awaitable<void> {
     Reply reply = json_error(status, code, detail);
     reply.close = true;
+    reply.reason = code;
     (void)co_await write_reply(*connection, reply, false, false);
+    if (access_log_ && access_log_->sampled()) {
+      log_access(context, logged_method, logged_target, reply, received, received_at);
+    }
   };
   while (!draining_) {
     http::request_parser<http::string_body> parser;
@@ -188,6 +203,14 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     connection->stream.expires_after(limits.idle_timeout);
     auto [header_error, header_bytes] = co_await http::async_read_header(connection->stream, buffer, parser, kAwait);
     (void)header_bytes;
+    received = std::chrono::steady_clock::now();
+    received_at = std::chrono::system_clock::now();
+    logged_method.clear();
+    logged_target.clear();
+    if (!header_error && access_log_) {
+      logged_method = parser.get().method_string();
+      logged_target = parser.get().target();
+    }
     if (header_error) {
       if (header_error == http::error::body_limit) {  // a declared Content-Length over the limit
         co_await reject(413, "payload_too_large", fmt::format("the request body exceeds {} bytes (limits.max_request_body_bytes)",
@@ -238,12 +261,34 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     }
     const bool keep = keep_alive && !reply.close && !draining_;
     const bool written = co_await write_reply(*connection, reply, keep, http10);
+    if (access_log_ && access_log_->sampled()) {
+      log_access(context, logged_method, logged_target, reply, received, received_at);
+    }
     connection->busy = false;
     if (!written || !keep) break;
   }
   boost::system::error_code ignored;
   connection->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   connection->stream.close();
+}
+
+void Server::Impl::log_access(const RequestContext& context, std::string_view method, std::string_view target,
+                              const Reply& reply, std::chrono::steady_clock::time_point received,
+                              std::chrono::system_clock::time_point received_at) {
+  AccessRecord record;
+  record.time = received_at;
+  record.client = context.peer;
+  record.method = method.empty() ? std::string_view("-") : method;
+  record.target = target.empty() ? std::string_view("-") : target;
+  record.status = reply.status;
+  if (!reply.head && !no_body_status(reply.status)) {
+    record.bytes = reply.stream ? reply.content_length.value_or(reply.stream_prefix.size()) : reply.body().size();
+  }
+  record.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - received);
+  record.upstream = reply.upstream_time;
+  record.cache = reply.cache_outcome;
+  record.reason = reply.reason;
+  access_log_->write(record);
 }
 
 asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10) {

@@ -11,7 +11,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/json/parse.hpp>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <set>
@@ -629,6 +633,92 @@ TEST(GatewayRfc9111Routes, FreshnessFromMaxAgeExpiresAndAgeWithoutPublic) {
   GatewayUnderTest strict("origin = \"{origin}\"\n", origin.url());
   http_get(strict.port(), "/rfc/fresh");
   EXPECT_NE(http_get(strict.port(), "/rfc/fresh").header("x-cache"), "HIT");
+}
+
+}  // namespace
+}  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+// Every line the access log holds once the gateway that wrote it has stopped (its writer drains
+// on the way out).
+std::vector<boost::json::object> access_lines(const std::string& path) {
+  std::ifstream file(path);
+  std::vector<boost::json::object> lines;
+  for (std::string line; std::getline(file, line);) lines.push_back(boost::json::parse(line).as_object());
+  return lines;
+}
+
+TEST(GatewayAccessLog, OneLinePerRequestSaysWhyAndNeverNamesACredential) {
+  TestOrigin origin([](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.body = "body of " + request.target;
+    if (request.target.rfind("/fresh", 0) == 0) answer.headers = {{"Cache-Control", "public, max-age=60"}};
+    if (request.target.rfind("/private", 0) == 0) answer.headers = {{"Cache-Control", "private, max-age=60"}};
+    return answer;
+  });
+  const std::string log_path = ::testing::TempDir() + "strata-access-" + std::to_string(::getpid()) + ".log";
+  std::remove(log_path.c_str());
+  const std::string admin_token = "access-log-admin";
+  std::string metrics;
+  {
+    GatewayUnderTest gateway("origin = \"{origin}\"\n[admin]\ntoken_sha256 = \"" + gateway::sha256_hex(admin_token) +
+                                 "\"\n[access_log]\nenabled = true\npath = \"" + log_path + "\"\n",
+                             origin.url());
+    EXPECT_EQ(http_get(gateway.port(), "/fresh?token=q-s3cr3t").header("x-cache"), "MISS");
+    EXPECT_EQ(http_get(gateway.port(), "/fresh?token=q-s3cr3t").header("x-cache"), "HIT");
+    EXPECT_THAT(http_get(gateway.port(), "/private").header("cache-status"), HasSubstr("detail=private"));
+    EXPECT_EQ(http_request(gateway.port(), "POST", "/fresh", {{"Authorization", "Bearer h-s3cr3t"}}, "x").status, 200U);
+    metrics = http_get(gateway.port(), "/metrics", {{"Authorization", "Bearer " + admin_token}}).body;
+  }
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_not_stored_total{reason=\"private\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_bypass_reason_total{reason=\"method\"} 1\n"));
+
+  std::ifstream raw(log_path);
+  const std::string text((std::istreambuf_iterator<char>(raw)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << text;
+  const auto lines = access_lines(log_path);
+  ASSERT_EQ(lines.size(), 5U) << text;  // the four requests and the metrics scrape
+  EXPECT_EQ(lines[0].at("path").as_string(), "/fresh");
+  EXPECT_EQ(lines[0].at("cache").as_string(), "MISS");
+  EXPECT_TRUE(lines[0].at("reason").is_null());
+  EXPECT_FALSE(lines[0].at("upstream_ms").is_null());
+  EXPECT_EQ(lines[1].at("cache").as_string(), "HIT");
+  EXPECT_TRUE(lines[1].at("upstream_ms").is_null());
+  EXPECT_EQ(lines[1].at("bytes").as_int64(), static_cast<std::int64_t>(std::string("body of /fresh?token=q-s3cr3t").size()));
+  EXPECT_EQ(lines[2].at("cache").as_string(), "MISS");
+  EXPECT_EQ(lines[2].at("reason").as_string(), "private");
+  EXPECT_EQ(lines[3].at("method").as_string(), "POST");
+  EXPECT_EQ(lines[3].at("cache").as_string(), "BYPASS");
+  EXPECT_EQ(lines[3].at("reason").as_string(), "method");
+  for (const auto& line : lines) EXPECT_EQ(line.at("client").as_string(), "127.0.0.1");
+  std::remove(log_path.c_str());
+}
+
+TEST(GatewayAccessLog, ASampleOfZeroLogsNothingAndAnUnwritablePathIsAConfigError) {
+  TestOrigin origin([](const OriginRequestSeen&) { return OriginAnswer{}; });
+  const std::string log_path = ::testing::TempDir() + "strata-access-none-" + std::to_string(::getpid()) + ".log";
+  std::remove(log_path.c_str());
+  {
+    GatewayUnderTest gateway("origin = \"{origin}\"\n[access_log]\nenabled = true\nsample = 0\npath = \"" + log_path + "\"\n",
+                             origin.url());
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(http_get(gateway.port(), "/x").status, 200U);
+  }
+  EXPECT_TRUE(access_lines(log_path).empty());
+  std::remove(log_path.c_str());
+  // Under a regular file: no directory there, for root either.
+  const std::string unwritable = log_path + ".file/a.log";
+  std::ofstream(log_path + ".file") << "a file, not a directory";
+  try {
+    GatewayUnderTest gateway("origin = \"{origin}\"\n[access_log]\nenabled = true\npath = \"" + unwritable + "\"\n",
+                             origin.url());
+    ADD_FAILURE() << "an access log that cannot be opened was accepted";
+  } catch (const gateway::ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("access_log.path"));
+    EXPECT_THAT(error.what(), HasSubstr(unwritable));
+  }
+  std::remove((log_path + ".file").c_str());
 }
 
 }  // namespace

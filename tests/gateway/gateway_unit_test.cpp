@@ -93,6 +93,12 @@ TEST(GatewayConfig, MistakesNameTheFileLineOptionAndFix) {
   EXPECT_THAT(config_error("origin = [1\n"), HasSubstr("not valid TOML"));
   EXPECT_THAT(config_error("origin = \"http://x:1\"\n[[rules]]\npath = \"/a/{id\"\n"),
               HasSubstr("a variable is a whole segment"));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[access_log]\nformat = \"apache\"\n"),
+              AllOf(HasSubstr("access_log.format"), HasSubstr("use \"json\" or \"common\"")));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[access_log]\nsample = 1.5\n"),
+              AllOf(HasSubstr("access_log.sample"), HasSubstr("not between 0 and 1")));
+  EXPECT_THAT(config_error("origin = \"http://x:1\"\n[limits]\nmax_variants = 0\n"),
+              AllOf(HasSubstr("limits.max_variants"), HasSubstr("out of range")));
 }
 
 TEST(GatewayConfig, DurationsAndEndpoints) {
