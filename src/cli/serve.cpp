@@ -3,6 +3,7 @@
 #include "gateway/config.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
+#include "gateway/listener_tls.hpp"
 #include "gateway/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -50,7 +51,10 @@ void on_signal(asio::signal_set& signals, const ServeOptions& options, gateway::
         spdlog::warn("strata serve: SIGHUP ignored: no --config file to reload");
       } else {
         try {
-          const auto not_applied = gateway.reload(read_config(options));
+          auto config = read_config(options);
+          // The certificate first: it may refuse, and then nothing has changed.
+          auto not_applied = server.reload_tls(config.tls, config.source);
+          not_applied += gateway.reload(std::move(config));
           spdlog::info("strata serve: configuration reloaded from {}{}", options.config_path,
                        not_applied.empty() ? "" : " (needs a restart to change: " + not_applied + ")");
         } catch (const std::exception& problem) {
@@ -81,12 +85,14 @@ int run_serve(const ServeOptions& options) {
   if (options.check_only) {
     try {
       gateway::IdentityResolver keys_load(config.identity);  // key files parse too
+      if (config.tls.enabled()) (void)gateway::make_listener_tls_context(config.tls, config.source);
     } catch (const ConfigError& error) {
       std::cerr << "strata serve: " << error.what() << '\n';
       return 2;
     }
-    std::cout << fmt::format("strata serve: configuration ok: {} rules, origin http://{}:{}{}, listen {}:{}\n",
-                             config.rules.size(), config.origin.host, config.origin.port, config.origin.base_path,
+    std::cout << fmt::format("strata serve: configuration ok: {} rules, origin {}://{}:{}{}, listen {}://{}:{}\n",
+                             config.rules.size(), config.origin.tls ? "https" : "http", config.origin.host,
+                             config.origin.port, config.origin.base_path, config.tls.enabled() ? "https" : "http",
                              config.listen.host, config.listen.port);
     return 0;
   }
@@ -115,8 +121,9 @@ int run_serve(const ServeOptions& options) {
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     on_signal(signals, options, gateway, server, stop_all);
     const auto endpoint = server.endpoint();
-    std::cout << fmt::format("strata serve: listening on http://{}:{} for origin http://{}:{}{} ({}; {} threads)",
-                             endpoint.address().to_string(), endpoint.port(), config.origin.host, config.origin.port,
+    std::cout << fmt::format("strata serve: listening on {}://{}:{} for origin {}://{}:{}{} ({}; {} threads)",
+                             config.tls.enabled() ? "https" : "http", endpoint.address().to_string(), endpoint.port(),
+                             config.origin.tls ? "https" : "http", config.origin.host, config.origin.port,
                              config.origin.base_path,
                              gateway.cache().redis_enabled() ? "L1 + Redis" : "L1 only, no Redis configured", threads)
               << std::endl;

@@ -438,6 +438,15 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     for (auto& type : compression.types) type = ascii_lower(type);
     reader.reject_unknown();
   }
+  if (const auto* table = top.sub_table("tls")) {
+    TableReader reader(*table, "tls", config.source);
+    reader.read("cert_file", config.tls.cert_file);
+    reader.read("key_file", config.tls.key_file);
+    reader.reject_unknown();
+    if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+      reader.fail(nullptr, "", "cert_file and key_file go together: give both to serve HTTPS, or neither");
+    }
+  }
   if (const auto* table = top.sub_table("access_log")) {
     TableReader reader(*table, "access_log", config.source);
     auto& log = config.access_log;

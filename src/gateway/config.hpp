@@ -165,6 +165,15 @@ struct AdminConfig {
   bool expose_on_main_listener = true;
 };
 
+// HTTPS on `listen`: the certificate chain (leaf first) and its key, PEM; both or neither.
+// Read again on SIGHUP: new connections get the new certificate, open ones keep theirs.
+struct ListenerTls {
+  std::string cert_file;
+  std::string key_file;
+  [[nodiscard]] bool enabled() const noexcept { return !cert_file.empty(); }
+  friend bool operator==(const ListenerTls&, const ListenerTls&) = default;
+};
+
 enum class AccessLogFormat { json, common };
 
 struct AccessLogConfig {
@@ -189,6 +198,7 @@ enum class UnmatchedRoutes : std::uint8_t { public_only, rfc9111 };
 
 struct GatewayConfig {
   Endpoint listen{"127.0.0.1", 8080};
+  ListenerTls tls;
   Origin origin;
   unsigned threads = 0;  // 0: one per core
   Limits limits;

@@ -1,6 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "gateway/access_log.hpp"
+#include "gateway/listener_tls.hpp"
 #include "gateway/request_framing.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -22,12 +24,14 @@
 
 #include <list>
 #include <mutex>
+#include <variant>
 
 namespace strata::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 namespace {
@@ -54,9 +58,21 @@ bool no_body_status(unsigned status) { return status < 200 || status == 204 || s
 
 }  // namespace
 
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  explicit Connection(tcp::socket socket) : stream(std::in_place_type<PlainStream>, std::move(socket)) {}
+  Connection(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : tls_context(std::move(context)), stream(std::in_place_type<TlsStream>, std::move(socket), *tls_context) {}
+
+  // The TCP layer, under TLS or not: deadlines, cancellation, the peer's address.
+  beast::tcp_stream& transport() {
+    return std::visit([](auto& layered) -> beast::tcp_stream& { return beast::get_lowest_layer(layered); }, stream);
+  }
+
+  std::shared_ptr<ssl::context> tls_context;  // the certificate it was accepted with, kept across reloads
+  std::variant<PlainStream, TlsStream> stream;
   bool busy = false;  // a request is being handled (touched on the connection's thread only)
 };
 
@@ -71,6 +87,7 @@ public:
       : workers_(std::move(workers)), io_(*workers_.at(0)), gateway_(gateway), config_(gateway.startup_config()),
         drain_timer_(io_) {
     if (config_.access_log.enabled) access_log_ = std::make_unique<AccessLog>(config_.access_log);
+    if (config_.tls.enabled()) tls_ = make_listener_tls_context(config_.tls, config_.source);
     acceptors_.push_back(Listener{bind(io_, config_.listen, "listen"), false});
     if (config_.admin.listen) acceptors_.push_back(Listener{bind(io_, *config_.admin.listen, "admin.listen"), true});
   }
@@ -83,7 +100,23 @@ public:
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, Listener* listener);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection, bool admin_listener);
-  asio::awaitable<bool> write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10);
+  template <class Stream>
+  asio::awaitable<void> serve_requests(Stream& stream, Connection& connection, bool admin_listener);
+  template <class Stream>
+  asio::awaitable<bool> write_reply(Stream& stream, Connection& connection, Reply& reply, bool keep_alive, bool http10);
+
+  std::string reload_tls(const ListenerTls& tls, const std::string& source) {
+    if (tls.enabled() != config_.tls.enabled()) return "tls (turning HTTPS on or off); ";
+    if (!tls.enabled()) return {};
+    auto context = make_listener_tls_context(tls, source);  // throws before anything changes
+    std::lock_guard lock(tls_mutex_);
+    tls_ = std::move(context);
+    return {};
+  }
+  std::shared_ptr<ssl::context> tls_context() const {
+    std::lock_guard lock(tls_mutex_);
+    return tls_;
+  }
   // One access log line for a request whose header arrived at `received`.
   void log_access(const RequestContext& context, std::string_view method, std::string_view target,
                   const Reply& reply, std::chrono::steady_clock::time_point received,
@@ -104,8 +137,8 @@ public:
     }
     for (auto& connection : open) {
       // On the connection's thread: idle ones are closed, busy ones close after their response.
-      asio::post(connection->stream.get_executor(), [connection] {
-        if (!connection->busy) connection->stream.cancel();
+      asio::post(connection->transport().get_executor(), [connection] {
+        if (!connection->busy) connection->transport().cancel();
       });
     }
     drain_done_ = std::move(done);
@@ -138,6 +171,8 @@ public:
   std::atomic<bool> draining_{false};
   asio::steady_timer drain_timer_;
   std::unique_ptr<AccessLog> access_log_;  // null: off
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<ssl::context> tls_;      // null: plain HTTP on `listen`
   std::function<void()> drain_done_;
   std::chrono::steady_clock::time_point drain_deadline_;
   mutable std::mutex mutex_;
@@ -160,13 +195,15 @@ asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self, List
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto tls = listener->admin ? nullptr : tls_context();
+    auto connection = tls ? std::make_shared<Connection>(std::move(socket), std::move(tls))
+                          : std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(mutex_);
       std::erase_if(connections_, [](const std::weak_ptr<Connection>& weak) { return weak.expired(); });
       connections_.push_back(connection);
     }
-    auto executor = connection->stream.get_executor();
+    auto executor = connection->transport().get_executor();
     asio::co_spawn(executor, serve(self, std::move(connection), listener->admin), asio::detached);
   }
 }
@@ -174,13 +211,35 @@ asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self, List
 asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> connection,
                                           bool admin_listener) {
   (void)self;  // keeps the server alive while this connection lives
+  auto& transport = connection->transport();
+  if (auto* tls = std::get_if<TlsStream>(&connection->stream)) {
+    transport.expires_after(config_.limits.read_timeout);
+    auto [handshake_error] = co_await tls->async_handshake(ssl::stream_base::server, kAwait);
+    if (!handshake_error) {
+      co_await serve_requests(*tls, *connection, admin_listener);
+      // close_notify, without waiting long for the client's.
+      transport.expires_after(std::chrono::seconds(1));
+      auto [shutdown_error] = co_await tls->async_shutdown(kAwait);
+      (void)shutdown_error;
+    }
+  } else {
+    co_await serve_requests(std::get<PlainStream>(connection->stream), *connection, admin_listener);
+  }
+  boost::system::error_code ignored;
+  transport.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  transport.close();
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::serve_requests(Stream& stream, Connection& connection_ref, bool admin_listener) {
+  auto* connection = &connection_ref;
   const auto& limits = config_.limits;
   beast::flat_buffer buffer(limits.max_header_bytes * limits.max_pipelined + 64 * 1024);
   RequestContext context;
   context.admin_listener = admin_listener;
   {
     boost::system::error_code error;
-    const auto remote = connection->stream.socket().remote_endpoint(error);
+    const auto remote = connection->transport().socket().remote_endpoint(error);
     if (!error) context.peer = remote.address().to_string();
   }
   std::string logged_method;
@@ -191,7 +250,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     Reply reply = json_error(status, code, detail);
     reply.close = true;
     reply.reason = code;
-    (void)co_await write_reply(*connection, reply, false, false);
+    (void)co_await write_reply(stream, *connection, reply, false, false);
     if (access_log_ && access_log_->sampled()) {
       log_access(context, logged_method, logged_target, reply, received, received_at);
     }
@@ -200,8 +259,8 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_request_body_bytes);
-    connection->stream.expires_after(limits.idle_timeout);
-    auto [header_error, header_bytes] = co_await http::async_read_header(connection->stream, buffer, parser, kAwait);
+    connection->transport().expires_after(limits.idle_timeout);
+    auto [header_error, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kAwait);
     (void)header_bytes;
     received = std::chrono::steady_clock::now();
     received_at = std::chrono::system_clock::now();
@@ -230,8 +289,8 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
       break;
     }
     if (!parser.is_done()) {
-      connection->stream.expires_after(limits.read_timeout);
-      auto [body_error, body_bytes] = co_await http::async_read(connection->stream, buffer, parser, kAwait);
+      connection->transport().expires_after(limits.read_timeout);
+      auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, kAwait);
       (void)body_bytes;
       if (body_error == http::error::body_limit) {
         co_await reject(413, "payload_too_large", fmt::format("the request body exceeds {} bytes (limits.max_request_body_bytes)",
@@ -247,7 +306,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
     const bool keep_alive = request.keep_alive();
     const bool http10 = request.version() == 10;
     // Spawned so that an exception from a bug becomes a 500 for this request, not a dead server.
-    auto [failure, reply] = co_await asio::co_spawn(connection->stream.get_executor(),
+    auto [failure, reply] = co_await asio::co_spawn(connection->transport().get_executor(),
                                                    gateway_.handle(std::move(request), context), kAwait);
     if (failure) {
       std::string what = "internal error";
@@ -260,16 +319,13 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Impl> self, std::share
       reply = json_error(500, "internal_error", "the gateway failed to handle this request; see its log");
     }
     const bool keep = keep_alive && !reply.close && !draining_;
-    const bool written = co_await write_reply(*connection, reply, keep, http10);
+    const bool written = co_await write_reply(stream, *connection, reply, keep, http10);
     if (access_log_ && access_log_->sampled()) {
       log_access(context, logged_method, logged_target, reply, received, received_at);
     }
     connection->busy = false;
     if (!written || !keep) break;
   }
-  boost::system::error_code ignored;
-  connection->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  connection->stream.close();
 }
 
 void Server::Impl::log_access(const RequestContext& context, std::string_view method, std::string_view target,
@@ -291,8 +347,10 @@ void Server::Impl::log_access(const RequestContext& context, std::string_view me
   access_log_->write(record);
 }
 
-asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& reply, bool keep_alive, bool http10) {
-  auto& stream = connection.stream;
+template <class Stream>
+asio::awaitable<bool> Server::Impl::write_reply(Stream& stream, Connection& connection, Reply& reply, bool keep_alive,
+                                               bool http10) {
+  auto& transport = connection.transport();
   // The head is rendered by hand: for a hit, the stored header block goes out as one piece
   // and the body as a second buffer of the same write (one sendmsg).
   std::string head;
@@ -321,7 +379,7 @@ asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& r
   else if (http10) head.append("Connection: keep-alive\r\n");
   head.append("\r\n");
 
-  stream.expires_after(config_.limits.write_timeout);
+  transport.expires_after(config_.limits.write_timeout);
   const std::string_view body = reply.head || no_body_status(reply.status) ? std::string_view() : reply.body();
   if (!streaming || reply.head) {
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body.data(), body.size())};
@@ -342,7 +400,7 @@ asio::awaitable<bool> Server::Impl::write_reply(Connection& connection, Reply& r
     } else {
       buffers = {asio::const_buffer(), asio::buffer(data.data(), data.size()), asio::const_buffer()};
     }
-    stream.expires_after(config_.limits.write_timeout);
+    transport.expires_after(config_.limits.write_timeout);
     auto [error, written] = co_await asio::async_write(stream, buffers, kAwait);
     (void)written;
     co_return !error;
@@ -376,5 +434,8 @@ std::optional<tcp::endpoint> Server::admin_endpoint() const {
   return impl_->acceptors_.back().acceptor.local_endpoint();
 }
 std::size_t Server::connections() const { return impl_->connections(); }
+std::string Server::reload_tls(const ListenerTls& tls, const std::string& source) {
+  return impl_->reload_tls(tls, source);
+}
 
 }  // namespace strata::gateway

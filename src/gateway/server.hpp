@@ -34,6 +34,10 @@ public:
   [[nodiscard]] boost::asio::ip::tcp::endpoint endpoint() const;
   [[nodiscard]] std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
   [[nodiscard]] std::size_t connections() const;
+  // New connections on `listen` get this certificate; open ones keep theirs. Throws ConfigError
+  // (and changes nothing) when the files cannot be used. Returns what needs a restart instead
+  // (turning HTTPS on or off), empty when applied.
+  std::string reload_tls(const ListenerTls& tls, const std::string& source);
 
   class Impl;
 

@@ -330,5 +330,72 @@ TEST(GatewayHttpsOrigin, UnusableTlsFilesAreConfigurationErrors) {
   }
 }
 
+std::string https_listener_config(const TestCertificates& certificates) {
+  return "origin = \"{origin}\"\n[tls]\ncert_file = \"" + certificates.server_cert_file() + "\"\nkey_file = \"" +
+         certificates.server_key_file() + "\"\n";
+}
+
+TestOrigin public_origin() {
+  return TestOrigin([](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.body = "body of " + request.target;
+    answer.headers = {{"Cache-Control", "public, max-age=60"}};
+    return answer;
+  });
+}
+
+TEST(GatewayHttpsListener, ServesHttpsAndReloadsItsCertificateWithoutDroppingConnections) {
+  TestCertificates certificates;
+  auto origin = public_origin();
+  GatewayUnderTest gateway(https_listener_config(certificates), origin.url());
+  HttpsConnection first(gateway.port(), certificates.ca_file());
+  ASSERT_TRUE(first.connected()) << first.error();
+  EXPECT_THAT(first.peer_subject(), HasSubstr("O=Strata Test"));
+  const auto miss = first.get("/item");
+  EXPECT_EQ(miss.status, 200U) << miss.error;
+  EXPECT_EQ(miss.header("x-cache"), "MISS");
+  EXPECT_EQ(miss.body, "body of /item");
+  EXPECT_EQ(http_get(gateway.port(), "/item").status, 0U);  // plain HTTP gets no HTTP answer
+
+  certificates.renew_server_certificate("Renewed");
+  gateway::ListenerTls renewed{certificates.server_cert_file(), certificates.server_key_file()};
+  EXPECT_EQ(gateway.server().reload_tls(renewed, "test"), "");
+  const auto hit = first.get("/item");  // the open connection carries on, on its own session
+  EXPECT_EQ(hit.status, 200U) << hit.error;
+  EXPECT_EQ(hit.header("x-cache"), "HIT");
+  HttpsConnection second(gateway.port(), certificates.ca_file());
+  ASSERT_TRUE(second.connected()) << second.error();
+  EXPECT_THAT(second.peer_subject(), HasSubstr("O=Renewed"));
+  EXPECT_EQ(second.get("/item").header("x-cache"), "HIT");
+}
+
+TEST(GatewayHttpsListener, RefusesTlsOlderThan12AndUnusableFilesChangeNothing) {
+  TestCertificates certificates;
+  auto origin = public_origin();
+  GatewayUnderTest gateway(https_listener_config(certificates), origin.url());
+  HttpsConnection old_protocol(gateway.port(), certificates.ca_file(), true);
+  EXPECT_FALSE(old_protocol.connected());
+  EXPECT_THAT(old_protocol.error(), HasSubstr("handshake"));
+
+  // A key that is not the certificate's, a missing file: refused, and the running one stays.
+  gateway::ListenerTls mismatched{certificates.server_cert_file(), certificates.ca_file() + ".missing"};
+  EXPECT_THROW((void)gateway.server().reload_tls(mismatched, "test"), gateway::ConfigError);
+  certificates.renew_server_certificate("Renewed");
+  gateway::ListenerTls wrong_key{certificates.ca_file(), certificates.server_key_file()};
+  try {
+    (void)gateway.server().reload_tls(wrong_key, "test");
+    ADD_FAILURE() << "a key that is not the certificate's was accepted";
+  } catch (const gateway::ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("tls.key_file = '" + certificates.server_key_file() + "' cannot be used"));
+    EXPECT_THAT(error.what(), HasSubstr("key values mismatch"));
+  }
+  HttpsConnection after(gateway.port(), certificates.ca_file());
+  ASSERT_TRUE(after.connected()) << after.error();
+  EXPECT_THAT(after.peer_subject(), HasSubstr("O=Strata Test"));
+  EXPECT_EQ(after.get("/item").status, 200U);
+  // Turning HTTPS off needs a restart, and says so.
+  EXPECT_THAT(gateway.server().reload_tls(gateway::ListenerTls{}, "test"), HasSubstr("tls"));
+}
+
 }  // namespace
 }  // namespace strata::testing

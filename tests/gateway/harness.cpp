@@ -1,5 +1,6 @@
 #include "gateway/harness.hpp"
 
+#include "core/tls_client.hpp"
 #include "gateway/config.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/route.hpp"
@@ -17,10 +18,17 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <openssl/hmac.h>
 
+#include <array>
 #include <future>
+#include <optional>
 #include <list>
 #include <regex>
 #include <stdexcept>
@@ -91,6 +99,109 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
   });
   io.run_for(timeout + std::chrono::seconds(1));
   return result;
+}
+
+struct HttpsConnection::State {
+  asio::io_context io;
+  asio::ssl::context context{asio::ssl::context::tls_client};
+  std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
+  bool connected = false;
+  std::string error;
+  beast::flat_buffer buffer;
+
+  // Runs `work` to completion, or gives up after `limit`.
+  void run(asio::awaitable<void> work, std::chrono::milliseconds limit) {
+    io.restart();
+    asio::co_spawn(io, std::move(work), asio::detached);
+    io.run_for(limit);
+  }
+};
+
+HttpsConnection::HttpsConnection(std::uint16_t port, const std::string& ca_file, bool tls_1_1_only)
+    : state_(std::make_unique<State>()) {
+  auto& state = *state_;
+  state.context.load_verify_file(ca_file);
+  state.context.set_verify_mode(asio::ssl::verify_peer);
+  if (tls_1_1_only) {
+    SSL_CTX_set_security_level(state.context.native_handle(), 0);
+    SSL_CTX_set_min_proto_version(state.context.native_handle(), TLS1_1_VERSION);
+    SSL_CTX_set_max_proto_version(state.context.native_handle(), TLS1_1_VERSION);
+  }
+  state.stream.emplace(state.io, state.context);
+  core::set_server_name(state.stream->native_handle(), "localhost");
+  state.stream->set_verify_callback(asio::ssl::host_name_verification("localhost"));
+  state.error = "no TLS session within the time limit";
+  state.run(
+      [](State& s, std::uint16_t to) -> asio::awaitable<void> {
+        auto& layer = beast::get_lowest_layer(*s.stream);
+        layer.expires_after(std::chrono::seconds(5));
+        auto [connect_error] = co_await layer.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), to), kAwait);
+        if (connect_error) {
+          s.error = "connect: " + connect_error.message();
+          co_return;
+        }
+        auto [handshake_error] = co_await s.stream->async_handshake(asio::ssl::stream_base::client, kAwait);
+        if (handshake_error) {
+          s.error = "handshake: " + handshake_error.message();
+          co_return;
+        }
+        s.connected = true;
+        s.error.clear();
+      }(state, port),
+      std::chrono::seconds(6));
+}
+
+HttpsConnection::~HttpsConnection() = default;
+
+bool HttpsConnection::connected() const { return state_->connected; }
+const std::string& HttpsConnection::error() const { return state_->error; }
+
+HttpResult HttpsConnection::get(const std::string& target, const Fields& fields) {
+  HttpResult result;
+  if (!state_->connected) {
+    result.error = "not connected: " + state_->error;
+    return result;
+  }
+  result.error = "no answer within the time limit";
+  state_->run(
+      [](State& s, std::string path, Fields extra, HttpResult& out) -> asio::awaitable<void> {
+        beast::get_lowest_layer(*s.stream).expires_after(std::chrono::seconds(10));
+        http::request<http::string_body> request(http::verb::get, path, 11);
+        request.set(http::field::host, "localhost");
+        for (const auto& [name, value] : extra) request.insert(name, value);
+        auto [write_error, written] = co_await http::async_write(*s.stream, request, kAwait);
+        (void)written;
+        if (write_error) {
+          out.error = "write: " + write_error.message();
+          co_return;
+        }
+        http::response<http::string_body> response;
+        auto [read_error, read] = co_await http::async_read(*s.stream, s.buffer, response, kAwait);
+        (void)read;
+        if (read_error) {
+          out.error = "read: " + read_error.message();
+          co_return;
+        }
+        out.error.clear();
+        out.status = response.result_int();
+        for (const auto& field : response) {
+          out.headers[gateway::ascii_lower(field.name_string())] = std::string(field.value());
+        }
+        out.body = std::move(response.body());
+      }(*state_, target, fields, result),
+      std::chrono::seconds(11));
+  if (!result.error.empty()) state_->error = result.error;
+  return result;
+}
+
+std::string HttpsConnection::peer_subject() const {
+  if (!state_->connected) return {};
+  X509* certificate = SSL_get1_peer_certificate(state_->stream->native_handle());
+  if (certificate == nullptr) return {};
+  std::array<char, 512> line{};
+  X509_NAME_oneline(X509_get_subject_name(certificate), line.data(), static_cast<int>(line.size()));
+  X509_free(certificate);
+  return line.data();
 }
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {

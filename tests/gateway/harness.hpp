@@ -58,6 +58,26 @@ struct RawReply {
 RawReply raw_conversation(std::uint16_t port, const std::string& bytes,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// An HTTPS client on one keep-alive connection, verifying the server as "localhost" against
+// `ca_file` (SNI "localhost"). `tls_1_1_only` offers nothing newer than TLS 1.1 (and lowers the
+// client's own security level so that it does offer it): for servers that must refuse it.
+class HttpsConnection {
+public:
+  HttpsConnection(std::uint16_t port, const std::string& ca_file, bool tls_1_1_only = false);
+  ~HttpsConnection();
+  HttpsConnection(const HttpsConnection&) = delete;
+  HttpsConnection& operator=(const HttpsConnection&) = delete;
+
+  [[nodiscard]] bool connected() const;
+  [[nodiscard]] const std::string& error() const;  // why the connection or the last request failed
+  HttpResult get(const std::string& target, const Fields& fields = {});
+  [[nodiscard]] std::string peer_subject() const;  // the server certificate's subject, one line
+
+private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Runs `count` requests at once (each on its own connection) and returns every result.
 std::vector<HttpResult> concurrent_requests(std::uint16_t port, std::size_t count,
                                             const std::function<std::pair<std::string, Fields>(std::size_t)>& request);

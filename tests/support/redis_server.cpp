@@ -74,11 +74,17 @@ TestCertificates::TestCertificates() {
                d + "/ca.key -out " + d + "/ca.crt");
   run_or_throw("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=Unrelated CA' -keyout " +
                d + "/other-ca.key -out " + d + "/other-ca.crt");
-  run_or_throw("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout " + d +
-               "/server.key -out " + d + "/server.csr");
+  renew_server_certificate("Strata Test");
+}
+
+void TestCertificates::renew_server_certificate(const std::string& organisation) {
+  const std::string d = directory_;
+  run_or_throw("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost/O=" + organisation + "' -keyout " + d +
+               "/server.key.new -out " + d + "/server.csr");
   std::ofstream(d + "/san.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
   run_or_throw("openssl x509 -req -days 2 -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
                "/ca.key -CAcreateserial -extfile " + d + "/san.ext -out " + d + "/server.crt");
+  std::filesystem::rename(d + "/server.key.new", d + "/server.key");
 }
 
 TestCertificates::~TestCertificates() {

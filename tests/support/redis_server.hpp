@@ -79,6 +79,9 @@ public:
   [[nodiscard]] std::string other_ca_file() const { return directory_ + "/other-ca.crt"; }
   [[nodiscard]] std::string server_cert_file() const { return directory_ + "/server.crt"; }
   [[nodiscard]] std::string server_key_file() const { return directory_ + "/server.key"; }
+  // Issues a new certificate and key for "localhost" with O=`organisation` in its subject,
+  // written over server.crt and server.key (as a certificate renewal does).
+  void renew_server_certificate(const std::string& organisation);
 
 private:
   std::string directory_;
