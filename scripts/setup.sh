@@ -14,8 +14,10 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   redis-server redis-tools redis-sentinel openssl curl
-  # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh)
+  # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh); nginx is
+  # also an origin in the gateway's tests, and so is an Express app (Debian's node modules)
   wrk nginx-light varnish
+  nodejs node-express node-compression
   # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)
   python3 python3-flask python3-flask-caching python3-redis gunicorn
 )

@@ -11,7 +11,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include <atomic>
+#include <csignal>
+#include <thread>
 #include <regex>
 #include <string>
 
@@ -328,6 +332,106 @@ TEST(GatewayHttpsOrigin, UnusableTlsFilesAreConfigurationErrors) {
   } catch (const gateway::ConfigError& error) {
     EXPECT_THAT(error.what(), HasSubstr("tls_cert_file and tls_key_file go together"));
   }
+}
+
+// The Express app of express_origin.js (compression middleware, Express's own ETags and 304s),
+// on Debian's node with node-express and node-compression.
+class ExpressOrigin {
+public:
+  struct Seen {
+    std::string url;
+    std::string if_none_match;  // "-" when absent
+    std::string accept_encoding;
+    unsigned status = 0;
+  };
+
+  ExpressOrigin() : port_(free_loopback_port()) {
+    process_.spawn({"env", "NODE_PATH=/usr/share/nodejs:/usr/lib/nodejs", "node", STRATA_EXPRESS_ORIGIN,
+                    std::to_string(port_)});
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (!accepts_connections(port_)) {
+      if (process_.exited() || std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error("the Express origin did not start (node with node-express and node-compression, "
+                                 "which scripts/setup.sh installs)");
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ~ExpressOrigin() { process_.stop(SIGTERM); }
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // What reached the app besides /__requests, once at least `at_least` requests have finished
+  // (Express records a request when its response is sent), waiting up to 5 s.
+  [[nodiscard]] std::vector<Seen> requests(std::size_t at_least) const {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    std::vector<Seen> out;
+    do {
+      out.clear();
+      const auto listed = http_get(port_, "/__requests");
+      if (listed.status == 200) {
+        const auto parsed = boost::json::parse(listed.body);
+        for (const auto& item : parsed.as_array()) {
+          const auto& record = item.as_object();
+          Seen seen{std::string(record.at("url").as_string()), std::string(record.at("ifNoneMatch").as_string()),
+                    std::string(record.at("acceptEncoding").as_string()),
+                    static_cast<unsigned>(record.at("status").as_int64())};
+          if (seen.url != "/__requests") out.push_back(std::move(seen));
+        }
+      }
+    } while (out.size() < at_least && std::chrono::steady_clock::now() < deadline &&
+             (std::this_thread::sleep_for(10ms), true));
+    return out;
+  }
+
+private:
+  std::uint16_t port_;
+  ChildProcess process_;
+};
+
+TEST(BehindExpress, CompressedAnswersAreCachedForEveryClientAndRevalidatedWithA304) {
+  ExpressOrigin express;
+  const std::string document = json_document();
+  auto clock = std::make_shared<ManualClock>();
+  GatewayUnderTest gateway("origin = \"{origin}\"\n", express.url(), clock);
+  std::size_t expected_requests = 0;
+  for (const char* first : {"gzip, deflate, br", ""}) {
+    const std::string target = std::string("/api/games?first=") + (*first ? "gzip" : "identity");
+    auto get = [&](const std::string& accept_encoding) {
+      Fields fields;
+      if (!accept_encoding.empty()) fields.emplace_back("Accept-Encoding", accept_encoding);
+      return http_get(gateway.port(), target, fields);
+    };
+    const auto miss = get(first);
+    ASSERT_EQ(miss.status, 200U) << miss.body;
+    EXPECT_EQ(miss.header("x-cache"), "MISS");
+    EXPECT_EQ(decoded_body(miss, first), document);
+    for (const char* accept : {"", "gzip", "br", "gzip, deflate, br, zstd", "zstd, *;q=0"}) {
+      SCOPED_TRACE(std::string("Accept-Encoding: ") + accept);
+      const auto hit = get(accept);
+      EXPECT_EQ(hit.header("x-cache"), "HIT") << hit.header("cache-status");
+      EXPECT_EQ(decoded_body(hit, accept), document);
+      EXPECT_THAT(hit.header("vary"), HasSubstr("Accept-Encoding"));
+    }
+    ++expected_requests;
+    auto seen = express.requests(expected_requests);
+    ASSERT_EQ(seen.size(), expected_requests);
+    EXPECT_EQ(seen.back().status, 200U);
+    // The gateway asks for gzip for a client that takes it, identity for one that does not.
+    EXPECT_EQ(seen.back().accept_encoding, *first ? "gzip" : "-");
+
+    clock->advance(301s);  // past max-age=300
+    const auto revalidated = get(first);
+    EXPECT_EQ(revalidated.header("x-cache"), "REVALIDATED") << revalidated.header("cache-status");
+    EXPECT_EQ(decoded_body(revalidated, first), document);
+    ++expected_requests;
+    seen = express.requests(expected_requests);
+    ASSERT_EQ(seen.size(), expected_requests);
+    EXPECT_EQ(seen.back().status, 304U);
+    EXPECT_THAT(seen.back().if_none_match, HasSubstr("W/\""));
+    for (const char* accept : {"", "gzip", "br"}) EXPECT_EQ(get(accept).header("x-cache"), "HIT") << accept;
+  }
+  EXPECT_EQ(express.requests(expected_requests).size(), expected_requests);
 }
 
 std::string https_listener_config(const TestCertificates& certificates) {
