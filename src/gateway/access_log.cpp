@@ -34,6 +34,17 @@ void append_escaped(std::string& out, std::string_view text) {
   }
 }
 
+// A JSON string, or null when empty.
+void append_json_string_or_null(std::string& out, std::string_view text) {
+  if (text.empty()) {
+    out += "null";
+    return;
+  }
+  out.push_back('"');
+  append_escaped(out, text);
+  out.push_back('"');
+}
+
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 std::string milliseconds(std::chrono::microseconds duration) {
@@ -63,21 +74,9 @@ std::string format_access_line(const AccessRecord& record, AccessLogFormat forma
     line += fmt::format(R"(","status":{},"bytes":{},"duration_ms":{},"upstream_ms":{},"cache":)", record.status,
                         record.bytes, milliseconds(record.duration),
                         record.upstream ? milliseconds(*record.upstream) : std::string("null"));
-    if (record.cache.empty()) {
-      line += "null";
-    } else {
-      line.push_back('"');
-      append_escaped(line, record.cache);
-      line.push_back('"');
-    }
+    append_json_string_or_null(line, record.cache);
     line += R"(,"reason":)";
-    if (record.reason.empty()) {
-      line += "null";
-    } else {
-      line.push_back('"');
-      append_escaped(line, record.reason);
-      line.push_back('"');
-    }
+    append_json_string_or_null(line, record.reason);
     line.push_back('}');
     return line;
   }

@@ -367,7 +367,8 @@ std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inpu
   auto& plan = variant->plan;
   plan.url_key = inputs.plan.key;
   auto parts = plan.key_parts;
-  parts.push_back("v:" + index->generation + ":" + variant_id(inputs.request, index->headers));
+  plan.variant_id = variant_id(inputs.request, index->headers);
+  parts.push_back("v:" + index->generation + ":" + plan.variant_id);
   plan.key = Key(plan.key.name_space(), parts);
   plan.variant_of = std::move(index);
   return variant;
@@ -765,8 +766,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
       const Key url_key = *plan->url_key;
       (void)co_await cache_->remove(url_key);
       if (decision.store) decision = refused_storage("vary-changed");
-    } else if (decision.store && !variant_counts_.admit(plan->variant_of->generation,
-                                                        variant_id(inputs->request, *varied),
+    } else if (decision.store && !variant_counts_.admit(plan->variant_of->generation, plan->variant_id,
                                                         runtime->config.limits.max_variants)) {
       decision = refused_storage("vary-limit");
     }
@@ -797,8 +797,7 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
       index->headers = *varied;
       index->generation = new_variant_generation();
       auto variant = variant_inputs(*inputs, index);
-      variant_counts_.admit(index->generation, variant_id(inputs->request, *varied),
-                            runtime->config.limits.max_variants);
+      variant_counts_.admit(index->generation, variant->plan.variant_id, runtime->config.limits.max_variants);
       EntryOptions variant_options;
       variant_options.ttl = decision.ttl;
       variant_options.stale_ttl = kept;

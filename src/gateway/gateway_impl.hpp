@@ -55,6 +55,7 @@ struct EntryPlan {
   // Set when `key` names one variant of a URL whose responses vary (the URL's index, and the
   // URL's own key): see variants.hpp.
   std::shared_ptr<const VariantIndex> variant_of;
+  std::string variant_id;  // which variant of `variant_of` the request selects
   std::optional<Key> url_key;
   std::string upstream_target;         // normalised path + the keyed query only
   std::vector<std::string> keyed_headers;
