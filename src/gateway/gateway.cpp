@@ -48,31 +48,6 @@ public:
   bool timed_out;
 };
 
-// The keyed parameters in a fixed order: the rule's order, or by name for "*"; repeated names
-// keep their order of appearance.
-std::string canonical_query(std::string_view raw, const std::vector<std::string>* keyed) {
-  auto pairs = parse_query(raw);
-  std::vector<std::pair<std::string, std::string>> kept;
-  if (keyed == nullptr || (keyed->size() == 1 && keyed->front() == "*")) {
-    kept = std::move(pairs);
-    std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  } else {
-    for (const auto& name : *keyed) {
-      for (const auto& pair : pairs) {
-        if (pair.first == name) kept.push_back(pair);
-      }
-    }
-  }
-  std::string out;
-  for (const auto& [name, value] : kept) {
-    if (!out.empty()) out.push_back('&');
-    out += percent_encode(name);
-    out.push_back('=');
-    out += percent_encode(value);
-  }
-  return out;
-}
-
 // Headers for the cache's use only, or set by the gateway itself.
 bool gateway_owned(std::string_view name, std::string_view invalidation_header) {
   return name == "surrogate-control" || name == "surrogate-key" || name == "age" || name == "x-cache" ||
@@ -205,9 +180,6 @@ void log_origin_failure(std::string_view method, std::string_view target, std::s
 
 }  // namespace
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Reply json_error(unsigned status, std::string_view code, std::string_view detail) {
   Reply reply;
@@ -228,7 +200,8 @@ Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredRes
   return reply;
 }
 
-Reply&& LoadInputs::timed(Reply&& reply) const {
+Reply&& LoadInputs::finished(Reply&& reply, std::string_view not_stored) const {
+  if (!not_stored.empty()) reply.reason = not_stored;
   const auto waited = upstream_us.load(std::memory_order_relaxed);
   if (ran && waited >= 0) reply.upstream_time = std::chrono::microseconds(waited);
   return std::move(reply);
@@ -239,58 +212,6 @@ void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view 
   reply.add("X-Cache", x_cache);
   reply.add("Cache-Status", cache_status);
   reply.add("Age", std::to_string(std::max<std::int64_t>(0, age_seconds)));
-}
-
-Runtime::Runtime(GatewayConfig settings) : config(std::move(settings)), identity(config.identity) {
-  for (const auto& rule : config.rules) {
-    std::string error;
-    auto compiled = PathTemplate::compile(rule.path, &error);
-    if (!compiled) throw ConfigError(config.source + ": rule \"" + rule.name + "\": " + error);
-    rules.push_back(CompiledRule{rule, std::move(*compiled)});
-  }
-  stripped.insert(config.strip_request_headers.begin(), config.strip_request_headers.end());
-  for (const auto& text : config.identity.trusted_proxies) {
-    if (auto network = parse_network(text)) trusted_proxies.push_back(*network);
-  }
-}
-
-bool Runtime::trusts(std::string_view peer) const {
-  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
-                     [&](const Network& network) { return network.contains(peer); });
-}
-
-Identity Runtime::identify(const Request& request, const RequestContext& context) const {
-  const auto& header = config.identity.header;
-  const std::string_view claimed =
-      header.empty() || !trusts(context.peer) ? std::string_view{} : std::string_view(request[header]);
-  return identity.resolve(request[http::field::authorization], claimed, unix_now());
-}
-
-bool Runtime::carries_credentials(const Request& request, const RequestContext& context) const {
-  // Field lookups are case-insensitive: no name is lowered (or allocated) per request.
-  for (const auto& name : config.identity.credential_headers) {
-    if (request.find(name) != request.end()) return true;
-  }
-  const auto& header = config.identity.header;
-  return !header.empty() && request.find(header) != request.end() && trusts(context.peer);
-}
-
-bool Runtime::is_admin(const Request& request, const Identity& caller) const {
-  if (caller.admin) return true;
-  const auto token = bearer_token(request[http::field::authorization]);
-  if (token.empty()) return false;
-  return !config.admin.token_sha256.empty() && constant_time_equal(sha256_hex(token), config.admin.token_sha256);
-}
-
-std::pair<const CompiledRule*, Variables> Runtime::match(std::string_view method, std::string_view path) const {
-  for (const auto& compiled : rules) {
-    const auto& methods = compiled.rule.methods;
-    const bool method_matches = std::find(methods.begin(), methods.end(), method) != methods.end() ||
-                                (method == "HEAD" && std::find(methods.begin(), methods.end(), "GET") != methods.end());
-    if (!method_matches) continue;
-    if (auto variables = compiled.path.match(path)) return {&compiled, std::move(*variables)};
-  }
-  return {nullptr, {}};
 }
 
 Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock)
@@ -326,98 +247,14 @@ std::shared_ptr<const Runtime> Gateway::Impl::runtime() const {
   return runtime_;
 }
 
-EntryPlan Gateway::Impl::plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,
-                                    const Target& target, const Request& request,
-                                    const std::optional<std::string>& user) const {
-  EntryPlan plan;
-  plan.rule = rule;
-  plan.user = rule != nullptr && rule->rule.per_user ? user : std::nullopt;
-  if (user) variables["user"] = *user;
-  plan.variables = std::move(variables);
-  const std::string query = canonical_query(target.query, rule != nullptr ? &rule->rule.query : nullptr);
-  plan.unmatched_policy = runtime.config.unmatched_routes;
-  plan.upstream_target = target.path;
-  if (!query.empty()) plan.upstream_target += "?" + query;
-  std::vector<std::string> parts{target.path, "?" + query};
-  if (rule != nullptr) {
-    for (const auto& name : rule->rule.headers) {
-      plan.keyed_headers.push_back(name);
-      std::string value;
-      for (const auto& field : request) {
-        if (ascii_lower(field.name_string()) != name) continue;
-        if (!value.empty()) value += ", ";
-        value += std::string(field.value());
-      }
-      parts.push_back("h:" + name + "=" + value);
-    }
-  }
-  if (plan.user) parts.push_back("u:" + *plan.user);
-  plan.key = Key(rule != nullptr ? rule->rule.name_space : "http", parts);
-  plan.key_parts = std::move(parts);
-  return plan;
-}
-
 std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inputs,
                                                           std::shared_ptr<const VariantIndex> index) const {
   auto variant = std::make_shared<LoadInputs>();
   variant->runtime = inputs.runtime;
   variant->request = inputs.request;
   variant->context = inputs.context;
-  variant->plan = inputs.plan;
-  auto& plan = variant->plan;
-  plan.url_key = inputs.plan.key;
-  auto parts = plan.key_parts;
-  plan.variant_id = variant_id(inputs.request, index->headers);
-  parts.push_back("v:" + index->generation + ":" + plan.variant_id);
-  plan.key = Key(plan.key.name_space(), parts);
-  plan.variant_of = std::move(index);
+  variant->plan = plan_variant(inputs.plan, inputs.request, std::move(index));
   return variant;
-}
-
-OriginRequest Gateway::Impl::upstream_request(const Runtime& runtime, const Request& request, std::string target,
-                                              const RequestContext& context, bool for_cache,
-                                              const std::vector<std::string>& keyed_headers) const {
-  OriginRequest upstream;
-  if (for_cache) upstream.method(http::verb::get);
-  else if (request.method() == http::verb::unknown) upstream.method_string(request.method_string());  // extension
-  else upstream.method(request.method());
-  upstream.target(target);
-  upstream.version(11);
-  // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
-  std::vector<std::string> connection_listed;
-  for (auto item : split_list(request[http::field::connection])) connection_listed.push_back(ascii_lower(item));
-  std::string forwarded_for;
-  for (const auto& field : request) {
-    const std::string name = ascii_lower(field.name_string());
-    if (is_hop_by_hop(name) || name == "host" || name == "expect" || name == "x-forwarded-for") {
-      if (name == "x-forwarded-for") forwarded_for = std::string(field.value());
-      continue;
-    }
-    if (std::find(connection_listed.begin(), connection_listed.end(), name) != connection_listed.end()) continue;
-    if (runtime.stripped.contains(name) &&
-        std::find(keyed_headers.begin(), keyed_headers.end(), name) == keyed_headers.end()) {
-      continue;
-    }
-    // An identity header from an untrusted peer is a forgery: the origin must not see it either.
-    if (name == runtime.config.identity.header && !runtime.trusts(context.peer)) continue;
-    if (for_cache && (name == "if-none-match" || name == "if-modified-since" || name == "if-match" ||
-                      name == "if-unmodified-since" || name == "if-range" || name == "range")) {
-      continue;  // the cache needs the full response; it answers conditionals itself
-    }
-    if (for_cache && name == "accept-encoding") continue;  // the gateway negotiates codings itself
-    upstream.insert(field.name_string(), field.value());
-  }
-  if (!context.peer.empty()) {
-    upstream.set("X-Forwarded-For", forwarded_for.empty() ? context.peer : forwarded_for + ", " + context.peer);
-  }
-  if (!for_cache) upstream.body() = request.body();
-  // One stored coding every client can be given: gzip (decoded for the rare client without it);
-  // identity when this client cannot take gzip, so that its own answer, even one streamed
-  // through uncached, is always in a coding it accepts.
-  if (for_cache && accepts_coding(request[http::field::accept_encoding], "gzip")) {
-    upstream.set(http::field::accept_encoding, "gzip");
-  }
-  return upstream;
 }
 
 asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext context) {
@@ -556,14 +393,13 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       Reply reply = reply_from(*origin_error, origin_error);
       reply.head = head;
       set_cache_headers(reply, "MISS", fmt::format("strata; fwd=miss; fwd-status={}{}", origin_error->status, key_detail), 0);
-      co_return state->timed(std::move(reply));
+      co_return state->finished(std::move(reply));
     }
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), planned.upstream_target, message);
     Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
-    reply.reason = "origin-unavailable";
-    co_return state->timed(std::move(reply));
+    co_return state->finished(std::move(reply), "origin-unavailable");
   }
 
   const auto& entry = fetched.value;
@@ -643,8 +479,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       }
       set_cache_headers(unchanged, x_cache, cache_status, shown_age);
       unchanged.head = true;
-      unchanged.reason = entry.not_stored;
-      co_return state->timed(std::move(unchanged));
+      co_return state->finished(std::move(unchanged), entry.not_stored);
     }
   }
   // Every client gets a coding it accepts: the stored one when it can, else decoded or re-encoded.
@@ -688,8 +523,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
                                 : unsatisfiable_response(served->body.size());
         Reply partial = reply_from(*answer, answer);
         set_cache_headers(partial, x_cache, cache_status, shown_age);
-        partial.reason = entry.not_stored;
-        co_return state->timed(std::move(partial));
+        co_return state->finished(std::move(partial), entry.not_stored);
       }
     }
   }
@@ -702,8 +536,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     reply.content_length = reply.stream->content_length();
   }
   set_cache_headers(reply, x_cache, cache_status, shown_age);
-  reply.reason = entry.not_stored;
-  co_return state->timed(std::move(reply));
+  co_return state->finished(std::move(reply), entry.not_stored);
 }
 
 asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load) {
@@ -868,11 +701,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   Reply out = reply_from(*response, response);
   out.head = head;
   std::optional<std::uint64_t> declared;
-  if (auto length = reply.response.header("content-length")) {
-    std::uint64_t value = 0;
-    const auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), value);
-    if (error == std::errc() && end == length->data() + length->size()) declared = value;
-  }
+  if (auto length = reply.response.header("content-length")) declared = parse_decimal(*length);
   if (head) out.content_length = declared;
   if (reply.rest) {
     counters_.streamed.fetch_add(1, std::memory_order_relaxed);

@@ -6,7 +6,8 @@
 #include "gateway/identity.hpp"
 #include "gateway/pass_marks.hpp"
 #include "gateway/representations.hpp"
-#include "gateway/route.hpp"
+#include "gateway/request_plan.hpp"
+#include "gateway/runtime.hpp"
 #include "gateway/variants.hpp"
 
 #include <chrono>
@@ -15,56 +16,6 @@
 #include <vector>
 
 namespace strata::gateway {
-
-struct CompiledRule {
-  Rule rule;
-  PathTemplate path;
-};
-
-// The settings a SIGHUP replaces, as one immutable snapshot per request.
-struct Runtime {
-  explicit Runtime(GatewayConfig settings);
-  GatewayConfig config;
-  std::vector<CompiledRule> rules;
-  IdentityResolver identity;
-  std::unordered_set<std::string> stripped;  // request headers removed before going upstream
-
-  std::vector<Network> trusted_proxies;
-
-  // Whether `peer` may set the trusted identity header.
-  [[nodiscard]] bool trusts(std::string_view peer) const;
-  // The caller's identity, as configured (the identity header only from trusted peers).
-  [[nodiscard]] Identity identify(const Request& request, const RequestContext& context) const;
-  // Whether the request carries credentials (identity.credential_headers, or the identity
-  // header from a trusted peer): its answer may be personal.
-  [[nodiscard]] bool carries_credentials(const Request& request, const RequestContext& context) const;
-  // An admin caller: the admin token (compared by digest, in constant time) or a verified JWT
-  // with the admin claim. The same test for the admin API and for what Cache-Status shows.
-  [[nodiscard]] bool is_admin(const Request& request, const Identity& caller) const;
-
-  // The first rule for this method and path (GET rules also answer HEAD).
-  [[nodiscard]] std::pair<const CompiledRule*, Variables> match(std::string_view method, std::string_view path) const;
-};
-
-// A request resolved to one cache entry.
-struct EntryPlan {
-  const CompiledRule* rule = nullptr;  // null: no rule, the origin's headers decide
-  Variables variables;                 // path variables, plus "user" when known
-  Key key{"http", {}};
-  std::vector<std::string> key_parts;  // what `key` is made of, for its variants' keys
-  // Set when `key` names one variant of a URL whose responses vary (the URL's index, and the
-  // URL's own key): see variants.hpp.
-  std::shared_ptr<const VariantIndex> variant_of;
-  std::string variant_id;  // which variant of `variant_of` the request selects
-  std::optional<Key> url_key;
-  std::string upstream_target;         // normalised path + the keyed query only
-  std::vector<std::string> keyed_headers;
-  std::optional<std::string> user;
-  UnmatchedRoutes unmatched_policy = UnmatchedRoutes::public_only;
-  // The request carries credentials and the entry is shared (no user in the key, the rule does
-  // not declare its answers the same for all): see CredentialPolicy::bypass.
-  bool credentialed = false;
-};
 
 // What a cache miss needs to ask the origin; shared by the request and its loader, which may
 // outlive it (a background refresh).
@@ -78,8 +29,9 @@ struct LoadInputs {
   std::optional<HttpEntry> own_variant;
   std::atomic<std::int64_t> upstream_us{-1};  // how long the origin took, once the loader asked it
 
-  // `reply` with the time this request's own load waited for the origin, for the access log.
-  Reply&& timed(Reply&& reply) const;
+  // `reply` as the access log needs it: why its response was not stored, if it was not, and how
+  // long this request's own load waited for the origin.
+  Reply&& finished(Reply&& reply, std::string_view not_stored = {}) const;
 };
 
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
@@ -96,11 +48,6 @@ public:
                      const std::vector<std::string>& paths, std::vector<Key>& out, std::string* error) const;
 
   std::shared_ptr<const Runtime> runtime() const;
-  EntryPlan plan_entry(const Runtime& runtime, const CompiledRule* rule, Variables variables,
-                       const Target& target, const Request& request, const std::optional<std::string>& user) const;
-  OriginRequest upstream_request(const Runtime& runtime, const Request& request, std::string target,
-                                 const RequestContext& context, bool for_cache,
-                                 const std::vector<std::string>& keyed_headers) const;
 
   // RFC 9111 4.4: what a successful unsafe request invalidates by itself.
   boost::asio::awaitable<void> invalidate_written_uris(std::shared_ptr<const Runtime> runtime, const Request& request,
@@ -138,7 +85,6 @@ private:
                                              Variables variables, std::string detail = {});
 };
 
-std::int64_t unix_now();
 void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view cache_status, std::int64_t age_seconds);
 Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared);
 

@@ -10,14 +10,6 @@ namespace strata::gateway {
 
 namespace {
 
-std::optional<std::uint64_t> decimal(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::string content_range(const ByteRange& range, std::uint64_t length) {
   return "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" + std::to_string(length);
 }
@@ -37,14 +29,14 @@ RangeRequest evaluate_range(std::string_view range, std::uint64_t length) {
     const auto first_text = spec.substr(0, dash);
     const auto last_text = spec.substr(dash + 1);
     if (first_text.empty()) {  // a suffix: the last N bytes
-      const auto suffix = decimal(last_text);
+      const auto suffix = parse_decimal(last_text);
       if (!suffix) return out;
       if (*suffix == 0 || length == 0) continue;
       satisfiable.push_back({length - std::min(*suffix, length), length - 1});
       continue;
     }
-    const auto first = decimal(first_text);
-    const auto last = last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : decimal(last_text);
+    const auto first = parse_decimal(first_text);
+    const auto last = last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_decimal(last_text);
     if (!first || !last || *last < *first) return out;
     if (*first >= length) continue;
     satisfiable.push_back({*first, std::min(*last, length - 1)});
