@@ -3,7 +3,7 @@
 
 # Boost 1.81 exactly (Debian's libboost1.81-dev): the default 1.74 lacks Boost.URL and has an
 # older Asio, so refuse anything else rather than build against the wrong headers.
-find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json url)
 if(NOT Boost_VERSION VERSION_EQUAL 1.81.0)
   message(FATAL_ERROR "Strata needs Boost 1.81.0 (found ${Boost_VERSION}); run scripts/setup.sh")
 endif()

@@ -76,10 +76,14 @@ std::optional<Key> parse_key(std::string_view text) {
   while (start <= text.size()) {
     auto end = text.find(':', start);
     if (end == std::string_view::npos) end = text.size();
-    parts.push_back(percent_decode(text.substr(start, end - start), false));
+    auto part = percent_decode(text.substr(start, end - start), false);
+    if (!part) return std::nullopt;
+    parts.push_back(std::move(*part));
     start = end + 1;
   }
-  return Key(percent_decode(text.substr(0, colon), false), std::move(parts));
+  auto name_space = percent_decode(text.substr(0, colon), false);
+  if (!name_space || name_space->empty()) return std::nullopt;
+  return Key(std::move(*name_space), std::move(parts));
 }
 
 }  // namespace
@@ -379,7 +383,9 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   }
   constexpr std::string_view invalidate_prefix = "/invalidate/";
   if (relative.substr(0, invalidate_prefix.size()) == invalidate_prefix && relative.size() > invalidate_prefix.size()) {
-    const std::string name = percent_decode(relative.substr(invalidate_prefix.size()), false);
+    const auto decoded = percent_decode(relative.substr(invalidate_prefix.size()), false);
+    if (!decoded) co_return json_error(400, "bad_request", "the namespace or tag name has a malformed %-escape");
+    const std::string name = *decoded;
     if (method == http::verb::post) co_return json_reply(200, outcome_json(co_await cache_->invalidate_namespace(name)));
     if (method == http::verb::delete_) co_return json_reply(200, outcome_json(co_await cache_->invalidate_tag(name)));
     co_return method_not_allowed("POST (namespace), DELETE (tag)");

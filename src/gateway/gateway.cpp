@@ -2,6 +2,7 @@
 
 #include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
+#include "gateway/freshness.hpp"
 #include "gateway/ranges.hpp"
 #include "gateway/revalidation.hpp"
 #include "gateway/storage_policy.hpp"
@@ -455,7 +456,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       break;
   }
   cache_status += key_detail;
-  const std::int64_t shown_age = entry.response->initial_age + (fetched.source == Source::loader ? 0 : age);
+  const std::int64_t shown_age = current_age(entry.response->initial_age, fetched.source == Source::loader ? 0 : age);
 
   // Conditional requests answered from what we hold (RFC 9110 13.2.2: If-None-Match first).
   if (!entry.body_stream && entry.response->status == 200) {
@@ -566,7 +567,8 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   }
   const auto asked = std::chrono::steady_clock::now();
   auto reply = co_await origin_->send(std::move(upstream), max_body);
-  inputs->upstream_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count();
+  storage.response_delay = std::chrono::steady_clock::now() - asked;
+  inputs->upstream_us = std::chrono::duration_cast<std::chrono::microseconds>(storage.response_delay).count();
   if (!reply.ok) {
     // The cache serves the stale copy instead, unless the origin forbade that.
     if (stale == nullptr || stale_may_stand_in(*stale, rule, true)) throw OriginUnavailable(reply.error, reply.timed_out);

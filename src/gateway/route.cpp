@@ -1,21 +1,72 @@
 #include "gateway/route.hpp"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/hexdig_chars.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/pchars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url_view.hpp>
+
 #include <algorithm>
 #include <cctype>
 
 namespace strata::gateway {
+
+namespace urls = boost::urls;
+
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+constexpr char kHex[] = "0123456789ABCDEF";
+
+void append_escaped(std::string& out, unsigned char c) {
+  out.push_back('%');
+  out.push_back(kHex[c >> 4]);
+  out.push_back(kHex[c & 15]);
 }
 
-bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+// What RFC 3986 lets stand unescaped in a path segment and in a query.
+constexpr urls::grammar::lut_chars kPathChars = urls::pchars + '/';
+constexpr urls::grammar::lut_chars kQueryChars = urls::pchars + '/' + '?';
+
+bool starts_escape(std::string_view text, std::size_t i) {
+  return i + 2 < text.size() && urls::grammar::hexdig_value(text[i + 1]) >= 0 &&
+         urls::grammar::hexdig_value(text[i + 2]) >= 0;
+}
+
+// Bytes a client may send raw that RFC 3986 wants escaped (UTF-8, '"', '{', '|', ...) become
+// %XX, as a browser would send them. In the query a '%' that starts no escape is taken
+// literally (%25); in the path it stays, and the parser refuses it.
+std::string escape_raw_bytes(std::string_view text, const urls::grammar::lut_chars& allowed, bool query) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '%' && query && !starts_escape(text, i)) out += "%25";
+    else if (c == '%' || allowed(static_cast<char>(c))) out.push_back(static_cast<char>(c));
+    else append_escaped(out, c);
+  }
+  return out;
+}
+
+// RFC 3986 6.2.2: an escaped unreserved character is decoded, other escapes upper-cased. A raw
+// reserved character stays raw and an escaped one escaped: origins may tell ";" from "%3B".
+std::string normalized_escapes(urls::pct_string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    const auto value = static_cast<unsigned char>(urls::grammar::hexdig_value(segment[i + 1]) * 16 +
+                                                  urls::grammar::hexdig_value(segment[i + 2]));
+    if (urls::unreserved_chars(static_cast<char>(value))) out.push_back(static_cast<char>(value));
+    else append_escaped(out, value);
+    i += 2;
+  }
+  return out;
 }
 
 std::vector<std::string_view> split_segments(std::string_view path) {
@@ -33,40 +84,15 @@ std::vector<std::string_view> split_segments(std::string_view path) {
 
 }  // namespace
 
-std::string percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  auto valid = urls::make_pct_string_view(text);
+  if (!valid) return std::nullopt;
+  urls::encoding_opts options;
+  options.space_as_plus = plus_is_space;
+  return valid->decode(options);
 }
 
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (is_unreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string percent_encode(std::string_view text) { return urls::encode(text, urls::unreserved_chars); }
 
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
@@ -82,81 +108,63 @@ std::optional<Target> normalize_target(std::string_view raw, std::string* error)
   if (raw.empty() || raw.front() != '/') {
     return refuse("the request target must be a path starting with '/' (origin-form)");
   }
+  // A fragment is the client's own business: nothing from '#' on names the resource.
+  raw = raw.substr(0, raw.find('#'));
   const auto question = raw.find('?');
-  std::string_view path = raw.substr(0, question);
-  Target target;
-  if (question != std::string_view::npos) target.query = std::string(raw.substr(question + 1));
-  if (const auto hash = target.query.find('#'); hash != std::string::npos) target.query.resize(hash);
-  for (unsigned char c : target.query) {
-    if (c < 0x20 || c == 0x7f) return refuse("the query contains a control character");
+  const std::string_view path = raw.substr(0, question);
+  const std::string_view query = question == std::string_view::npos ? std::string_view{} : raw.substr(question + 1);
+  const auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::any_of(path.begin(), path.end(), control)) return refuse("the path contains a control character");
+  if (std::any_of(query.begin(), query.end(), control)) return refuse("the query contains a control character");
+  if (path.find('\\') != std::string_view::npos) return refuse("the path contains '\\'");
+
+  std::string escaped = escape_raw_bytes(path, kPathChars, false);
+  if (question != std::string_view::npos) escaped += "?" + escape_raw_bytes(query, kQueryChars, true);
+  const auto parsed = urls::parse_origin_form(escaped);
+  if (!parsed) {
+    return refuse("the path has a malformed percent-escape: '%' must be followed by two hex digits (write a "
+                  "literal '%' as %25)");
   }
 
-  // Decode what may be decoded, refuse what would change the path's structure.
-  std::string decoded;
-  decoded.reserve(path.size());
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(path[i]);
-    if (c < 0x20 || c == 0x7f) return refuse("the path contains a control character");
-    if (c == '\\') return refuse("the path contains '\\'");
-    if (c == '#') break;
-    if (c != '%') {
-      decoded.push_back(static_cast<char>(c));
-      continue;
-    }
-    if (i + 2 >= path.size() || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0) {
-      return refuse("the path has a malformed percent-escape at byte " + std::to_string(i));
-    }
-    const auto value = static_cast<unsigned char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
-    if (value == '/' || value == '\\' || value == 0) {
+  // Dot segments and empty ones are resolved on the decoded segment, so that "%2e%2e" climbs as
+  // ".." does; what would change the path's structure is refused.
+  std::vector<std::string> kept;
+  for (const auto segment : parsed->encoded_segments()) {
+    const std::string decoded = segment.decode();
+    if (decoded.find_first_of(std::string_view("/\\\0", 3)) != std::string::npos) {
       return refuse("the path contains an encoded '/', '\\' or NUL (%2F, %5C, %00), which origins "
                     "interpret differently");
     }
-    if (is_unreserved(value)) {
-      decoded.push_back(static_cast<char>(value));
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      decoded.push_back('%');
-      decoded.push_back(kHex[value >> 4]);
-      decoded.push_back(kHex[value & 15]);
-    }
-    i += 2;
-  }
-
-  std::vector<std::string_view> kept;
-  for (auto segment : split_segments(decoded)) {
-    if (segment == ".") continue;
-    if (segment == "..") {
+    if (decoded == ".") continue;
+    if (decoded == "..") {
       if (kept.empty()) return refuse("the path climbs above the root with '..'");
       kept.pop_back();
       continue;
     }
-    if (segment.empty()) continue;
-    kept.push_back(segment);
+    if (decoded.empty()) continue;
+    kept.push_back(normalized_escapes(segment));
   }
+  Target target;
   target.path = "/";
   for (std::size_t i = 0; i < kept.size(); ++i) {
     if (i > 0) target.path.push_back('/');
     target.path.append(kept[i]);
   }
   // A trailing slash is part of the resource name for many frameworks: keep it.
-  if (decoded.size() > 1 && decoded.back() == '/' && target.path.size() > 1) target.path.push_back('/');
+  if (path.size() > 1 && path.back() == '/' && target.path.size() > 1) target.path.push_back('/');
+  target.query = std::string(parsed->encoded_query());
   return target;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    auto end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
-    const auto item = query.substr(start, end - start);
-    if (!item.empty()) {
-      const auto equals = item.find('=');
-      pairs.emplace_back(percent_decode(item.substr(0, equals), true),
-                         equals == std::string_view::npos ? std::string()
-                                                          : percent_decode(item.substr(equals + 1), true));
-    }
-    start = end + 1;
+  const auto params = urls::parse_query(query);
+  if (!params) return pairs;
+  urls::encoding_opts plus_is_space;
+  plus_is_space.space_as_plus = true;
+  for (const auto param : *params) {
+    if (param.key.empty() && !param.has_value) continue;  // "a=1&&b=2"
+    pairs.emplace_back(param.key.decode(plus_is_space), param.has_value ? param.value.decode(plus_is_space) : "");
   }
   return pairs;
 }
@@ -201,7 +209,9 @@ std::optional<Variables> PathTemplate::match(std::string_view path) const {
   for (std::size_t i = 0; i < segments.size(); ++i) {
     if (segments_[i].variable) {
       if (segments[i].empty()) return std::nullopt;
-      variables.emplace(segments_[i].text, percent_decode(segments[i], false));
+      auto value = percent_decode(segments[i], false);
+      if (!value) return std::nullopt;
+      variables.emplace(segments_[i].text, std::move(*value));
     } else if (segments[i] != segments_[i].text) {
       return std::nullopt;
     }

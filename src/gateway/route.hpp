@@ -16,17 +16,20 @@ namespace strata::gateway {
 
 struct Target {
   std::string path;   // normalised, still percent-encoded where it must be
-  std::string query;  // raw, without '?'
+  std::string query;  // without '?': valid RFC 3986 query text, otherwise as the client wrote it
 };
 
-// Splits and normalises an origin-form request target. Unreserved characters written as %XX are
-// decoded, other escapes upper-cased, "." and ".." segments resolved, repeated '/' merged.
-// Refused (nullopt, `error` says why): targets not starting with '/', ".." above the root,
-// encoded '/', '\' or NUL, control characters, malformed escapes. So "/a/..%2fb" or "/a%2F..%2Fb"
-// never name a different resource for the cache than for the origin.
+// Splits and normalises an origin-form request target (parsed with Boost.URL). Raw bytes RFC
+// 3986 wants escaped (UTF-8, '"', '{', ...) are escaped; unreserved characters written as %XX are
+// decoded, other escapes upper-cased, "." and ".." segments resolved, repeated '/' merged; a
+// stray '%' in the query is a literal '%'. Refused (nullopt, `error` says why): targets not
+// starting with '/', ".." above the root, encoded '/', '\' or NUL, control characters,
+// malformed escapes in the path. So "/a/..%2fb" or "/a%2F..%2Fb" never name a different
+// resource for the cache than for the origin.
 std::optional<Target> normalize_target(std::string_view raw, std::string* error);
 
-// name=value pairs in order, names and values percent-decoded ('+' is a space).
+// name=value pairs in order, names and values percent-decoded ('+' is a space); empty when
+// `query` is not valid query text (a normalised Target's always is).
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
 
 using Variables = std::map<std::string, std::string, std::less<>>;
@@ -56,7 +59,8 @@ private:
 // without an identity).
 std::optional<std::string> expand(std::string_view text, const Variables& variables);
 
-std::string percent_decode(std::string_view text, bool plus_is_space);
+// nullopt when `text` has a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 // Every byte outside RFC 3986's unreserved set as %XX (query names and values).
 std::string percent_encode(std::string_view text);
 // Header names and other protocol tokens, compared case-insensitively by lowering them once.

@@ -1,7 +1,8 @@
 #include "gateway/storage_policy.hpp"
 
+#include "gateway/freshness.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 
 namespace strata::gateway {
@@ -13,23 +14,6 @@ namespace {
 constexpr std::size_t kMaxTags = 64;
 
 }  // namespace
-
-std::optional<std::int64_t> upstream_age(const StoredResponse& response) {
-  std::size_t lines = 0;
-  std::string_view value;
-  for (const auto& [name, field] : response.headers) {
-    if (name == "age") {
-      ++lines;
-      value = field;
-    }
-  }
-  if (lines == 0) return 0;
-  std::int64_t age = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), age);
-  if (error == std::errc::result_out_of_range && lines == 1) return std::int64_t{1} << 31;
-  if (lines > 1 || error != std::errc() || end != value.data() + value.size() || age < 0) return std::nullopt;
-  return age;
-}
 
 bool understood_status(unsigned status) {
   static constexpr unsigned kKnown[] = {200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308,
@@ -56,7 +40,7 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
     return decision;
   };
   const auto age = upstream_age(response);
-  decision.initial_age = age.value_or(0);
+  decision.initial_age = age ? initial_age(*age, context.response_delay) : 0;
   // Set-Cookie belongs to the one client it was sent to.
   if (response.has("set-cookie")) return refuse("set-cookie");
   if (control.is_private && !(rule != nullptr && rule->per_user && context.keyed_by_user)) return refuse("private");
@@ -88,9 +72,9 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
   const bool storable_status = std::find(std::begin(kStorable), std::end(kStorable), response.status) != std::end(kStorable);
   const bool negative = rule != nullptr && std::find(rule->negative_statuses.begin(), rule->negative_statuses.end(),
                                                      response.status) != rule->negative_statuses.end();
-  const bool explicit_lifetime = surrogate.max_age || control.s_maxage || control.max_age || response.has("expires");
+  const auto lifetime = explicit_lifetime(response, control, surrogate);
   const bool final_status = response.status >= 200 && response.status != 206 && response.status != 304;
-  if (!storable_status && !negative && !(explicit_lifetime && final_status)) return refuse("status");
+  if (!storable_status && !negative && !(lifetime && final_status)) return refuse("status");
 
   // RFC 9111 3.5: a response to a request with credentials enters a shared entry only when the
   // origin says a shared cache may reuse it. A rule's ttl does not say so; `credentials =
@@ -102,7 +86,7 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
   if (negative && !storable_status) {
     decision.ttl = rule->negative_ttl;
   } else if (surrogate.max_age) {
-    decision.ttl = *surrogate.max_age - std::chrono::seconds(*age);
+    decision.ttl = *lifetime - std::chrono::seconds(decision.initial_age);
   } else if (rule != nullptr && rule->ttl && storable_status) {
     if (control.no_cache) return refuse("no-cache");
     decision.ttl = *rule->ttl;
@@ -113,18 +97,9 @@ StorageDecision decide_storage(const StoredResponse& response, const StorageCont
     if (rule == nullptr && context.unmatched == UnmatchedRoutes::public_only && !control.is_public) {
       return refuse("not-public");
     }
-    if (control.s_maxage) {
-      decision.ttl = *control.s_maxage;
-    } else if (control.max_age) {
-      decision.ttl = *control.max_age;
-    } else if (const auto expires = response.joined("expires"); !expires.empty()) {
-      // Expires is relative to the origin's Date (clock skew cancels out); invalid means stale.
-      const auto date = parse_http_date(response.joined("date"));
-      const auto until = parse_http_date(expires);
-      if (until && date) decision.ttl = std::chrono::seconds(*until - *date);
-    }
-    // The time the response already spent in caches upstream counts against its freshness.
-    decision.ttl -= std::chrono::seconds(*age);
+    // The time the response already spent in caches upstream, and on its way, counts against
+    // its freshness.
+    decision.ttl = lifetime.value_or(0s) - std::chrono::seconds(decision.initial_age);
   }
   if (decision.ttl <= 0s) return refuse("no-lifetime");
 

@@ -35,6 +35,8 @@ struct StorageContext {
   bool negotiates_codings = false;
   const Variables* variables = nullptr;                      // for the rule's tag templates
   std::string_view invalidation_header;
+  // From the request to the origin to its response: it counts in the response's age.
+  std::chrono::steady_clock::duration response_delay{};
 };
 
 struct StorageDecision {
@@ -42,7 +44,7 @@ struct StorageDecision {
   std::chrono::seconds ttl{0};
   std::chrono::seconds stale{0};
   std::vector<std::string> tags;
-  std::int64_t initial_age = 0;          // the origin's Age: time spent in caches before us
+  std::int64_t initial_age = 0;  // age on arrival: the origin's Age plus the response delay
   bool shared_with_credentials = false;  // requests with credentials may be answered from it
   std::string reason;                    // why not stored: Cache-Status detail, logs, metrics
   // Not stored for a reason of the response itself, to a request without credentials, and not
@@ -51,10 +53,6 @@ struct StorageDecision {
 };
 
 StorageDecision decide_storage(const StoredResponse& response, const StorageContext& context);
-
-// The origin's Age: 0 when absent; nullopt unless one non-negative integer (RFC 9111 5.1: a
-// list, a second line or a fraction make the response stale).
-std::optional<std::int64_t> upstream_age(const StoredResponse& response);
 
 // A status code whose semantics RFC 9110 defines (for must-understand).
 bool understood_status(unsigned status);

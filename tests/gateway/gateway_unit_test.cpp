@@ -155,6 +155,15 @@ TEST(RequestTarget, NormalisesLikeTheOriginWill) {
   EXPECT_EQ(normalize_target("/a/?x=1&y=2", &error)->path, "/a/");
   EXPECT_EQ(normalize_target("/a?x=1&y=2", &error)->query, "x=1&y=2");
   EXPECT_EQ(normalize_target("/account;x.css", &error)->path, "/account;x.css");
+  EXPECT_EQ(normalize_target("/account%3bx.css", &error)->path, "/account%3Bx.css");  // not the same as ';'
+  // Raw bytes a client should have escaped are escaped, as a browser sends them.
+  EXPECT_EQ(normalize_target("/caf\xc3\xa9/a\"b", &error)->path, "/caf%C3%A9/a%22b");
+  EXPECT_EQ(normalize_target("/caf%c3%a9", &error)->path, "/caf%C3%A9");
+  EXPECT_EQ(normalize_target("/a?f={\"k\":1}", &error)->query, "f=%7B%22k%22:1%7D");
+  // A '%' that starts no escape is a literal '%' in the query (in the path it is refused).
+  EXPECT_EQ(normalize_target("/a?p=100%&q=%zz&r=%41", &error)->query, "p=100%25&q=%25zz&r=%41");
+  EXPECT_EQ(normalize_target("/a?x=1#frag?y=2", &error)->query, "x=1");
+  EXPECT_EQ(normalize_target("/a#x/../..", &error)->path, "/a");
 }
 
 TEST(RequestTarget, RefusesWhatOriginsReadDifferently) {
@@ -189,6 +198,12 @@ TEST(PathTemplate, QueryParsingDecodes) {
   EXPECT_EQ(pairs[1].second, "x y");
   EXPECT_EQ(pairs[2].second, "&");
   EXPECT_EQ(pairs[3].first, "flag");
+  EXPECT_EQ(parse_query("a=1&&b=2").size(), 2U);  // an empty item is no parameter
+  EXPECT_TRUE(parse_query("a=%zz").empty());       // not query text: normalize_target escapes it first
+  EXPECT_EQ(percent_decode("a%2Fb+c", false), "a/b+c");
+  EXPECT_EQ(percent_decode("a+c", true), "a c");
+  EXPECT_EQ(percent_decode("100%", false), std::nullopt);
+  EXPECT_EQ(percent_encode("a b/~-._%"), "a%20b%2F~-._%25");
 }
 
 TEST(CacheControlParsing, DirectivesAndInvalidValues) {
