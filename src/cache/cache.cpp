@@ -311,6 +311,7 @@ public:
   struct Lookup {
     EntryPtr fresh;
     Source fresh_source = Source::l1;
+    bool l2_failed = false;  // Redis did not answer the read in time: the load that follows leaves it out
     EntryPtr stale;
     detail::ErasedValue fresh_value;
     // Instead of fresh_value, for a ValueIsBytes type's L2 hit that L1 does not keep: the value.
@@ -438,6 +439,9 @@ Cache::Impl::Impl(asio::any_io_executor executor, CacheOptions options)
   if (options_.max_fill_duration <= 0ms) {
     throw std::invalid_argument("CacheOptions::max_fill_duration must be positive");
   }
+  if (options_.redis_deadline <= 0ms) {
+    throw std::invalid_argument("CacheOptions::redis_deadline must be positive (e.g. 250ms)");
+  }
   const auto system_now = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
@@ -477,7 +481,8 @@ void Cache::Impl::attach_redis() {
         if (auto self = weak.lock()) self->on_recovered();
       }};
   l2_ = std::make_shared<cache::RedisTier>(executor_, std::move(*deployment), keyspace_, metrics_, options_.bus,
-                                           std::move(callbacks), options_.max_fill_duration + 10s);
+                                           std::move(callbacks), options_.max_fill_duration + 10s,
+                                           options_.redis_deadline);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,7 +619,10 @@ std::optional<std::string> Cache::Impl::accept_l2(Lookup& out, cache::RedisTier:
                                                   const detail::ErasedCodec& codec, const ReadPolicy& policy,
                                                   std::uint64_t sequence, bool keep_entry) {
   metrics_.record(cache::Latency::l2, std::chrono::steady_clock::now() - out.l2_began);
-  if (!read.ok) return std::nullopt;
+  if (!read.ok) {
+    out.l2_failed = true;
+    return std::nullopt;
+  }
   out.epoch = read.epoch;
   if (read.wrong_type) return "not a string value";
   if (!read.value) return std::nullopt;
@@ -1121,7 +1129,10 @@ asio::awaitable<detail::ErasedFetch> Cache::Impl::serve_miss(const Key& key, con
                                                             detail::ErasedLoader loader, const EntryOptions& options,
                                                             std::string full, std::uint64_t sequence,
                                                             Lookup found) {
-  const Policy policy = resolve(options_.defaults, options);
+  Policy policy = resolve(options_.defaults, options);
+  // Redis just failed this caller (a timeout, a broken connection, an open breaker): asking it
+  // again for the lease and the store would only add deadlines to the wait.
+  if (found.l2_failed) policy.use_l2 = false;
   const std::int64_t now = found.now_ms;
   const bool has_stale = found.stale != nullptr && policy.fail_safe;
   bool leader = false;

@@ -161,12 +161,13 @@ std::string millis(std::chrono::milliseconds duration) {
 
 RedisTier::RedisTier(asio::any_io_executor executor, redis::Deployment deployment,
                      const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
-                     std::chrono::milliseconds mark_lifetime)
+                     std::chrono::milliseconds mark_lifetime, std::chrono::milliseconds command_deadline)
     : strand_(core::strand_of(executor)),
       keyspace_(keyspace),
       metrics_(metrics),
       callbacks_(std::move(callbacks)),
       mark_lifetime_(mark_lifetime),
+      deadline_(command_deadline),
       client_(redis::Client::create(strand_, deployment)),
       sharded_(client_->sharded()) {
   std::random_device random;
@@ -254,7 +255,7 @@ void RedisTier::close() {
 }
 
 asio::awaitable<std::optional<Reply>> RedisTier::call(std::string_view routing_key, Request request) {
-  auto reply = co_await client_->exec(routing_key, std::move(request));
+  auto reply = co_await client_->exec(routing_key, std::move(request), deadline_);
   if (!check(reply)) co_return std::nullopt;
   co_return std::move(*reply);
 }
@@ -262,7 +263,7 @@ asio::awaitable<std::optional<Reply>> RedisTier::call(std::string_view routing_k
 asio::awaitable<std::optional<Reply>> RedisTier::script(const redis::Script& script,
                                                         std::vector<std::string> keys,
                                                         std::vector<std::string> arguments) {
-  auto reply = co_await client_->run_script(script, keys, arguments);
+  auto reply = co_await client_->run_script(script, keys, arguments, deadline_);
   if (!check(reply)) co_return std::nullopt;
   if (reply->is_error()) {
     metrics_.bump(cache::Count::l2_errors);
@@ -275,8 +276,8 @@ asio::awaitable<std::optional<Reply>> RedisTier::script(const redis::Script& scr
 // Not a coroutine: a caller already on the strand awaits the client's own awaitable, so an L2
 // hit costs no coroutine frame here.
 asio::awaitable<redis::Result<Reply>> RedisTier::get(std::string_view key, const asio::any_io_executor& caller) {
-  if (is_strand(caller)) return client_->exec(key, Request("GET", key));
-  return asio::co_spawn(strand_, client_->exec(key, Request("GET", key)), asio::use_awaitable);
+  if (is_strand(caller)) return client_->exec(key, Request("GET", key), deadline_);
+  return asio::co_spawn(strand_, client_->exec(key, Request("GET", key), deadline_), asio::use_awaitable);
 }
 
 RedisTier::Read RedisTier::interpret(redis::Result<Reply>&& reply) {
@@ -310,7 +311,7 @@ asio::awaitable<RedisTier::Read> RedisTier::read_with_epoch_on_strand(std::strin
   if (!sharded_) {
     Request request("GET", key);
     request.push({"GET", keyspace_.epoch()});
-    auto replies = co_await client_->exec_all(key, std::move(request));
+    auto replies = co_await client_->exec_all(key, std::move(request), deadline_);
     if (!check(replies)) co_return Read{};
     epoch = as_counter((*replies)[1]).value_or(0);
     observe_epoch(epoch);
@@ -321,7 +322,7 @@ asio::awaitable<RedisTier::Read> RedisTier::read_with_epoch_on_strand(std::strin
     auto known = co_await epoch_on_strand();
     if (!known) co_return Read{};
     epoch = *known;
-    auto reply = co_await client_->exec(key, Request("GET", key));
+    auto reply = co_await client_->exec(key, Request("GET", key), deadline_);
     if (!check(reply)) co_return Read{};
     value = std::move(*reply);
   }
@@ -496,7 +497,7 @@ asio::awaitable<std::uint64_t> RedisTier::mark_and_unlink(std::vector<std::strin
     // is deleted by the UNLINK. Both commands are in the entry's slot.
     Request request("SET", keyspace_.key_mark(entry), mark, "PX", px);
     request.push({"UNLINK", entry});
-    asio::co_spawn(strand_, client_->exec_all(entry, std::move(request)),
+    asio::co_spawn(strand_, client_->exec_all(entry, std::move(request), deadline_),
                    [self, progress](std::exception_ptr error, redis::Result<std::vector<Reply>> replies) {
                      if (error || !self->check(replies) || replies->size() != 2 || (*replies)[1].is_error()) {
                        progress->failed = true;
@@ -639,7 +640,7 @@ asio::awaitable<bool> RedisTier::publish(std::string payload) {
 asio::awaitable<bool> RedisTier::publish_on_strand(std::string payload) {
   // Always the same connection, so that one publisher's messages stay in order.
   auto reply = co_await client_->ordered_connection().exec(
-      Request("PUBLISH", keyspace_.bus_channel(), payload));
+      Request("PUBLISH", keyspace_.bus_channel(), payload), deadline_);
   co_return check(reply);
 }
 

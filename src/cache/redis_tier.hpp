@@ -38,7 +38,7 @@ public:
   // Throws std::invalid_argument for a deployment that cannot work (see redis::Client::create).
   RedisTier(boost::asio::any_io_executor executor, redis::Deployment deployment,
             const Keyspace& keyspace, Metrics& metrics, bool bus, Callbacks callbacks,
-            std::chrono::milliseconds mark_lifetime);
+            std::chrono::milliseconds mark_lifetime, std::chrono::milliseconds command_deadline);
   ~RedisTier();
 
   // Connects the pool and the bus; true when Redis answered. Never throws; on failure the
@@ -167,6 +167,8 @@ private:
   Metrics& metrics_;
   Callbacks callbacks_;
   const std::chrono::milliseconds mark_lifetime_;
+  // Every command a caller waits for (reads, fills, leases, invalidations): CacheOptions::redis_deadline.
+  const std::chrono::milliseconds deadline_;
   std::unique_ptr<redis::Client> client_;
   const bool sharded_;
   std::unique_ptr<redis::Subscriber> subscriber_;

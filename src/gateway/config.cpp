@@ -504,6 +504,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("l1_capacity_mib", cache.l1_capacity_mib, 1, 1 << 20);
     reader.read("l1", cache.l1);
     reader.read("integrity_secret", cache.integrity_secret);
+    reader.read_duration("redis_deadline", cache.redis_deadline, Millis(1));
     reader.reject_unknown();
   }
   if (const auto* table = top.sub_table("identity")) {

@@ -189,6 +189,9 @@ struct CacheConfig {
   std::size_t l1_capacity_mib = 256;
   bool l1 = true;
   std::string integrity_secret;
+  // The longest one Redis command may hold a request up; past it the request goes on without
+  // Redis (L1, the origin). See CacheOptions::redis_deadline.
+  Millis redis_deadline{250};
 };
 
 // Routes no rule matches: cached only when the origin says `public` (the default, because an

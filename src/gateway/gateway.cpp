@@ -224,6 +224,7 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::s
   options.l1.capacity_bytes = config.cache.l1_capacity_mib * 1024 * 1024;
   options.integrity_secret = config.cache.integrity_secret;
   options.defaults.use_l1 = config.cache.l1;
+  options.redis_deadline = config.cache.redis_deadline;
   clock_ = clock != nullptr ? clock : steady_clock();
   forms_ = std::make_unique<Representations>(config.compression.forms_cache_mib * 1024 * 1024);
   options.clock = std::move(clock);

@@ -80,19 +80,21 @@ private:
 
 class Connection::Impl : public std::enable_shared_from_this<Impl> {
 public:
-  Impl(asio::any_io_executor executor, ConnectionOptions options)
+  Impl(asio::any_io_executor executor, ConnectionOptions options, std::shared_ptr<CircuitBreaker> breaker)
       : executor_(std::move(executor)),
         options_(std::move(options)),
         transport_(executor_, options_),
         write_signal_(executor_),
         deadline_timer_(executor_),
         queue_(options_.max_pending),
-        breaker_(options_.breaker_failures, options_.breaker_cooldown),
+        breaker_(breaker != nullptr ? std::move(breaker)
+                                    : std::make_shared<CircuitBreaker>(options_.breaker_failures,
+                                                                       options_.breaker_cooldown)),
         reconnector_(executor_, options_,
                      Reconnector::Hooks{
                          [this] { return state_ == State::disconnected; },
-                         [this] { return breaker_.remaining_cooldown(now()); },
-                         [this] { return breaker_.allow(now()); },
+                         [this] { return breaker_->remaining_cooldown(now()); },
+                         [this] { return breaker_->allow(now()); },
                          [this]() -> asio::awaitable<bool> { co_return (co_await connect_once()).has_value(); },
                      }) {
     write_signal_.expires_at(asio::steady_timer::time_point::max());
@@ -147,7 +149,7 @@ private:
   bool writing_ = false;  // the writer coroutine owns the socket's write side
   std::string overflow_;  // what a direct write could not send; the writer sends it first
   RequestQueue queue_;
-  CircuitBreaker breaker_;
+  std::shared_ptr<CircuitBreaker> breaker_;
   Reconnector reconnector_;
   std::vector<asio::steady_timer*> connect_waiters_;
   State state_ = State::disconnected;
@@ -191,12 +193,12 @@ asio::awaitable<Result<void>> Connection::Impl::connect_once() {
   if (!opened) {
     state_ = State::disconnected;
     last_error_ = std::move(detail);
-    breaker_.record_failure(now());
+    breaker_->record_failure(now());
     co_return opened;
   }
   state_ = State::connected;
   last_error_.clear();
-  breaker_.record_success();
+  breaker_->record_success();
   overflow_.clear();
   writing_ = true;  // until the new writer has looked at what queued up while disconnected
   asio::co_spawn(executor_, read_loop(self, generation), asio::detached);
@@ -389,7 +391,7 @@ void Connection::Impl::fail(std::uint64_t generation, Error error, std::string d
   write_signal_.cancel();
   queue_.fail_all(make_error_code(error));
   resume_finished(false);
-  breaker_.record_failure(now());
+  breaker_->record_failure(now());
   start_reconnecting();
 }
 
@@ -409,14 +411,14 @@ void Connection::Impl::close() {
 asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
     Request request, std::optional<std::chrono::milliseconds> timeout) {
   if (state_ == State::closed) co_return make_error_code(Error::cancelled);
-  if (breaker_.state(now()) == CircuitBreaker::State::open) {
+  if (breaker_->state(now()) == CircuitBreaker::State::open) {
     last_error_ = "circuit open after repeated failures; retrying in " +
-                  std::to_string(breaker_.remaining_cooldown(now()).count()) + " ms";
+                  std::to_string(breaker_->remaining_cooldown(now()).count()) + " ms";
     co_return make_error_code(Error::circuit_open);
   }
   if (state_ != State::connected) {
     if (!options_.queue_while_disconnected) co_return make_error_code(Error::not_connected);
-  } else if (!breaker_.allow(now())) {
+  } else if (!breaker_->allow(now())) {
     co_return make_error_code(Error::circuit_open);  // half-open: another request is the probe
   }
   auto self = shared_from_this();  // the frame may outlive its caller's interest, not this
@@ -466,15 +468,19 @@ asio::awaitable<Result<std::vector<Reply>>> Connection::Impl::exec_all(
     outcome = pending->error;
   }
   if (!outcome) {
-    breaker_.record_success();
+    breaker_->record_success();
     co_return std::move(pending->replies);
   }
-  if (counts_against_endpoint(outcome)) breaker_.record_failure(now());
+  if (counts_against_endpoint(outcome)) breaker_->record_failure(now());
   co_return outcome;
 }
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
-    : impl_(std::make_shared<Impl>(executor, std::move(options))) {
+    : Connection(executor, std::move(options), nullptr) {}
+
+Connection::Connection(asio::any_io_executor executor, ConnectionOptions options,
+                       std::shared_ptr<CircuitBreaker> breaker)
+    : impl_(std::make_shared<Impl>(executor, std::move(options), std::move(breaker))) {
   asio::use_service<SuspendedCallers>(asio::query(executor, asio::execution::context)).enroll(impl_);
 }
 

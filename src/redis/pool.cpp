@@ -1,5 +1,7 @@
 #include <strata/redis/pool.hpp>
 
+#include "redis/resilience.hpp"
+
 #include <limits>
 
 namespace strata::redis {
@@ -7,7 +9,12 @@ namespace strata::redis {
 Pool::Pool(boost::asio::any_io_executor executor, ConnectionOptions options) {
   const std::size_t size = options.pool_size == 0 ? 1 : options.pool_size;
   connections_.reserve(size);
-  for (std::size_t i = 0; i < size; ++i) connections_.push_back(std::make_unique<Connection>(executor, options));
+  // One endpoint, one verdict on its health: a stalled server opens the breaker after
+  // breaker_failures failures in all, not that many on every connection.
+  auto breaker = std::make_shared<CircuitBreaker>(options.breaker_failures, options.breaker_cooldown);
+  for (std::size_t i = 0; i < size; ++i) {
+    connections_.push_back(std::make_unique<Connection>(executor, options, breaker));
+  }
 }
 
 boost::asio::awaitable<Result<void>> Pool::connect() {

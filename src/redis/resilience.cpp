@@ -20,39 +20,49 @@ bool CircuitBreaker::allow(time_point now) noexcept {
   switch (state(now)) {
     case State::closed: return true;
     case State::open: return false;
-    case State::half_open:
-      if (probe_in_flight_) return false;
-      state_ = State::half_open;
-      probe_in_flight_ = true;
+    case State::half_open: {
+      bool expected = false;
+      if (!probe_in_flight_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
+      state_.store(State::half_open, std::memory_order_release);
       return true;
+    }
   }
   return false;
 }
 
 void CircuitBreaker::record_success() noexcept {
-  state_ = State::closed;
-  consecutive_failures_ = 0;
-  probe_in_flight_ = false;
+  // Loads first: a healthy endpoint's every reply costs no write to shared memory.
+  if (consecutive_failures_.load(std::memory_order_relaxed) != 0) {
+    consecutive_failures_.store(0, std::memory_order_relaxed);
+  }
+  if (state_.load(std::memory_order_acquire) != State::closed) {
+    state_.store(State::closed, std::memory_order_release);
+    probe_in_flight_.store(false, std::memory_order_release);
+  }
 }
 
 void CircuitBreaker::record_failure(time_point now) noexcept {
   if (threshold_ == 0) return;
-  ++consecutive_failures_;
-  if (state_ == State::half_open || consecutive_failures_ >= threshold_) {
-    state_ = State::open;
-    opened_at_ = now;
-    probe_in_flight_ = false;
+  const auto failures = consecutive_failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (state_.load(std::memory_order_acquire) == State::half_open || failures >= threshold_) {
+    opened_at_.store(now.time_since_epoch().count(), std::memory_order_release);
+    state_.store(State::open, std::memory_order_release);
+    probe_in_flight_.store(false, std::memory_order_release);
   }
 }
 
 CircuitBreaker::State CircuitBreaker::state(time_point now) const noexcept {
-  if (state_ == State::open && now - opened_at_ >= cooldown_) return State::half_open;
-  return state_;
+  const auto state = state_.load(std::memory_order_acquire);
+  if (state == State::open && now - time_point(time_point::duration(opened_at_.load(std::memory_order_acquire))) >= cooldown_) {
+    return State::half_open;
+  }
+  return state;
 }
 
 std::chrono::milliseconds CircuitBreaker::remaining_cooldown(time_point now) const noexcept {
-  if (state_ != State::open) return std::chrono::milliseconds(0);
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(opened_at_ + cooldown_ - now);
+  if (state_.load(std::memory_order_acquire) != State::open) return std::chrono::milliseconds(0);
+  const time_point opened(time_point::duration(opened_at_.load(std::memory_order_acquire)));
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(opened + cooldown_ - now);
   return std::max(left, std::chrono::milliseconds(0));
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -26,10 +27,16 @@ private:
 // through; `failure_threshold` consecutive failures open it. Open: nothing goes through until
 // `cooldown` has passed, then it is half-open: exactly one probe goes through, and its outcome
 // closes it again or re-opens it for another cool-down. A threshold of 0 disables it.
+//
+// One breaker serves every connection to an endpoint (a pool's connections share it), so a
+// stalled server opens it after `failure_threshold` failures in all, not that many on each
+// connection. Safe to use from several threads: plain atomics, no lock on the success path; a
+// race between two outcomes at the same moment may count one of them late, never lose the
+// breaker's shape.
 class CircuitBreaker {
 public:
   using time_point = std::chrono::steady_clock::time_point;
-  enum class State { closed, open, half_open };
+  enum class State : std::uint8_t { closed, open, half_open };
 
   CircuitBreaker(std::size_t failure_threshold, std::chrono::milliseconds cooldown) noexcept
       : threshold_(failure_threshold), cooldown_(cooldown) {}
@@ -44,12 +51,12 @@ public:
   [[nodiscard]] std::chrono::milliseconds remaining_cooldown(time_point now) const noexcept;
 
 private:
-  std::size_t threshold_;
-  std::chrono::milliseconds cooldown_;
-  State state_ = State::closed;
-  std::size_t consecutive_failures_ = 0;
-  time_point opened_at_{};
-  bool probe_in_flight_ = false;
+  const std::size_t threshold_;
+  const std::chrono::milliseconds cooldown_;
+  std::atomic<State> state_{State::closed};
+  std::atomic<std::size_t> consecutive_failures_{0};
+  std::atomic<time_point::rep> opened_at_{0};  // time_since_epoch of the last opening
+  std::atomic<bool> probe_in_flight_{false};
 };
 
 }  // namespace strata::redis

@@ -8,6 +8,7 @@
 
 #include "support/async_test.hpp"
 #include "support/cache_options.hpp"
+#include "support/fault_proxy.hpp"
 #include "support/fill_race.hpp"
 #include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
@@ -323,9 +324,13 @@ TEST_F(CacheRedisTest, RedisKilledUnderLoadNeverFailsACallAndL1IsClearedWhenItRe
 // ever remove it before its TTL.
 TEST_F(CacheRedisTest, InvalidationsRedisMissedAreReplayedWhenItAnswersAgain) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
-    auto fragile = cache_options(server_->url() +
-                                 "?pool_size=1&command_timeout=50ms&breaker_failures=2&breaker_cooldown=300ms");
+    // The writer reaches Redis through a proxy that can stall it: no reply, for as long as the
+    // test says, so that the breaker opens on timeouts the test controls.
+    testing::FaultProxy proxy(server_->port());
+    auto fragile = cache_options("redis://127.0.0.1:" + std::to_string(proxy.port()) +
+                                 "/?pool_size=1&breaker_failures=2&breaker_cooldown=300ms");
     fragile.clock = nullptr;
+    fragile.redis_deadline = 50ms;
     Cache writer(executor, fragile);
     co_await writer.start();
     EntryOptions tagged;
@@ -335,14 +340,17 @@ TEST_F(CacheRedisTest, InvalidationsRedisMissedAreReplayedWhenItAnswersAgain) {
 
     EntryOptions redis_only;
     redis_only.use_l1 = false;
-    server_->cli({"CLIENT", "PAUSE", "250", "ALL"});  // two timeouts open the writer's circuit
-    (void)co_await writer.get(Key::of("other", 1), redis_only);
+    testing::Faults stall;
+    stall.stall = true;
+    proxy.set(stall);
+    (void)co_await writer.get(Key::of("other", 1), redis_only);  // two timeouts open the writer's circuit
     (void)co_await writer.get(Key::of("other", 2), redis_only);
     auto tag = co_await writer.invalidate_tag("meeting:8");  // refused at once: circuit open
     auto name_space = co_await writer.invalidate_namespace("session");
     EXPECT_FALSE(tag.ok);
     EXPECT_THAT(tag.error, HasSubstr("Redis follows when it answers again"));
     EXPECT_FALSE(name_space.ok);
+    proxy.set(testing::Faults{});
 
     // Redis answers again (after the pause and the cool-down): the next call replays both.
     asio::steady_timer pause(executor);

@@ -104,6 +104,11 @@ struct CacheOptions {
   bool read_redis_url_from_environment = true;
   // Alternatively, the connection options themselves (take precedence over the URL).
   std::optional<redis::ConnectionOptions> redis;
+  // The longest any one Redis command of a cache operation may keep its caller waiting (the
+  // connection's command_timeout still bounds the rest: SCANs, the bus). Past it the command
+  // counts as failed: a read is a miss, and the load that follows leaves Redis out (L1 and the
+  // loader only), so a stalled Redis costs a caller about this much, once.
+  std::chrono::milliseconds redis_deadline{250};
 
   // L1. Its clock is replaced by `clock` below.
   MemoryStoreOptions l1;

@@ -25,10 +25,14 @@ namespace strata::redis {
 // Not thread-safe: create it on an executor and call it only from coroutines running on that
 // executor (one io_context thread, or a strand).
 class SuspendedCallers;
+class CircuitBreaker;
 
 class Connection {
 public:
   Connection(boost::asio::any_io_executor executor, ConnectionOptions options);
+  // With a circuit breaker shared with the other connections to the same endpoint (a Pool's).
+  Connection(boost::asio::any_io_executor executor, ConnectionOptions options,
+             std::shared_ptr<CircuitBreaker> breaker);
   ~Connection();  // closes; pending requests fail with Error::cancelled
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
