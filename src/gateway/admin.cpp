@@ -195,7 +195,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     counter("not_modified_total", "304 answers from the cache", c.not_modified);
     counter("revalidated_total", "stale entries the origin confirmed with a 304", c.revalidated);
     counter("ranges_total", "206 and 416 answers from stored responses", c.ranges);
-    counter("origin_errors_total", "502/504 answers because the origin failed", c.origin_errors);
+    counter("origin_errors_total", "502/503/504 answers because the origin failed or was at its bound", c.origin_errors);
     counter("rejected_total", "Malformed requests refused", c.rejected);
     counter("streamed_total", "Bodies over the cacheable limit streamed through", c.streamed);
     counter("invalidations_total", "Invalidations by mutation rules and origin headers", c.invalidations);
@@ -211,6 +211,9 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     const auto& origin = origin_->stats();
     counter("origin_requests_total", "Requests sent to the origin", origin.requests);
     counter("origin_failures_total", "Origin requests that got no response", origin.failures);
+    counter("origin_refused_overloaded_total",
+            "Requests answered 503 (or from a stale copy) because upstream.max_in_flight were under way",
+            origin.refused_overloaded);
     text += fmt::format("# HELP strata_gateway_coding_forms_bytes Decoded or re-encoded bodies kept for clients that "
                         "cannot take an entry's stored coding\n# TYPE strata_gateway_coding_forms_bytes gauge\n"
                         "strata_gateway_coding_forms_bytes {}\n",

@@ -203,6 +203,7 @@ Rule read_rule(const toml::table& table, std::size_t index, const std::string& s
   reader.read_duration("ttl", rule.ttl);
   reader.read_duration("stale_while_revalidate", rule.stale_while_revalidate);
   reader.read_duration("stale_if_error", rule.stale_if_error);
+  reader.read_duration("soft_timeout", rule.soft_timeout);
   reader.read("query", rule.query);
   if (rule.query.size() > 1 && std::find(rule.query.begin(), rule.query.end(), "*") != rule.query.end()) {
     reader.fail(reader.get("query"), "query", "\"*\" (every parameter) stands alone; list names or write [\"*\"]");
@@ -405,6 +406,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("max_request_body_bytes", limits.max_request_body_bytes, 0, 1LL << 32);
     reader.read_size("max_cacheable_bytes", limits.max_cacheable_bytes, 0, 1LL << 30);
     reader.read_size("max_variants", limits.max_variants, 1, 4096);
+    reader.read_duration("header_timeout", limits.header_timeout, Millis(1000));
     reader.read_duration("read_timeout", limits.read_timeout, Millis(1000));
     reader.read_duration("write_timeout", limits.write_timeout, Millis(1000));
     reader.read_duration("idle_timeout", limits.idle_timeout, Millis(1000));
@@ -421,6 +423,7 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read_size("max_idle_per_thread", upstream.max_idle_per_thread, 0, 10'000);
     reader.read_duration("idle_timeout", upstream.idle_timeout, Millis(1));
     reader.read_integer("retries", upstream.retries, 0, 5);
+    reader.read_size("max_in_flight", upstream.max_in_flight, 1, 1'000'000);
     reader.read("tls_ca_file", upstream.tls_ca_file);
     reader.read("tls_cert_file", upstream.tls_cert_file);
     reader.read("tls_key_file", upstream.tls_key_file);

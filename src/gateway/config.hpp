@@ -98,6 +98,10 @@ struct Rule {
   std::optional<Seconds> ttl;              // unset: the origin's Cache-Control decides
   Seconds stale_while_revalidate{0};
   Seconds stale_if_error{0};
+  // With stale_if_error: how long a request waits for the origin while a stale copy may stand
+  // in; then the stale copy is served and the fetch goes on in the background (FusionCache's
+  // soft timeout). 0: wait for the origin as long as upstream.response_timeout allows.
+  Millis soft_timeout{1500};
   // Query parameters in the key and sent to the origin, in this order; {"*"} (the default):
   // all of them, sorted by name. Parameters not listed are dropped before the origin too, so
   // that what the origin answered is exactly what the key says.
@@ -134,9 +138,10 @@ struct Limits {
   std::size_t max_request_body_bytes = 8 * 1024 * 1024;
   std::size_t max_cacheable_bytes = 4 * 1024 * 1024;  // larger responses stream through uncached
   std::size_t max_variants = 32;  // stored variants per URL (Vary on headers outside the key)
-  Seconds read_timeout{30};      // a whole request, headers and body
+  Seconds header_timeout{10};    // a request's header, from its first byte to its last
+  Seconds read_timeout{30};      // a request's body
   Seconds write_timeout{30};
-  Seconds idle_timeout{60};      // keep-alive connections with no request
+  Seconds idle_timeout{60};      // keep-alive connections waiting for a request's first byte
   std::size_t max_pipelined = 16;  // requests read ahead on one connection
   std::size_t max_connections = 10000;
   Seconds drain_timeout{20};     // SIGTERM: how long in-flight requests may finish
@@ -148,6 +153,9 @@ struct UpstreamConfig {
   std::size_t max_idle_per_thread = 64;
   Millis idle_timeout{4000};  // idle keep-alive connections older than this are not reused
   unsigned retries = 1;  // idempotent requests, on connection failure only
+  // Requests to the origin at once, at most; past it a request is answered 503 with
+  // Retry-After (or from a stale copy that may stand in) instead of queueing.
+  std::size_t max_in_flight = 1024;
   // https:// origins: the certificate is verified against this CA bundle (PEM; empty: the
   // system's trust store, where SSL_CERT_FILE also works) and the origin's host name, or
   // tls_server_name when set (also sent as SNI). A client certificate for mutual TLS.

@@ -42,11 +42,33 @@ public:
   std::shared_ptr<const StoredResponse> response;
 };
 
-// The origin could not be reached or did not answer in time.
+// Why no response came from the origin, and what the client is told: 502, 504, or 503 with
+// Retry-After when the gateway did not even ask (upstream.max_in_flight).
+enum class OriginFault { unreachable, timed_out, overloaded };
+
+OriginFault fault_of(const OriginReply& reply) {
+  if (reply.overloaded) return OriginFault::overloaded;
+  return reply.timed_out ? OriginFault::timed_out : OriginFault::unreachable;
+}
+
+Reply origin_fault_reply(OriginFault fault, const std::string& error) {
+  switch (fault) {
+    case OriginFault::timed_out: return json_error(504, "origin_timeout", error);
+    case OriginFault::overloaded: {
+      Reply busy = json_error(503, "origin_overloaded", error);
+      busy.add("Retry-After", "1");
+      return busy;
+    }
+    case OriginFault::unreachable: break;
+  }
+  return json_error(502, "origin_unavailable", error);
+}
+
+// The origin could not be reached, did not answer in time, or was not asked.
 class OriginUnavailable : public std::runtime_error {
 public:
-  OriginUnavailable(const std::string& what, bool by_timeout) : std::runtime_error(what), timed_out(by_timeout) {}
-  bool timed_out;
+  OriginUnavailable(const std::string& what, OriginFault why) : std::runtime_error(what), fault(why) {}
+  OriginFault fault;
 };
 
 // Headers for the cache's use only, or set by the gateway itself.
@@ -145,11 +167,12 @@ std::shared_ptr<const StoredResponse> transcoded(const StoredResponse& stored, C
 }
 
 // The gateway's own answer when the origin cannot be reached or is too slow.
-std::shared_ptr<StoredResponse> unavailable_response(const std::string& error, bool timed_out) {
-  const Reply reply = timed_out ? json_error(504, "origin_timeout", error) : json_error(502, "origin_unavailable", error);
+std::shared_ptr<StoredResponse> unavailable_response(const std::string& error, OriginFault fault) {
+  const Reply reply = origin_fault_reply(fault, error);
   auto response = std::make_shared<StoredResponse>();
   response->status = reply.status;
   response->headers = {{"content-type", "application/json"}, {"cache-control", "no-store"}};
+  if (fault == OriginFault::overloaded) response->headers.emplace_back("retry-after", "1");
   response->body = reply.owned_body;
   response->render_headers();
   return response;
@@ -328,6 +351,11 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   if (rule != nullptr) {
     options.stale_ttl = std::max(rule->stale_while_revalidate, rule->stale_if_error);
     options.stale_while_revalidate = rule->stale_while_revalidate;
+    // A hung origin costs a request the soft timeout, not the response timeout, when a stale
+    // copy may stand in (one the origin marked must-revalidate is still refused below).
+    if (rule->stale_if_error.count() > 0 && rule->soft_timeout.count() > 0) {
+      options.soft_timeout = std::min(rule->soft_timeout, runtime->config.upstream.response_timeout);
+    }
   }
   if (planned.user) options.user = planned.user;
   const std::string key_detail = admin ? fmt::format("; key=\"{}\"", planned.key.to_string()) : std::string();
@@ -371,17 +399,17 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   if (failure) {
     std::shared_ptr<const StoredResponse> origin_error;
     std::string message;
-    bool timed_out = false;
+    OriginFault fault = OriginFault::unreachable;
     try {
       std::rethrow_exception(failure);
     } catch (const OriginFailed& error) {
       origin_error = error.response;
     } catch (const OriginUnavailable& error) {
       message = error.what();
-      timed_out = error.timed_out;
+      fault = error.fault;
     } catch (const LoadTimeout& error) {
       message = error.what();
-      timed_out = true;
+      fault = OriginFault::timed_out;
     } catch (const std::exception& error) {
       message = error.what();
     }
@@ -399,7 +427,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     }
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), planned.upstream_target, message);
-    Reply reply = timed_out ? json_error(504, "origin_timeout", message) : json_error(502, "origin_unavailable", message);
+    Reply reply = origin_fault_reply(fault, message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
     co_return state->finished(std::move(reply), "origin-unavailable");
   }
@@ -572,12 +600,12 @@ asio::awaitable<HttpEntry> Gateway::Impl::load_from_origin(std::shared_ptr<LoadI
   inputs->upstream_us = std::chrono::duration_cast<std::chrono::microseconds>(storage.response_delay).count();
   if (!reply.ok) {
     // The cache serves the stale copy instead, unless the origin forbade that.
-    if (stale == nullptr || stale_may_stand_in(*stale, rule, true)) throw OriginUnavailable(reply.error, reply.timed_out);
+    if (stale == nullptr || stale_may_stand_in(*stale, rule, true)) throw OriginUnavailable(reply.error, fault_of(reply));
     load.cacheable = false;
     entry.requester_only = true;
     entry.not_stored = "origin-unavailable";
     counters_.not_stored.add(entry.not_stored);
-    entry.response = unavailable_response(reply.error, reply.timed_out);
+    entry.response = unavailable_response(reply.error, fault_of(reply));
     co_return entry;
   }
 
@@ -678,8 +706,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   if (!reply.ok) {
     counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), request.target(), reply.error);
-    Reply failed = reply.timed_out ? json_error(504, "origin_timeout", reply.error)
-                                   : json_error(502, "origin_unavailable", reply.error);
+    Reply failed = origin_fault_reply(fault_of(reply), reply.error);
     set_cache_headers(failed, "BYPASS", cache_status, 0);
     failed.reason = reason;
     failed.upstream_time = waited;

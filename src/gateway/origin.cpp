@@ -15,6 +15,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <fmt/format.h>
+
 #include <array>
 
 namespace strata::gateway {
@@ -162,6 +164,21 @@ void OriginPool::close_idle() {
 }
 
 asio::awaitable<OriginReply> OriginPool::send(OriginRequest request, std::size_t max_body) {
+  // A slow origin must not gather an unbounded queue of requests (and connections) behind it:
+  // past the bound the caller answers at once.
+  if (in_flight_.fetch_add(1, std::memory_order_acq_rel) >= config_.max_in_flight) {
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    stats_.refused_overloaded.fetch_add(1, std::memory_order_relaxed);
+    OriginReply refused;
+    refused.overloaded = true;
+    refused.error = fmt::format("{} requests to the origin are under way already (upstream.max_in_flight)",
+                                config_.max_in_flight);
+    co_return refused;
+  }
+  struct Release {
+    std::atomic<std::size_t>& count;
+    ~Release() { count.fetch_sub(1, std::memory_order_acq_rel); }
+  } release{in_flight_};
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   request.set(http::field::host, host_header_);
   if (!origin_.base_path.empty()) request.target(origin_.base_path + std::string(request.target()));

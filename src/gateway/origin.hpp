@@ -44,6 +44,7 @@ struct OriginReply {
   bool ok = false;
   std::string error;     // why no response was obtained (connect, timeout, protocol)
   bool timed_out = false;
+  bool overloaded = false;  // not sent: upstream.max_in_flight requests were under way already
   StoredResponse response;  // status and headers; body up to the limit
   std::shared_ptr<BodyStream> rest;  // non-null when the body went past the limit
 };
@@ -54,6 +55,7 @@ struct OriginStats {
   std::atomic<std::uint64_t> retries{0};
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connections_reused{0};
+  std::atomic<std::uint64_t> refused_overloaded{0};  // over upstream.max_in_flight
 };
 
 class OriginPool {
@@ -84,6 +86,7 @@ private:
   std::mutex mutex_;
   std::vector<std::unique_ptr<OriginConnection>> idle_;
   OriginStats stats_;
+  std::atomic<std::size_t> in_flight_{0};
   std::string host_header_;
 };
 

@@ -74,6 +74,13 @@ struct Connection {
   std::shared_ptr<ssl::context> tls_context;  // the certificate it was accepted with, kept across reloads
   std::variant<PlainStream, TlsStream> stream;
   bool busy = false;  // a request is being handled (touched on the connection's thread only)
+  // Since when the connection waits for a request (idle keep-alive, or a header still coming
+  // in); 0 while a request is handled. Read by the acceptor to pick whom to close under pressure.
+  std::atomic<std::int64_t> waiting_since{0};
+
+  void mark_waiting() {
+    waiting_since.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
 };
 
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
@@ -155,6 +162,30 @@ public:
     drain_timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->check_drained(); });
   }
 
+  // Closes the connection that has waited longest for a request; false when none is waiting.
+  bool close_longest_waiting() {
+    std::shared_ptr<Connection> chosen;
+    std::int64_t oldest = 0;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& weak : connections_) {
+        auto connection = weak.lock();
+        if (!connection) continue;
+        const auto since = connection->waiting_since.load(std::memory_order_relaxed);
+        if (since != 0 && (chosen == nullptr || since < oldest)) {
+          chosen = std::move(connection);
+          oldest = since;
+        }
+      }
+    }
+    if (chosen == nullptr) return false;
+    chosen->waiting_since.store(0, std::memory_order_relaxed);  // not chosen twice
+    asio::post(chosen->transport().get_executor(), [chosen] {
+      if (!chosen->busy) chosen->transport().cancel();
+    });
+    return true;
+  }
+
   std::size_t connections() const {
     std::lock_guard lock(mutex_);
     std::size_t count = 0;
@@ -188,9 +219,12 @@ asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Impl> self, List
       spdlog::warn("strata serve: accept failed: {}", error.message());
       continue;
     }
-    if (connections() >= config_.limits.max_connections) {
+    // At the limit, a connection that is only waiting (idle keep-alive, or a header trickling in)
+    // makes room for the new one; when every connection is handling a request, the new one is
+    // refused rather than let every connection slow down.
+    if (connections() >= config_.limits.max_connections && !close_longest_waiting()) {
       boost::system::error_code ignored;
-      socket.close(ignored);  // over the limit: refuse rather than let every connection slow down
+      socket.close(ignored);
       continue;
     }
     boost::system::error_code ignored;
@@ -259,7 +293,17 @@ asio::awaitable<void> Server::Impl::serve_requests(Stream& stream, Connection& c
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_request_body_bytes);
-    connection->transport().expires_after(limits.idle_timeout);
+    // Two clocks: idle_timeout for a request's first byte, header_timeout for the rest of its
+    // header, so that a client trickling its header in cannot hold a connection for long.
+    connection->mark_waiting();
+    if (buffer.size() == 0) {
+      connection->transport().expires_after(limits.idle_timeout);
+      const auto room = std::min<std::size_t>(buffer.max_size() - buffer.size(), 16 * 1024);
+      auto [first_error, first_bytes] = co_await stream.async_read_some(buffer.prepare(room), kAwait);
+      if (first_error) break;
+      buffer.commit(first_bytes);
+    }
+    connection->transport().expires_after(limits.header_timeout);
     auto [header_error, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kAwait);
     (void)header_bytes;
     received = std::chrono::steady_clock::now();
@@ -284,6 +328,7 @@ asio::awaitable<void> Server::Impl::serve_requests(Stream& stream, Connection& c
       break;
     }
     connection->busy = true;
+    connection->waiting_since.store(0, std::memory_order_relaxed);
     if (auto framing = check_request_framing(parser.get())) {
       co_await reject(framing->status, framing->status == 501 ? "not_implemented" : "bad_request", framing->detail);
       break;
