@@ -14,6 +14,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   redis-server redis-tools redis-sentinel openssl curl
+  # fuzzing: libFuzzer targets built with clang (scripts/fuzz.sh)
+  clang-15 libfuzzer-15-dev
   # the gateway benchmark's load generator and references (bench/gateway_vs_nginx.sh); nginx is
   # also an origin in the gateway's tests, and so is an Express app (Debian's node modules)
   wrk nginx-light varnish

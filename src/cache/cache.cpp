@@ -1,5 +1,6 @@
 #include <strata/cache.hpp>
 
+#include "cache/bus_message.hpp"
 #include "cache/envelope.hpp"
 #include "cache/flight.hpp"
 #include "cache/keyspace.hpp"
@@ -197,37 +198,6 @@ std::string random_token() {
     out += buffer;
   }
   return out;
-}
-
-// The bus message: "1|<instance>|<sequence>|<kind>|<epoch>|<argument>".
-struct BusMessage {
-  std::string instance;
-  std::uint64_t sequence = 0;
-  char kind = 0;  // K key, T tag, N namespace generation, P pattern, C clear
-  std::uint64_t epoch = 0;
-  std::string argument;
-};
-
-std::optional<BusMessage> parse_bus_message(std::string_view text) {
-  std::array<std::string_view, 5> fields;
-  for (auto& field : fields) {
-    const auto bar = text.find('|');
-    if (bar == std::string_view::npos) return std::nullopt;
-    field = text.substr(0, bar);
-    text.remove_prefix(bar + 1);
-  }
-  if (fields[0] != "1" || fields[3].size() != 1) return std::nullopt;
-  BusMessage message;
-  message.instance = std::string(fields[1]);
-  message.kind = fields[3][0];
-  message.argument = std::string(text);
-  try {
-    message.sequence = std::stoull(std::string(fields[2]));
-    message.epoch = std::stoull(std::string(fields[4]));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  return message;
 }
 
 }  // namespace
@@ -938,7 +908,7 @@ asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, 
 asio::awaitable<void> Cache::Impl::publish(char kind, std::uint64_t epoch, const std::string& argument) {
   if (!l2_ || !options_.bus) co_return;
   const auto sequence = ++bus_sequence_;
-  std::string message = fmt::format("1|{}|{}|{}|{}|{}", instance_, sequence, kind, epoch, argument);
+  std::string message = cache::format_bus_message({instance_, sequence, kind, epoch, argument});
   (void)co_await l2_->publish(std::move(message));
 }
 
@@ -1043,7 +1013,7 @@ asio::awaitable<bool> Cache::Impl::invalidate_remote(char kind, std::string argu
 }
 
 void Cache::Impl::on_bus_message(const std::string& payload) {
-  auto message = parse_bus_message(payload);
+  auto message = cache::parse_bus_message(payload);
   if (!message) {
     log_once(2, "ignored a malformed message on the invalidation bus");
     return;
