@@ -32,3 +32,12 @@ if(STRATA_SANITIZE)
     target_compile_options(strata_build_options INTERFACE -Wno-tsan)
   endif()
 endif()
+
+# Fuzzing: every Strata target gets libFuzzer's coverage instrumentation; the fuzzers themselves
+# link libFuzzer's main (fuzz/CMakeLists.txt).
+if(STRATA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "STRATA_FUZZ needs clang (libFuzzer): use the \"fuzz\" preset (clang++-15)")
+  endif()
+  target_compile_options(strata_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -20,13 +20,14 @@ std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const
            name == "etag" || name == "age";
   };
   std::vector<std::string> replaced;
-  for (const auto& [name, value] : not_modified.headers) {
+  for (const auto& field : not_modified.headers) {
+    const std::string& name = field.first;  // not a structured binding: clang 15 cannot capture those
     if (kept(name)) continue;
     if (std::find(replaced.begin(), replaced.end(), name) == replaced.end()) {
-      std::erase_if(refreshed->headers, [&](const Header& field) { return field.first == name; });
+      std::erase_if(refreshed->headers, [&](const Header& stored) { return stored.first == name; });
       replaced.push_back(name);
     }
-    refreshed->headers.emplace_back(name, value);
+    refreshed->headers.emplace_back(name, field.second);
   }
   refreshed->render_headers();
   return refreshed;

@@ -96,7 +96,15 @@ void for_each_locked(LockedShards& shards, Visitor&& visit) {
 
 // Each shard on its own cache lines, so two cores working on neighbouring shards do not
 // invalidate each other's lock word.
-struct alignas(std::hardware_destructive_interference_size) MemoryStore::LockedShard {
+// libstdc++ defines the interference sizes for GCC only; clang (the fuzz build) gets the x86-64
+// and AArch64 line size.
+#ifdef __cpp_lib_hardware_interference_size
+inline constexpr std::size_t kShardAlignment = std::hardware_destructive_interference_size;
+#else
+inline constexpr std::size_t kShardAlignment = 64;
+#endif
+
+struct alignas(kShardAlignment) MemoryStore::LockedShard {
   explicit LockedShard(const memory::ShardConfig& config) : shard(config) {}
   memory::ShardLock mutex;
   memory::Shard shard;
