@@ -1,6 +1,6 @@
-// Redis' responsiveness while the cache does bulk work, seen from a client that PINGs it all
-// along. Round-trip latency is what this measures, so CTest runs it alone (RUN_SERIAL): another
-// test job on a two-core machine delays the pinger's thread by more than Redis ever does.
+// Redis' responsiveness while the cache does bulk work. The server's own SLOWLOG is the measure
+// (how long each command ran inside Redis, whatever our process's scheduling or sanitizers), and
+// a client PINGing all along must be answered while the work goes on.
 
 #include <strata/cache.hpp>
 #include <strata/redis/connection.hpp>
@@ -44,6 +44,8 @@ TEST_F(CacheLatencyRedisTest, PatternInvalidationOverAHundredThousandKeysNeverBl
   std::atomic<bool> done{false};
   std::atomic<long> worst_ping_us{0};
   std::atomic<long> pings{0};
+  long pings_before = 0;
+  long pings_after = 0;
   std::thread pinger([&] {
     asio::io_context io;
     asio::co_spawn(
@@ -70,7 +72,9 @@ TEST_F(CacheLatencyRedisTest, PatternInvalidationOverAHundredThousandKeysNeverBl
         Cache cache(executor, cache_options());
         co_await cache.start();
         co_await poll_until([&] { return pings > 10; });
+        pings_before = pings;
         const auto outcome = co_await cache.invalidate_pattern("library:*");
+        pings_after = pings;
         EXPECT_TRUE(outcome);
         EXPECT_EQ(outcome.affected, 100000U);
       },
@@ -79,9 +83,10 @@ TEST_F(CacheLatencyRedisTest, PatternInvalidationOverAHundredThousandKeysNeverBl
   pinger.join();
   EXPECT_EQ(server_->cli({"DBSIZE"}), "1000\n");
   EXPECT_EQ(server_->cli({"SLOWLOG", "LEN"}), "0\n") << server_->cli({"SLOWLOG", "GET"});
-  EXPECT_LE(worst_ping_us.load(), 10000) << "a PING waited " << worst_ping_us << " us";
-  std::printf("pattern invalidation of 100000 keys: %ld PINGs meanwhile, worst %ld us\n", pings.load(),
-              worst_ping_us.load());
+  // Redis answered other clients while the keys went, batch by batch.
+  EXPECT_GT(pings_after, pings_before) << "no PING was answered during the invalidation";
+  std::printf("pattern invalidation of 100000 keys: %ld PINGs meanwhile, worst round trip %ld us\n",
+              pings_after - pings_before, worst_ping_us.load());
   server_->cli({"CONFIG", "SET", "slowlog-log-slower-than", "10000"});
 }
 

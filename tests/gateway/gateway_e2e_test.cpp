@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <boost/json/parse.hpp>
@@ -522,6 +524,19 @@ TEST_F(GatewayEndToEnd, MalformedAndOversizedRequestsAreRefusedAndServingGoesOn)
   EXPECT_EQ(get("/api/jobs/1").status, 200U);
 }
 
+// Whether `bytes` are the beginning of a valid request that needs more bytes to be complete.
+bool incomplete_request(const std::string& bytes) {
+  namespace http = boost::beast::http;
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  boost::system::error_code error;
+  std::size_t used = 0;
+  do {
+    used += parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), error);
+  } while (!error && used < bytes.size() && !parser.is_done());
+  return error == http::error::need_more || (!error && !parser.is_done());
+}
+
 TEST_F(GatewayEndToEnd, RandomBytesNeverCrashOrHangTheServer) {
   std::mt19937 random(7);
   const std::string pieces[] = {"GET ", "POST ", "/api/jobs/1", " HTTP/1.1\r\n", "Host: x\r\n", "Content-Length: ",
@@ -538,8 +553,13 @@ TEST_F(GatewayEndToEnd, RandomBytesNeverCrashOrHangTheServer) {
       }
     }
     const auto answer = raw_exchange(port(), bytes, std::chrono::milliseconds(300));
-    // Whatever came back is HTTP, or nothing (the request was incomplete and timed out).
-    EXPECT_TRUE(answer.empty() || answer.rfind("HTTP/1.1 ", 0) == 0) << answer.substr(0, 80);
+    // Whatever came back is HTTP. Nothing may come back only when the bytes are the start of a
+    // request that is not complete yet (the server is rightly waiting for the rest).
+    if (answer.empty()) {
+      EXPECT_TRUE(incomplete_request(bytes)) << "no answer to " << ::testing::PrintToString(bytes);
+    } else {
+      EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0U) << answer.substr(0, 80);
+    }
   }
   EXPECT_EQ(get("/api/jobs/1").status, 200U);
 }
