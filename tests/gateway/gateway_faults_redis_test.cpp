@@ -5,6 +5,7 @@
 // again; no connection is left behind.
 
 #include "gateway/harness.hpp"
+#include "gateway/identity.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/redis_server.hpp"
 
@@ -160,6 +161,65 @@ TEST_F(GatewayRedisFaults, FragmentedRepliesStillHit) {
     EXPECT_EQ(hit.status, 200U);
     EXPECT_THAT(hit.header("cache-status"), HasSubstr("detail=l2")) << "job " << id;
   }
+}
+
+// Two gateways share Redis; one loses its link (connections reset, new ones refused) while the
+// other invalidates an entry both hold. Messages on the bus are lost meanwhile. Once the link is
+// back, the cut-off gateway must not serve the entry the acknowledged invalidation removed.
+TEST(GatewayRedisFaultsCoherence, AnInvalidationMissedDuringAnOutageIsNotServedOnceRedisIsBack) {
+  RedisServer redis;
+  std::atomic<int> version{1};
+  TestOrigin origin([&](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.body = request.target + " v" + std::to_string(version.load());
+    return answer;
+  });
+  FaultProxy link(redis.port());
+  const std::string admin_token = "coherence-admin";
+  auto config_for = [&](std::uint16_t port) {
+    return R"(
+origin = "{origin}"
+[admin]
+token_sha256 = ")" + gateway::sha256_hex(admin_token) + R"("
+[cache]
+redis_url = "redis://127.0.0.1:)" + std::to_string(port) + R"(?breaker_cooldown=200ms&reconnect_backoff_max=200ms"
+redis_deadline = "1s"
+[[rules]]
+path = "/api/jobs/{id}"
+ttl = "300s"
+tags = ["job:{id}"]
+)";
+  };
+  GatewayUnderTest writer(config_for(redis.port()), origin.url());
+  GatewayUnderTest cut_off(config_for(link.port()), origin.url());
+  const auto original = http_get(writer.port(), "/api/jobs/1");
+  ASSERT_EQ(original.body, "/api/jobs/1 v1");
+  ASSERT_EQ(http_get(cut_off.port(), "/api/jobs/1").body, original.body);  // now in its L1 too
+
+  const auto clears = [&] {
+    const auto stats = http_get(cut_off.port(), "/api/cache/stats", {{"Authorization", "Bearer " + admin_token}});
+    const auto at = stats.body.find("\"l1_clears\":");
+    return at == std::string::npos ? -1 : std::stoi(stats.body.substr(at + 12));
+  };
+  const int clears_before = clears();
+  Faults outage;
+  outage.refuse = true;
+  link.set(outage);
+  link.reset_connections();  // the bus message below never reaches the cut-off gateway
+  version = 2;
+  const auto invalidated = http_request(writer.port(), "POST", "/api/cache/invalidate",
+                                        {{"Authorization", "Bearer " + admin_token}}, R"({"tags":["job:1"]})");
+  ASSERT_EQ(invalidated.status, 200U);
+  ASSERT_THAT(invalidated.body, HasSubstr("\"ok\":true"));  // acknowledged by Redis
+
+  link.set(Faults{});
+  // The cut-off gateway may have missed messages: when its bus is back it clears its L1
+  // (l1_clears). From then on, never the entry the invalidation removed.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (clears() <= clears_before && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  ASSERT_GT(clears(), clears_before) << "the cut-off gateway never cleared its L1 after its link came back";
+  // From then on, never the entry the invalidation removed.
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(http_get(cut_off.port(), "/api/jobs/1").body, "/api/jobs/1 v2") << i;
 }
 
 }  // namespace
