@@ -28,27 +28,8 @@ for binary in strata strata_bench_origin; do
   declare "bin_${binary}=$found"
 done
 
-work=$(mktemp -d /tmp/strata-soak.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port_from_log() {
-  local log=$1 pattern=$2
-  for _ in $(seq 1 200); do
-    local port
-    port=$(grep -oE "$pattern" "$log" 2>/dev/null | grep -oE '[0-9]+$' | head -1 || true)
-    if [[ -n "$port" ]]; then echo "$port"; return; fi
-    sleep 0.05
-  done
-  echo "gateway_soak: no port in $log" >&2
-  cat "$log" >&2
-  exit 1
-}
+bench_name=gateway_soak
+source "$root/bench/lib.sh"
 
 "$bin_strata_bench_origin" --port 0 --delay-ms 0 --body-bytes "$body_bytes" >"$work/origin.log" 2>&1 &
 pids+=($!)

@@ -66,46 +66,8 @@ else
   placement="servers (2 workers each) and wrk share $(nproc) cores"
 fi
 
-work=$(mktemp -d /tmp/strata-gateway-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  local port
-  while :; do
-    port=$((10000 + RANDOM % 20000))  # below the ephemeral range (32768+), where outgoing connections live
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-}
-# Waits (bounded) until something accepts connections on the port.
-wait_port() {
-  local port=$1 name=$2
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "gateway_vs_nginx: $name did not start listening on $port; its log:" >&2
-  cat "$work/$name.log" >&2 || true
-  exit 1
-}
-# A port printed by a process on its first line ("... listening on ... :PORT ...").
-port_from_log() {
-  local log=$1 pattern=$2
-  for _ in $(seq 1 200); do
-    local port
-    port=$(grep -oE "$pattern" "$log" 2>/dev/null | grep -oE '[0-9]+$' | head -1 || true)
-    if [[ -n "$port" ]]; then echo "$port"; return; fi
-    sleep 0.05
-  done
-  echo "gateway_vs_nginx: no port in $log" >&2
-  cat "$log" >&2
-  exit 1
-}
+bench_name=gateway_vs_nginx
+source "$root/bench/lib.sh"
 
 "${on_load[@]}" "$bin_strata_bench_origin" --port 0 --delay-ms "$delay_ms" --body-bytes "$body_bytes" >"$work/origin.log" 2>&1 &
 pids+=($!)

@@ -36,44 +36,15 @@ for binary in strata strata_bench_origin; do
   declare "bin_${binary}=$found"
 done
 
-work=$(mktemp -d /tmp/strata-redis-faults.XXXXXX)
-pids=()
+bench_name=redis_faults
+source "$root/bench/lib.sh"
 redis_pid=""
-cleanup() {
-  [[ -n "$redis_pid" ]] && kill -CONT "$redis_pid" 2>/dev/null || true
-  for pid in "${pids[@]}" $redis_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $redis_pid; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  local port
-  while :; do
-    port=$((10000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-}
-wait_port() {
-  local port=$1 name=$2
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "redis_faults: $name did not start listening on $port" >&2
-  exit 1
-}
-port_from_log() {
-  local log=$1 pattern=$2
-  for _ in $(seq 1 200); do
-    local port
-    port=$(grep -oE "$pattern" "$log" 2>/dev/null | grep -oE '[0-9]+$' | head -1 || true)
-    if [[ -n "$port" ]]; then echo "$port"; return; fi
-    sleep 0.05
-  done
-  echo "redis_faults: no port in $log" >&2
-  cat "$log" >&2
-  exit 1
+before_cleanup() {  # a stopped redis-server cannot die of SIGTERM
+  if [[ -n "$redis_pid" ]]; then
+    kill -CONT "$redis_pid" 2>/dev/null || true
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
 }
 
 "$bin_strata_bench_origin" --port 0 --delay-ms 1 --body-bytes 1024 >"$work/origin.log" 2>&1 &
