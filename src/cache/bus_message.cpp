@@ -1,22 +1,12 @@
 #include "cache/bus_message.hpp"
 
+#include "core/decimal.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
-#include <charconv>
 
 namespace strata::cache {
-
-namespace {
-
-std::optional<std::uint64_t> decimal(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-}  // namespace
 
 std::string format_bus_message(const BusMessage& message) {
   return fmt::format("1|{}|{}|{}|{}|{}", message.instance, message.sequence, message.kind, message.epoch,
@@ -31,8 +21,8 @@ std::optional<BusMessage> parse_bus_message(std::string_view text) {
     field = text.substr(0, bar);
     text.remove_prefix(bar + 1);
   }
-  const auto sequence = decimal(fields[2]);
-  const auto epoch = decimal(fields[4]);
+  const auto sequence = core::parse_decimal(fields[2]);
+  const auto epoch = core::parse_decimal(fields[4]);
   if (fields[0] != "1" || fields[1].empty() || fields[3].size() != 1 || !sequence || !epoch) return std::nullopt;
   BusMessage message;
   message.instance = std::string(fields[1]);

@@ -1,5 +1,6 @@
 #include "cache/redis_tier.hpp"
 
+#include "core/decimal.hpp"
 #include "core/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <charconv>
 #include <random>
 
 namespace strata::cache {
@@ -136,20 +136,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )lua");
 
-std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::optional<std::uint64_t> as_counter(const Reply& reply) {
   if (reply.is_integer()) {
     return reply.integer_value() < 0 ? std::nullopt
                                      : std::optional<std::uint64_t>(reply.integer_value());
   }
   if (reply.is_nil()) return 0;
-  if (reply.is_string()) return parse_unsigned(reply.text());
+  if (reply.is_string()) return core::parse_decimal(reply.text());
   return std::nullopt;
 }
 

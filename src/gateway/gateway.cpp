@@ -1,5 +1,6 @@
 #include "gateway/gateway_impl.hpp"
 
+#include "core/decimal.hpp"
 #include "gateway/compression.hpp"
 #include "gateway/content_coding.hpp"
 #include "gateway/freshness.hpp"
@@ -17,7 +18,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 namespace strata::gateway {
 
@@ -167,12 +167,18 @@ std::shared_ptr<const StoredResponse> transcoded(const StoredResponse& stored, C
 }
 
 // The gateway's own answer when the origin cannot be reached or is too slow.
+// The gateway's own answer (status, fields, body) as a response a load can hand back.
 std::shared_ptr<StoredResponse> unavailable_response(const std::string& error, OriginFault fault) {
   const Reply reply = origin_fault_reply(fault, error);
   auto response = std::make_shared<StoredResponse>();
   response->status = reply.status;
-  response->headers = {{"content-type", "application/json"}, {"cache-control", "no-store"}};
-  if (fault == OriginFault::overloaded) response->headers.emplace_back("retry-after", "1");
+  std::string_view fields = reply.fields;  // "Name: value\r\n" lines
+  while (!fields.empty()) {
+    const auto line = fields.substr(0, fields.find("\r\n"));
+    fields.remove_prefix(std::min(fields.size(), line.size() + 2));
+    const auto colon = line.find(": ");
+    response->headers.emplace_back(ascii_lower(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+  }
   response->body = reply.owned_body;
   response->render_headers();
   return response;
@@ -731,7 +737,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   Reply out = reply_from(*response, response);
   out.head = head;
   std::optional<std::uint64_t> declared;
-  if (auto length = reply.response.header("content-length")) declared = parse_decimal(*length);
+  if (auto length = reply.response.header("content-length")) declared = core::parse_decimal(*length);
   if (head) out.content_length = declared;
   if (reply.rest) {
     counters_.streamed.fetch_add(1, std::memory_order_relaxed);

@@ -37,9 +37,6 @@ CacheControl parse_cache_control(std::string_view value);
 
 // Without the spaces and tabs around it (optional whitespace, RFC 9110 5.6.3).
 std::string_view trim_whitespace(std::string_view text);
-// 1*DIGIT as an unsigned number (Content-Length, byte positions): no sign, no spaces, no
-// overflow; nullopt otherwise.
-std::optional<std::uint64_t> parse_decimal(std::string_view text);
 // Comma-separated list members, trimmed, empty ones dropped (header lists, Vary, Cache-Tag).
 std::vector<std::string_view> split_list(std::string_view value, bool also_spaces = false);
 

@@ -1,8 +1,8 @@
 #include "gateway/ranges.hpp"
 
+#include "core/decimal.hpp"
 #include "gateway/route.hpp"
 
-#include <charconv>
 #include <optional>
 #include <string>
 
@@ -29,14 +29,14 @@ RangeRequest evaluate_range(std::string_view range, std::uint64_t length) {
     const auto first_text = spec.substr(0, dash);
     const auto last_text = spec.substr(dash + 1);
     if (first_text.empty()) {  // a suffix: the last N bytes
-      const auto suffix = parse_decimal(last_text);
+      const auto suffix = core::parse_decimal(last_text);
       if (!suffix) return out;
       if (*suffix == 0 || length == 0) continue;
       satisfiable.push_back({length - std::min(*suffix, length), length - 1});
       continue;
     }
-    const auto first = parse_decimal(first_text);
-    const auto last = last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_decimal(last_text);
+    const auto first = core::parse_decimal(first_text);
+    const auto last = last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : core::parse_decimal(last_text);
     if (!first || !last || *last < *first) return out;
     if (*first >= length) continue;
     satisfiable.push_back({*first, std::min(*last, length - 1)});

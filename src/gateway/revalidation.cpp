@@ -24,7 +24,7 @@ std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const
     const std::string& name = field.first;  // not a structured binding: clang 15 cannot capture those
     if (kept(name)) continue;
     if (std::find(replaced.begin(), replaced.end(), name) == replaced.end()) {
-      std::erase_if(refreshed->headers, [&](const Header& stored) { return stored.first == name; });
+      std::erase_if(refreshed->headers, [&](const Header& old) { return old.first == name; });
       replaced.push_back(name);
     }
     refreshed->headers.emplace_back(name, field.second);

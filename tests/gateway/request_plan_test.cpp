@@ -190,7 +190,9 @@ TEST(RequestPlan, UpstreamRequestForwardsOnlyWhatTheOriginMaySee) {
         upstream_request(runtime, get("/x", {{row.name, row.value}}), "/x", context, row.for_cache, {});
     const bool present = upstream.find(row.name) != upstream.end();
     EXPECT_EQ(present, row.forwarded) << row.name << " from " << row.peer << (row.for_cache ? " (cache)" : " (pass)");
-    if (present) EXPECT_EQ(upstream[row.name], row.value) << row.name;
+    if (present) {
+      EXPECT_EQ(upstream[row.name], row.value) << row.name;
+    }
   }
 }
 
