@@ -1,8 +1,8 @@
 #pragma once
 
 // Redis Cluster key slots (the cluster specification's key distribution model): CRC16-CCITT
-// (XMODEM) of the key, or of its hash tag, modulo 16384. The routing layer of issue 7 builds on
-// this; keys a script touches together must share a slot, which hash tags arrange.
+// (XMODEM) of the key, or of its hash tag, modulo 16384. The cluster client routes every command
+// by it; keys a script touches together must share a slot, which hash tags arrange.
 
 #include <cstdint>
 #include <string_view>
