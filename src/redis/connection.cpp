@@ -168,9 +168,16 @@ asio::awaitable<bool> Connection::Impl::wait_connected(std::chrono::milliseconds
   if (state_ == State::connected) co_return true;
   auto self = shared_from_this();
   asio::steady_timer waiter(executor_, timeout);
+  // The frame can be destroyed without resuming (its executor shutting down), so the
+  // registration is undone by a destructor rather than by the line after the wait.
+  struct Registration {
+    std::vector<asio::steady_timer*>& waiters;
+    asio::steady_timer* timer;
+    ~Registration() { std::erase(waiters, timer); }
+  };
   connect_waiters_.push_back(&waiter);
+  const Registration registration{connect_waiters_, &waiter};
   co_await waiter.async_wait(kUseTuple);
-  std::erase(connect_waiters_, &waiter);
   co_return state_ == State::connected;
 }
 

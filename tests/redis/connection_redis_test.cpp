@@ -219,6 +219,43 @@ TEST_F(ConnectionRedisTest, DestroyingTheIoContextDestroysCallersStillWaitingFor
   EXPECT_TRUE(*frame_destroyed);
 }
 
+TEST(ConnectionFaults, DestroyingTheIoContextWhileACallerWaitsToConnectLeavesNoDanglingWaiter) {
+  // The io_context's shutdown destroys the newest timer's waiter first: the caller in
+  // wait_connected goes while the connection lives on in its owner's frame, whose destruction
+  // then closes the connection and wakes every waiter it still knows of.
+  auto waiter_registered = std::make_shared<bool>(false);
+  auto owner_destroyed = std::make_shared<bool>(false);
+  {
+    asio::io_context io;
+    auto wait_to_connect = [](std::shared_ptr<Connection> connection,
+                              std::shared_ptr<bool> registered) -> asio::awaitable<void> {
+      *registered = true;  // same step as the registration below
+      (void)co_await connection->wait_connected(60s);
+    };
+    auto own_connection = [wait_to_connect](std::shared_ptr<bool> registered,
+                                            std::shared_ptr<bool> destroyed) -> asio::awaitable<void> {
+      struct OnDestroy {
+        std::shared_ptr<bool> flag;
+        ~OnDestroy() { *flag = true; }
+      } on_destroy{std::move(destroyed)};
+      auto executor = co_await asio::this_coro::executor;
+      // Never connected: nothing but the waiter's timer and this frame's timer is pending.
+      auto connection = std::make_shared<Connection>(executor, parse_url("redis://127.0.0.1:1"));
+      asio::co_spawn(executor, wait_to_connect(connection, std::move(registered)), asio::detached);
+      asio::steady_timer hold(executor, 60s);  // older than the waiter's timer
+      (void)co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
+    };
+    asio::co_spawn(io, own_connection(waiter_registered, owner_destroyed), asio::detached);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!*waiter_registered && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+    ASSERT_TRUE(*waiter_registered);
+    io.poll();  // the waiter reaches its wait
+    EXPECT_FALSE(*owner_destroyed);
+  }
+  // Under AddressSanitizer, a waiter left registered is a heap-use-after-free right here.
+  EXPECT_TRUE(*owner_destroyed);
+}
+
 TEST_F(ConnectionRedisTest, ClientKillFailsPendingRequestsAtOnce) {
   run_async([](asio::any_io_executor executor) -> asio::awaitable<void> {
     ConnectionOptions opts = options();
