@@ -8,6 +8,7 @@
 #include <strata/cache/key.hpp>
 #include <strata/cache/options.hpp>
 #include <strata/cache/stats.hpp>
+#include <strata/footprint.hpp>
 #include <strata/redis/error.hpp>
 #include <strata/redis/reply.hpp>
 
@@ -95,6 +96,24 @@ concept ViewableAsBytes = requires(const T& value) {
 template <typename T>
 concept ValueIsBytes = std::same_as<T, std::string> || std::same_as<T, Bytes>;
 
+template <typename T>
+concept MeasuresFootprint = requires(const T& value) {
+  { Codec<T>::footprint(value) } -> std::convertible_to<std::size_t>;
+};
+
+// What a decoded value costs in memory, its shared block included: the codec's own measure, or
+// else its encoding's size standing in for what the decoded form holds.
+template <typename T>
+std::size_t value_footprint(const T& value, std::size_t encoded_size) {
+  if constexpr (MeasuresFootprint<T>) {
+    return shared_object_bytes<T>() + Codec<T>::footprint(value);
+  } else if constexpr (std::same_as<T, std::string>) {
+    return shared_object_bytes<T>() + heap_bytes(value);
+  } else {
+    return shared_object_bytes<T>() + allocation_bytes(encoded_size);
+  }
+}
+
 struct ErasedCodec {
   std::string_view name;
   const void* type;  // one address per C++ type
@@ -104,6 +123,7 @@ struct ErasedCodec {
   // The value's encoding without encoding it, for types whose value is its bytes; else null.
   std::string_view (*view)(const void* value);
   bool value_is_bytes;  // ValueIsBytes: a read may hand over the bytes instead of an erased value
+  std::size_t (*footprint)(const void* value, std::size_t encoded_size);  // value_footprint
 };
 
 template <typename T>
@@ -127,7 +147,10 @@ const ErasedCodec& erased_codec() {
         if constexpr (ViewableAsBytes<T>) return Codec<T>::view(*static_cast<const T*>(value));
         return {};
       } : nullptr,
-      ValueIsBytes<T>};
+      ValueIsBytes<T>,
+      [](const void* value, std::size_t encoded_size) {
+        return value_footprint(*static_cast<const T*>(value), encoded_size);
+      }};
   return codec;
 }
 

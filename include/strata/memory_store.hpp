@@ -3,6 +3,7 @@
 #include <strata/bytes.hpp>
 #include <strata/clock.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -109,9 +110,14 @@ public:
   // when nullopt). Returns false, and removes any previous value so it can never be served in
   // place of the new one, when the entry is already expired or its charge exceeds
   // max_entry_bytes(). Under W-TinyLFU an accepted newcomer may still be declined at admission.
-  bool set(std::string_view key, Bytes value, std::optional<time_point> expires_at = std::nullopt);
+  //
+  // `footprint` is what keeping the value costs when that is more than its size: a Bytes that
+  // views part of a larger owner (a decoded copy, an envelope) keeps all of it alive, and the
+  // entry is charged for all of it (see strata/footprint.hpp). 0 charges the value's size.
+  bool set(std::string_view key, Bytes value, std::optional<time_point> expires_at = std::nullopt,
+           std::size_t footprint = 0);
   // set() with expiry `ttl` from now.
-  bool set_for(std::string_view key, Bytes value, Clock::duration ttl);
+  bool set_for(std::string_view key, Bytes value, Clock::duration ttl, std::size_t footprint = 0);
 
   // Removes `key`; true if a live or expired entry was there.
   bool erase(std::string_view key);
@@ -131,9 +137,9 @@ public:
   [[nodiscard]] std::size_t shard_count() const noexcept { return shard_count_; }
   // Largest charge a single entry may have (one shard's capacity).
   [[nodiscard]] std::size_t max_entry_bytes() const noexcept;
-  [[nodiscard]] static constexpr std::size_t charge_of(std::size_t key_size,
-                                                       std::size_t value_size) noexcept {
-    return key_size + value_size + kEntryOverhead;
+  [[nodiscard]] static constexpr std::size_t charge_of(std::size_t key_size, std::size_t value_size,
+                                                       std::size_t footprint = 0) noexcept {
+    return key_size + std::max(value_size, footprint) + kEntryOverhead;
   }
 
   [[nodiscard]] MemoryStoreStats stats() const;
@@ -144,7 +150,7 @@ private:
 
   LockedShard& shard_for(std::uint64_t hash) const noexcept;
   // The write behind set() and set_for(), given the time they already read.
-  bool store(std::string_view key, Bytes value, time_point expires_at, time_point now);
+  bool store(std::string_view key, Bytes value, time_point expires_at, time_point now, std::size_t footprint);
 
   std::shared_ptr<const Clock> clock_;
   std::size_t capacity_bytes_ = 0;

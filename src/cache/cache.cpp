@@ -58,6 +58,14 @@ struct StoredEntry {
     return codec->view ? codec->view(value.get()) : std::string_view(envelope.payload);
   }
 
+  // What keeping it costs: the entry, its envelope and the decoded value (L1's charge).
+  [[nodiscard]] std::size_t footprint() const {
+    std::size_t total = shared_object_bytes<StoredEntry>() + heap_bytes(envelope.codec) + heap_bytes(envelope.payload) +
+                        allocation_bytes(envelope.tags.capacity() * sizeof(std::string));
+    for (const auto& tag : envelope.tags) total += heap_bytes(tag);
+    return total + codec->footprint(value.get(), bytes().size());
+  }
+
   // How long Redis keeps it: its whole life, fresh and stale.
   [[nodiscard]] std::chrono::milliseconds lifetime() const {
     return std::chrono::milliseconds(envelope.stale_until_ms - envelope.created_ms);
@@ -534,7 +542,7 @@ void Cache::Impl::put_l1(const std::string& full, const EntryPtr& entry, const R
   const bool shared = l2_ != nullptr && policy.use_l2;
   const auto lifetime = shared ? std::min<Clock::duration>(remaining, policy.l1_ttl) : Clock::duration(remaining);
   const std::string_view bytes = entry->bytes();
-  l1_->set_for(full, Bytes(entry, bytes.data(), bytes.size()), lifetime);
+  l1_->set_for(full, Bytes(entry, bytes.data(), bytes.size()), lifetime, entry->footprint());
   // An invalidation between this entry's read and now: its eraser may have run before the set
   // above, so check again after it (the mark is always recorded before the erase).
   if (marks_.invalidated_since(entry->sequence, full, entry->envelope.tags)) l1_->erase(full);

@@ -21,7 +21,8 @@ std::string_view coding_name(Coding coding);
 // The decoded bytes, or nullopt when `encoded` is not valid in `coding` or would exceed
 // `max_bytes` decoded.
 std::optional<std::string> decode(Coding coding, std::string_view encoded, std::size_t max_bytes);
-// `level` is the coding's own scale (gzip 1-9, br 0-11, zstd 1-19), clamped.
-std::string encode(Coding coding, std::string_view plain, int level);
+// `level` is the coding's own scale (gzip 1-9, br 0-11, zstd 1-19), clamped. nullopt when the
+// compression library fails (out of memory): the caller keeps the body it has.
+std::optional<std::string> encode(Coding coding, std::string_view plain, int level);
 
 }  // namespace strata::gateway

@@ -130,8 +130,8 @@ void prepare_representation(StoredResponse& response, const CompressionConfig& c
       compressible_type(response.joined("content-type"), config.types) &&
       !parse_cache_control(response.joined("cache-control")).no_transform) {
     auto compressed = encode(Coding::gzip, response.body, config.gzip_level);
-    if (compressed.size() < response.body.size()) {
-      response.body = std::move(compressed);
+    if (compressed && compressed->size() < response.body.size()) {
+      response.body = std::move(*compressed);
       std::erase_if(response.headers, [](const Header& field) { return field.first == "content-encoding"; });
       response.headers.emplace_back("content-encoding", "gzip");
       weaken_etag(response);
@@ -157,7 +157,9 @@ std::shared_ptr<const StoredResponse> transcoded(const StoredResponse& stored, C
   if (to == Coding::identity) {
     copy->body = std::move(*plain);
   } else {
-    copy->body = encode(to, *plain, to == Coding::gzip ? gzip_level : to == Coding::br ? 4 : 3);
+    auto encoded = encode(to, *plain, to == Coding::gzip ? gzip_level : to == Coding::br ? 4 : 3);
+    if (!encoded) return nullptr;
+    copy->body = std::move(*encoded);
     copy->headers.emplace_back("content-encoding", std::string(coding_name(to)));
   }
   weaken_etag(*copy);

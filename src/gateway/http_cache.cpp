@@ -1,5 +1,7 @@
 #include "gateway/http_cache.hpp"
 
+#include <strata/footprint.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -124,11 +126,24 @@ bool StoredResponse::has(std::string_view lower_name) const {
 }
 
 void StoredResponse::render_headers() {
-  rendered_headers.clear();
+  std::size_t size = 0;
+  for (const auto& [name, value] : headers) {
+    if (!is_hop_by_hop(name)) size += name.size() + value.size() + 4;
+  }
+  std::string rendered;  // sized once: it lives as long as the entry
+  rendered.reserve(size);
   for (const auto& [name, value] : headers) {
     if (is_hop_by_hop(name)) continue;
-    rendered_headers.append(name).append(": ").append(value).append("\r\n");
+    rendered.append(name).append(": ").append(value).append("\r\n");
   }
+  rendered_headers = std::move(rendered);
+}
+
+std::size_t StoredResponse::heap_bytes() const {
+  std::size_t total = allocation_bytes(headers.capacity() * sizeof(Header)) + strata::heap_bytes(body) +
+                      strata::heap_bytes(rendered_headers);
+  for (const auto& [name, value] : headers) total += strata::heap_bytes(name) + strata::heap_bytes(value);
+  return total;
 }
 
 bool is_hop_by_hop(std::string_view name) {
@@ -214,6 +229,19 @@ std::string Codec<gateway::HttpEntry>::encode(const gateway::HttpEntry& entry) {
   }
   out += response.body;
   return out;
+}
+
+std::size_t Codec<gateway::HttpEntry>::footprint(const gateway::HttpEntry& entry) {
+  std::size_t total = 0;
+  if (entry.response != nullptr) {
+    total += shared_object_bytes<gateway::StoredResponse>() + entry.response->heap_bytes();
+  }
+  if (entry.variants != nullptr) {
+    total += shared_object_bytes<gateway::VariantIndex>() + heap_bytes(entry.variants->generation) +
+             allocation_bytes(entry.variants->headers.capacity() * sizeof(std::string));
+    for (const auto& name : entry.variants->headers) total += heap_bytes(name);
+  }
+  return total;
 }
 
 std::optional<gateway::HttpEntry> Codec<gateway::HttpEntry>::decode(std::string_view bytes) {

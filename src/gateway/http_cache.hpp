@@ -57,6 +57,8 @@ struct StoredResponse {
   bool gateway_encoded = false;
 
   void render_headers();
+  // The heap memory its fields, body and rendered block hold (the object itself not included).
+  [[nodiscard]] std::size_t heap_bytes() const;
 
   // The first value of a field.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view lower_name) const;
@@ -106,5 +108,6 @@ struct Codec<gateway::HttpEntry> {
   static constexpr std::string_view name = "http1";
   static std::string encode(const gateway::HttpEntry& entry);
   static std::optional<gateway::HttpEntry> decode(std::string_view bytes);
+  static std::size_t footprint(const gateway::HttpEntry& entry);
 };
 }  // namespace strata

@@ -1,5 +1,7 @@
 #include "gateway/representations.hpp"
 
+#include <strata/footprint.hpp>
+
 namespace strata::gateway {
 
 Representations::Representations(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
@@ -21,7 +23,10 @@ std::shared_ptr<const StoredResponse> Representations::find(const std::shared_pt
 
 void Representations::keep(const std::shared_ptr<const StoredResponse>& stored, Coding coding,
                            std::shared_ptr<const StoredResponse> form) {
-  const std::size_t size = form->body.size() + form->rendered_headers.size() + sizeof(StoredResponse);
+  // The form, its slot in the recency list and in the index.
+  const std::size_t size = shared_object_bytes<StoredResponse>() + form->heap_bytes() +
+                           allocation_bytes(sizeof(Slot) + 2 * sizeof(void*)) +
+                           allocation_bytes(sizeof(std::pair<const Key, std::list<Slot>::iterator>) + sizeof(void*));
   if (size > capacity_ / 4) return;  // one large body must not flush everything else
   std::lock_guard lock(mutex_);
   if (const auto found = index_.find(Key{stored.get(), coding}); found != index_.end()) erase(found->second);

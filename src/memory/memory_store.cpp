@@ -150,22 +150,24 @@ std::optional<Bytes> MemoryStore::get(std::string_view key) {
   return locked.shard.get(key, hash, now);
 }
 
-bool MemoryStore::set(std::string_view key, Bytes value, std::optional<time_point> expires_at) {
-  return store(key, std::move(value), expires_at.value_or(memory::kNever), clock_->now());
+bool MemoryStore::set(std::string_view key, Bytes value, std::optional<time_point> expires_at,
+                      std::size_t footprint) {
+  return store(key, std::move(value), expires_at.value_or(memory::kNever), clock_->now(), footprint);
 }
 
-bool MemoryStore::set_for(std::string_view key, Bytes value, Clock::duration ttl) {
+bool MemoryStore::set_for(std::string_view key, Bytes value, Clock::duration ttl, std::size_t footprint) {
   const auto now = clock_->now();
   // Saturate instead of overflowing for very long TTLs.
   const auto expires_at = ttl >= memory::kNever - now ? memory::kNever : now + ttl;
-  return store(key, std::move(value), expires_at, now);
+  return store(key, std::move(value), expires_at, now, footprint);
 }
 
-bool MemoryStore::store(std::string_view key, Bytes value, time_point expires_at, time_point now) {
+bool MemoryStore::store(std::string_view key, Bytes value, time_point expires_at, time_point now,
+                        std::size_t footprint) {
   const std::uint64_t hash = hash_key(key);
   LockedShard& locked = shard_for(hash);
   std::lock_guard lock(locked.mutex);
-  return locked.shard.set(key, hash, std::move(value), expires_at, now);
+  return locked.shard.set(key, hash, std::move(value), expires_at, now, footprint);
 }
 
 bool MemoryStore::erase(std::string_view key) {

@@ -78,9 +78,9 @@ std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePo
 }
 
 bool Shard::set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
-                TimePoint now) {
+                TimePoint now, std::size_t footprint) {
   drain_reads();
-  const std::size_t charge = MemoryStore::charge_of(key.size(), value.size());
+  const std::size_t charge = MemoryStore::charge_of(key.size(), value.size(), footprint);
   Node* node = find(key, hash);
   const bool too_large = charge > capacity_ || key.size() > UINT32_MAX;  // key length is 32-bit
   if (expires_at <= now || too_large) {

@@ -73,7 +73,7 @@ public:
   // May be called without the shard's lock, before taking it.
   void prefetch(std::uint64_t hash) const noexcept { index_.prefetch(hash); }
   bool set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
-           TimePoint now);
+           TimePoint now, std::size_t footprint = 0);
   bool erase(std::string_view key, std::uint64_t hash);
   // Removes every entry whose key satisfies `matches`; returns how many.
   std::size_t erase_if(const std::function<bool(std::string_view)>& matches);

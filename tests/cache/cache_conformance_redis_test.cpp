@@ -21,6 +21,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace demo {
 struct Job {
@@ -50,9 +51,29 @@ struct Tracked {
   }
   Tracked& operator=(Tracked&&) noexcept = default;
 };
+
+// A value whose decoded form holds far more than its encoding: a name, and a working set the
+// decoder builds from it.
+struct Bulky {
+  static constexpr std::size_t kWorkingSetBytes = 256 * 1024;
+  std::string name;
+  std::vector<char> working_set = std::vector<char>(kWorkingSetBytes);
+};
 }  // namespace demo
 
 namespace strata {
+template <>
+struct Codec<demo::Bulky> {
+  static constexpr std::string_view name = "bulky";
+  static std::string encode(const demo::Bulky& value) { return value.name; }
+  static std::optional<demo::Bulky> decode(std::string_view bytes) {
+    demo::Bulky decoded;
+    decoded.name = bytes;
+    return decoded;
+  }
+  static std::size_t footprint(const demo::Bulky& value) { return value.working_set.capacity(); }
+};
+
 template <>
 struct Codec<demo::Tracked> {
   static constexpr std::string_view name = "tracked";
@@ -162,6 +183,34 @@ TEST_P(CacheConformanceTest, SetThenGetRoundTripsStringsBytesAndJsonTypes) {
     EXPECT_EQ(co_await cache.get<int>(Key::of("numbers", 1)), 42);
     EXPECT_EQ(co_await cache.get<std::string>(Key::of("numbers", 1)), "42");
     EXPECT_FALSE((co_await cache.get<demo::Job>(Key::of("numbers", 1))).has_value());
+  });
+}
+
+TEST_P(CacheConformanceTest, L1ChargesWhatTheDecodedValueHoldsNotOnlyItsEncoding) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache writer(executor, options());
+    CO_ASSERT_TRUE(co_await writer.start());
+    demo::Bulky bulky;
+    bulky.name = "eleven byte";
+    CO_ASSERT_TRUE(co_await writer.set(Key::of("bulky", 1), bulky));
+    EXPECT_EQ(writer.stats().l1_entries, 1U);
+    EXPECT_GE(writer.stats().l1_bytes, demo::Bulky::kWorkingSetBytes);
+    // A JSON value without a measure of its own: its decoded form counts as its encoding's size
+    // again, beside the encoding itself.
+    const std::string text(10000, 'j');
+    const auto before = writer.stats().l1_bytes;
+    const std::vector<std::string> listed{text};
+    CO_ASSERT_TRUE(co_await writer.set(Key::of("json", 1), listed));
+    EXPECT_GE(writer.stats().l1_bytes - before, 2 * text.size());
+    if (GetParam() == Mode::l1_only) co_return;
+    // A value decoded from Redis is charged as one set here.
+    Cache reader(executor, options());
+    CO_ASSERT_TRUE(co_await reader.start());
+    const auto read = co_await reader.get<demo::Bulky>(Key::of("bulky", 1));
+    CO_ASSERT_TRUE(read.has_value());
+    EXPECT_EQ(read->name, "eleven byte");
+    EXPECT_EQ(reader.stats().l1_entries, 1U);
+    EXPECT_GE(reader.stats().l1_bytes, demo::Bulky::kWorkingSetBytes);
   });
 }
 

@@ -101,13 +101,13 @@ TEST(Compression, EveryCodingRoundTripsAndNamesItself) {
   for (int i = 0; i < 2000; ++i) text += R"({"id":)" + std::to_string(i) + R"(,"title":"row"},)";
   for (const Coding coding : {Coding::identity, Coding::gzip, Coding::br, Coding::zstd}) {
     SCOPED_TRACE(std::string(coding_name(coding)));
-    const auto encoded = encode(coding, text, 5);
+    const auto encoded = encode(coding, text, 5).value();
     if (coding != Coding::identity) {
       EXPECT_LT(encoded.size(), text.size() / 4);
     }
     EXPECT_EQ(decode(coding, encoded, text.size()), text);
     EXPECT_EQ(coding_named(coding_name(coding)), coding);
-    EXPECT_EQ(decode(coding, encode(coding, "", 5), 10), std::string());
+    EXPECT_EQ(decode(coding, encode(coding, "", 5).value(), 10), std::string());
   }
   EXPECT_EQ(coding_named("X-GZIP"), Coding::gzip);
   EXPECT_EQ(coding_named(""), Coding::identity);
@@ -119,7 +119,7 @@ TEST(Compression, DamagedTruncatedOrBombsFailToDecode) {
   const std::string text(1 << 20, 'a');  // a megabyte of one byte: compresses a thousandfold
   for (const Coding coding : {Coding::gzip, Coding::br, Coding::zstd}) {
     SCOPED_TRACE(std::string(coding_name(coding)));
-    const auto encoded = encode(coding, text, 5);
+    const auto encoded = encode(coding, text, 5).value();
     EXPECT_FALSE(decode(coding, encoded, text.size() - 1));  // the bound holds
     EXPECT_FALSE(decode(coding, encoded.substr(0, encoded.size() / 2), text.size()));
     EXPECT_FALSE(decode(coding, encoded + "trailing", text.size()));
@@ -130,7 +130,37 @@ TEST(Compression, DamagedTruncatedOrBombsFailToDecode) {
     EXPECT_TRUE(!damaged || *damaged != text);
   }
   // gzip members may follow one another.
-  EXPECT_EQ(decode(Coding::gzip, encode(Coding::gzip, "ab", 5) + encode(Coding::gzip, "cd", 5), 10), "abcd");
+  EXPECT_EQ(decode(Coding::gzip, encode(Coding::gzip, "ab", 5).value() + encode(Coding::gzip, "cd", 5).value(), 10), "abcd");
+}
+
+TEST(Compression, ResultsKeepNoSpareCapacityForAsLongAsTheyAreStored) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += R"({"id":)" + std::to_string(i) + R"(,"title":"row"},)";
+  for (const Coding coding : {Coding::gzip, Coding::br, Coding::zstd}) {
+    SCOPED_TRACE(std::string(coding_name(coding)));
+    const auto encoded = encode(coding, text, 6).value();
+    EXPECT_LE(encoded.capacity(), encoded.size() + encoded.size() / 8);  // not the worst-case bound
+    const auto decoded = decode(coding, encoded, text.size()).value();
+    EXPECT_EQ(decoded, text);
+    EXPECT_LE(decoded.capacity(), decoded.size() + decoded.size() / 8);
+  }
+}
+
+TEST(Compression, AThreadsReusedStateForgetsTheLevelAndTheFailureBeforeIt) {
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "line " + std::to_string(i * 7919 % 1000) + "\n";
+  for (const Coding coding : {Coding::gzip, Coding::zstd}) {
+    SCOPED_TRACE(std::string(coding_name(coding)));
+    const auto fast = encode(coding, text, 1).value();
+    const auto small = encode(coding, text, 9).value();
+    EXPECT_NE(small, fast);                           // each call compresses at its own level
+    EXPECT_EQ(encode(coding, text, 1).value(), fast);  // and the same level gives the same bytes again
+    EXPECT_EQ(encode(coding, text, 9).value(), small);
+    // A body cut short leaves a decoder mid-stream; the next body starts afresh.
+    EXPECT_FALSE(decode(coding, small.substr(0, small.size() / 2), text.size()));
+    EXPECT_EQ(decode(coding, fast, text.size()), text);
+    EXPECT_EQ(decode(coding, small, text.size()), text);
+  }
 }
 
 }  // namespace

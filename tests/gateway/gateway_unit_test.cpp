@@ -219,6 +219,30 @@ TEST(CacheControlParsing, DirectivesAndInvalidValues) {
   EXPECT_EQ(parse_cache_control("max-age=10000;edge").max_age, 10000s);  // Surrogate-Control targets
 }
 
+TEST(StoredResponseCodec, AnEntrysFootprintCountsItsDecodedFieldsBodyAndRenderedBlock) {
+  auto response = std::make_shared<StoredResponse>();
+  response->headers = {{"content-type", "application/json; charset=utf-8"},
+                       {"cache-control", "public, max-age=300, stale-while-revalidate=30"}};
+  response->body.assign(4096, 'b');
+  response->render_headers();
+  HttpEntry entry;
+  entry.response = response;
+  const auto footprint = Codec<HttpEntry>::footprint(entry);
+  std::size_t fields = 0;
+  for (const auto& [name, value] : response->headers) fields += name.size() + value.size();
+  EXPECT_GE(footprint, sizeof(StoredResponse) + response->body.size() + response->rendered_headers.size() + fields);
+  EXPECT_LT(footprint, 2 * (sizeof(StoredResponse) + response->body.size() + response->rendered_headers.size() + fields));
+  // A decoded copy is charged as the original.
+  const auto decoded = Codec<HttpEntry>::decode(Codec<HttpEntry>::encode(entry));
+  ASSERT_TRUE(decoded);
+  EXPECT_GE(Codec<HttpEntry>::footprint(*decoded), footprint - 64);
+  EXPECT_LE(Codec<HttpEntry>::footprint(*decoded), footprint + 64);
+  // A variant index counts too.
+  HttpEntry index;
+  index.variants = std::make_shared<VariantIndex>(VariantIndex{{"accept-language", "x-tenant"}, "0123456789abcdef0123"});
+  EXPECT_GE(Codec<HttpEntry>::footprint(index), sizeof(VariantIndex) + 20);
+}
+
 TEST(StoredResponseCodec, RoundTripsAndRefusesDamage) {
   auto response = std::make_shared<StoredResponse>();
   response->status = 203;

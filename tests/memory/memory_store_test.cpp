@@ -89,6 +89,19 @@ TEST_F(MemoryStoreTest, SetReplacesAndReaccountsTheCharge) {
   EXPECT_EQ(store.stats().inserts, 1U);
 }
 
+TEST_F(MemoryStoreTest, AFootprintLargerThanTheValueIsWhatTheEntryIsCharged) {
+  MemoryStore store(options());
+  // A view of 10 bytes that keeps a 5000-byte owner alive is charged for the owner.
+  store.set("k", Bytes::copy_of("ten bytes!"), std::nullopt, 5000);
+  EXPECT_EQ(store.bytes_used(), MemoryStore::charge_of(1, 5000));
+  // A footprint below the value's size never charges less than the value.
+  store.set("k", Bytes::copy_of(std::string(1000, 'a')), std::nullopt, 10);
+  EXPECT_EQ(store.bytes_used(), MemoryStore::charge_of(1, 1000));
+  // An entry whose footprint exceeds what one shard holds is refused, as a large value is.
+  EXPECT_FALSE(store.set_for("huge", Bytes::copy_of("x"), std::chrono::seconds(60), store.max_entry_bytes() + 1));
+  EXPECT_FALSE(store.get("huge").has_value());
+}
+
 TEST_F(MemoryStoreTest, EraseAndClear) {
   MemoryStore store(options(1 << 20, 4));
   for (int i = 0; i < 100; ++i) store.set("k" + std::to_string(i), Bytes::copy_of("v"));

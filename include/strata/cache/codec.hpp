@@ -31,6 +31,10 @@ std::optional<boost::json::value> json_parse(std::string_view bytes);
 // bytes over instead of copying them, and view(const T&), for types whose value *is* its
 // encoding: the cache then keeps one copy of such a value (L1 charges and serves its bytes
 // straight from the value) and stores it without encoding it first.
+//
+// A third, footprint(const T&), returns the heap memory a decoded value holds beyond the object
+// itself (strata/footprint.hpp has the arithmetic), so that L1's byte budget counts the decoded
+// copy it keeps; without it, L1 takes the encoding's size as the decoded value's.
 template <typename T>
 struct Codec {
   static constexpr std::string_view name = "json";
