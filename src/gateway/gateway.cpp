@@ -360,7 +360,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     options.stale_ttl = std::max(rule->stale_while_revalidate, rule->stale_if_error);
     options.stale_while_revalidate = rule->stale_while_revalidate;
     // A hung origin costs a request the soft timeout, not the response timeout, when a stale
-    // copy may stand in (one the origin marked must-revalidate is still refused below).
+    // copy may stand in (one the origin marked must-revalidate waits for the refresh below).
     if (rule->stale_if_error.count() > 0 && rule->soft_timeout.count() > 0) {
       options.soft_timeout = std::min(rule->soft_timeout, runtime->config.upstream.response_timeout);
     }
@@ -438,6 +438,23 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     Reply reply = origin_fault_reply(fault, message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
     co_return state->finished(std::move(reply), "origin-unavailable");
+  }
+
+  if (!failure && fetched.source == Source::stale && state == inputs && fetched.value.response != nullptr &&
+      forbids_stale(parse_cache_control(fetched.value.response->joined("cache-control")))) {
+    // A stale copy the origin forbids serving came back while its refresh goes on (a soft
+    // timeout, or the rule's stale-while-revalidate): wait for that refresh rather than ask
+    // the origin a second time.
+    EntryOptions waiting = options;
+    waiting.soft_timeout.reset();
+    waiting.stale_while_revalidate = Clock::duration::zero();
+    auto refresh_loader = [self, inputs](LoadContext& load) { return self->load_from_origin(inputs, load); };
+    auto [refresh_failure, refreshed] = co_await asio::co_spawn(
+        co_await asio::this_coro::executor, cache_->fetch<HttpEntry>(planned.key, std::move(refresh_loader), waiting),
+        kAwait);
+    if (!refresh_failure && refreshed.value.variants == nullptr) {
+      fetched = std::move(refreshed);
+    }
   }
 
   const auto& entry = fetched.value;

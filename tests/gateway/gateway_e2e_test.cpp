@@ -70,6 +70,7 @@ public:
     if (path.rfind("/api/missing/", 0) == 0) out.status = 404;
     if (path == "/api/any/slow") out.delay = 300ms;
     if (path.rfind("/api/hung/", 0) == 0 && hung_) out.delay = 3s;  // accepts, then answers far too late
+    if (path == "/api/hung/strict") out.headers.emplace_back("Cache-Control", "must-revalidate");
     if (path == "/api/any/big") out.body.append(2 * 1024 * 1024, 'x');
     if (path == "/api/any/etag") {
       out.headers.emplace_back("ETag", "\"v1\"");
@@ -471,6 +472,20 @@ TEST_F(GatewayEndToEnd, AHungOriginCostsAStaleRequestTheSoftTimeoutNotTheRespons
   } while (refreshed.body.find("n=2") == std::string::npos && std::chrono::steady_clock::now() < deadline);
   EXPECT_THAT(refreshed.body, HasSubstr("n=2"));
   EXPECT_EQ(origin_.count("/api/hung/1"), 2U);
+}
+
+TEST_F(GatewayEndToEnd, AStaleCopyTheOriginForbidsWaitsForTheRefreshAfterTheSoftTimeoutNotForASecondFetch) {
+  const auto first = get("/api/hung/strict");
+  ASSERT_THAT(first.body, HasSubstr("n=1"));
+  clock_->advance(15s);  // stale; the origin's must-revalidate forbids serving it so
+  origin_.hang(true);
+  const auto answered = get("/api/hung/strict");
+  EXPECT_EQ(answered.status, 200U);
+  // The refresh the soft timeout left running is the answer: the origin was asked once more,
+  // not once for the refresh and again for this request.
+  EXPECT_THAT(answered.body, HasSubstr("n=2"));
+  EXPECT_NE(answered.header("x-cache"), "STALE");
+  EXPECT_EQ(origin_.count("/api/hung/strict"), 2U);
 }
 
 TEST_F(GatewayEndToEnd, AThousandConcurrentMissesReachTheOriginOnce) {
