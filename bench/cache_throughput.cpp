@@ -173,7 +173,6 @@ int main(int argc, char** argv) {
     strata::CacheOptions options;
     options.prefix = "bench";
     options.redis_url = url;
-    options.read_redis_url_from_environment = false;
     options.bus = false;
     options.compression_threshold = cell.compression_threshold;
     options.compression_level = compression_level;
@@ -226,7 +225,6 @@ int main(int argc, char** argv) {
     // The embedded default: no Redis configured, L1 alone.
     strata::CacheOptions embedded_options;
     embedded_options.prefix = options.prefix;
-    embedded_options.read_redis_url_from_environment = false;
     strata::Cache embedded(io.get_executor(), embedded_options);
     run_to_completion(callers, [&]() -> asio::awaitable<void> {
       (void)co_await embedded.get_or_set<std::string>(key, loader, l1_and_l2);

@@ -41,7 +41,6 @@ Figures measure(const std::string& url, std::size_t value_size, std::size_t requ
   strata::CacheOptions options;
   options.prefix = "bench" + std::to_string(round);
   options.redis_url = url;
-  options.read_redis_url_from_environment = false;
   options.bus = false;
   auto cache = std::make_unique<strata::Cache>(io.get_executor(), options);
   const auto executor = cache->executor();

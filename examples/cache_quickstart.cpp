@@ -47,7 +47,7 @@ asio::awaitable<void> serve(strata::Cache& cache) {
 
 int main() {
   asio::io_context io;
-  strata::Cache cache(io.get_executor());  // defaults; REDIS_URL adds the Redis tier
+  strata::Cache cache(io.get_executor(), strata::CacheOptions::from_env());  // REDIS_URL adds the Redis tier
   asio::co_spawn(io, serve(cache), [&](std::exception_ptr error) {
     if (error) std::rethrow_exception(error);
     io.stop();  // the Redis connections would keep run() busy

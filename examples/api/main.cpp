@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     asio::io_context io(static_cast<int>(threads));
     asio::thread_pool database_pool(database_threads);
     std::unique_ptr<strata::Cache> cache_instance;
-    if (cache) cache_instance = std::make_unique<strata::Cache>(io.get_executor());  // REDIS_URL when set
+    if (cache) cache_instance = std::make_unique<strata::Cache>(io.get_executor(), strata::CacheOptions::from_env());
     strata::example::Service service(database, cache_instance.get(), database_pool.get_executor());
     if (cache_instance) {
       asio::co_spawn(io, cache_instance->start(), [](std::exception_ptr, bool) {});

@@ -79,6 +79,9 @@ public:
   Outcome invalidate_pattern(std::string glob) { return run(cache_->invalidate_pattern(std::move(glob))); }
   Outcome invalidate_user(std::string user_id) { return run(cache_->invalidate_user(std::move(user_id))); }
   Outcome clear() { return run(cache_->clear()); }
+  // Cache::stop(): waits for running loaders; no loader is called afterwards. The destructor
+  // does it too.
+  void stop() { run(cache_->stop()); }
   [[nodiscard]] CacheStats stats() const { return cache_->stats(); }
   void reset_stats() { cache_->reset_stats(); }
 

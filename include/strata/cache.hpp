@@ -5,10 +5,11 @@
 // coherence and statistics. See docs/cache.md for the design.
 
 #include <strata/cache/codec.hpp>
+#include <strata/cache/detail/erased.hpp>
 #include <strata/cache/key.hpp>
 #include <strata/cache/options.hpp>
+#include <strata/cache/result.hpp>
 #include <strata/cache/stats.hpp>
-#include <strata/footprint.hpp>
 #include <strata/redis/error.hpp>
 #include <strata/redis/reply.hpp>
 
@@ -33,200 +34,16 @@
 
 namespace strata {
 
-// Where a value came from.
-enum class Source : std::uint8_t {
-  l1,      // the in-process tier
-  l2,      // Redis
-  loader,  // the loader ran (in this call or in a concurrent one it waited for)
-  stale,   // a stale value served because the loader failed or was too slow (fail-safe)
-};
-[[nodiscard]] std::string_view to_string(Source source) noexcept;
-
-template <typename T>
-struct Fetched {
-  T value;
-  Source source = Source::loader;
-  // Time since the value was loaded from the source of truth.
-  Clock::duration age{};
-};
-
-// What a write or an invalidation achieved. The local (L1) part always succeeds; `ok` is false
-// when Redis could not be updated, in which case `error` says why and other processes may still
-// serve the old value until its TTL ends (or until their L1 is cleared on reconnect).
-struct Outcome {
-  bool ok = true;
-  std::uint64_t affected = 0;  // entries found and changed or removed, where known
-  std::string error;
-  explicit operator bool() const noexcept { return ok; }
-};
-
-// Thrown to a get_or_set() caller when the load exceeded its hard timeout and there was no stale
-// value to serve instead.
-class LoadTimeout : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
-namespace detail {
-
-// A type-erased value. The object itself is created non-const (make_erased), so that its last
-// owner may move it out (take) instead of copying it.
-using ErasedValue = std::shared_ptr<const void>;
-
-template <typename T, typename... Arguments>
-ErasedValue make_erased(Arguments&&... arguments) {
-  return std::make_shared<T>(std::forward<Arguments>(arguments)...);
-}
-
-// The value of `erased`: moved out when nobody else holds it (a fresh L2 read or load),
-// copied when L1 or other waiters share it.
-template <typename T>
-T take(ErasedValue erased) {
-  auto typed = std::static_pointer_cast<const T>(std::move(erased));
-  if (typed.use_count() == 1) return std::move(const_cast<T&>(*typed));
-  return *typed;
-}
-
-template <typename T>
-concept ViewableAsBytes = requires(const T& value) {
-  { Codec<T>::view(value) } -> std::convertible_to<std::string_view>;
-};
-
-// The built-in raw types: any bytes are a value, taken over without decoding.
-template <typename T>
-concept ValueIsBytes = std::same_as<T, std::string> || std::same_as<T, Bytes>;
-
-template <typename T>
-concept MeasuresFootprint = requires(const T& value) {
-  { Codec<T>::footprint(value) } -> std::convertible_to<std::size_t>;
-};
-
-// What a decoded value costs in memory, its shared block included: the codec's own measure, or
-// else its encoding's size standing in for what the decoded form holds.
-template <typename T>
-std::size_t value_footprint(const T& value, std::size_t encoded_size) {
-  if constexpr (MeasuresFootprint<T>) {
-    return shared_object_bytes<T>() + Codec<T>::footprint(value);
-  } else if constexpr (std::same_as<T, std::string>) {
-    return shared_object_bytes<T>() + heap_bytes(value);
-  } else {
-    return shared_object_bytes<T>() + allocation_bytes(encoded_size);
-  }
-}
-
-struct ErasedCodec {
-  std::string_view name;
-  const void* type;  // one address per C++ type
-  std::string (*encode)(const void* value);
-  ErasedValue (*decode)(std::string_view bytes);  // null when the bytes are not accepted
-  ErasedValue (*decode_owned)(std::string&& bytes);  // decode, free to take the bytes over
-  // The value's encoding without encoding it, for types whose value is its bytes; else null.
-  std::string_view (*view)(const void* value);
-  bool value_is_bytes;  // ValueIsBytes: a read may hand over the bytes instead of an erased value
-  std::size_t (*footprint)(const void* value, std::size_t encoded_size);  // value_footprint
-};
-
-template <typename T>
-const ErasedCodec& erased_codec() {
-  static constexpr char type_marker = 0;
-  static const ErasedCodec codec{
-      Codec<T>::name,
-      &type_marker,
-      [](const void* value) { return Codec<T>::encode(*static_cast<const T*>(value)); },
-      [](std::string_view bytes) -> ErasedValue {
-        auto decoded = Codec<T>::decode(bytes);
-        if (!decoded) return nullptr;
-        return make_erased<T>(std::move(*decoded));
-      },
-      [](std::string&& bytes) -> ErasedValue {
-        auto decoded = Codec<T>::decode(std::move(bytes));
-        if (!decoded) return nullptr;
-        return make_erased<T>(std::move(*decoded));
-      },
-      ViewableAsBytes<T> ? +[](const void* value) -> std::string_view {
-        if constexpr (ViewableAsBytes<T>) return Codec<T>::view(*static_cast<const T*>(value));
-        return {};
-      } : nullptr,
-      ValueIsBytes<T>,
-      [](const void* value, std::size_t encoded_size) {
-        return value_footprint(*static_cast<const T*>(value), encoded_size);
-      }};
-  return codec;
-}
-
-using ErasedLoader = std::function<boost::asio::awaitable<ErasedValue>(LoadContext&)>;
-
-struct ErasedFetch {
-  ErasedValue value;  // null when the value travels as `bytes`
-  Source source = Source::loader;
-  Clock::duration age{};
-  std::string bytes;  // an L2 hit of a ValueIsBytes type: the value, without an allocation to erase it
-};
-
-// The value a read found: for raw types read from L2 its bytes as they are, else the erased value.
-template <typename T>
-T take(ErasedFetch& found) {
-  if constexpr (ValueIsBytes<T>) {
-    if (!found.value) return *Codec<T>::decode(std::move(found.bytes));  // never fails for raw types
-  }
-  return take<T>(std::move(found.value));
-}
-
-// What a read through the cache hands its caller: the value alone, or Fetched<T>.
-template <typename Out, typename T>
-Out deliver(ErasedFetch&& found) {
-  if constexpr (std::is_same_v<Out, Fetched<T>>) {
-    return Fetched<T>{take<T>(found), found.source, found.age};
-  } else {
-    return take<T>(found);
-  }
-}
-
-template <typename T>
-struct is_awaitable : std::false_type {};
-template <typename T, typename Executor>
-struct is_awaitable<boost::asio::awaitable<T, Executor>> : std::true_type {};
-
-template <typename T, typename Loader>
-ErasedLoader erase_loader(Loader loader) {
-  return [loader = std::move(loader)](LoadContext& context) mutable -> boost::asio::awaitable<ErasedValue> {
-    if constexpr (std::is_invocable_v<Loader&, LoadContext&>) {
-      using Returned = std::invoke_result_t<Loader&, LoadContext&>;
-      if constexpr (is_awaitable<Returned>::value) {
-        co_return make_erased<T>(co_await loader(context));
-      } else {
-        co_return make_erased<T>(loader(context));
-      }
-    } else {
-      using Returned = std::invoke_result_t<Loader&>;
-      if constexpr (is_awaitable<Returned>::value) {
-        co_return make_erased<T>(co_await loader());
-      } else {
-        co_return make_erased<T>(loader());
-      }
-    }
-  };
-}
-
-// The caller's loader, left where it is until a load needs it: a hit never type-erases it (a
-// std::function of a loader that holds more than 16 bytes is an allocation).
-struct LoaderRef {
-  void* loader;
-  ErasedLoader (*erase)(void* loader);  // moves the loader out: called once at most
-};
-
-template <typename T, typename Loader>
-LoaderRef loader_ref(Loader& loader) {
-  return {&loader, [](void* held) { return erase_loader<T>(std::move(*static_cast<Loader*>(held))); }};
-}
-
-}  // namespace detail
-
 // The cache. Thread-safe: call it from any thread or executor. Its background work (loads that
 // outlive their callers, refreshes, Redis, the bus) runs on the executor given at construction.
 // Operations never throw for backend trouble: Redis errors, timeouts, an open circuit or corrupt
 // entries become misses and count in stats().errors. Loader exceptions reach the caller unless a
 // stale value can be served instead. Configuration mistakes throw std::invalid_argument.
+//
+// Lifetimes: every awaitable owns its arguments (keys, loaders, options), so it may be started
+// after the call that made it returned (co_spawn). The Cache itself must outlive the operations
+// started on it: co_await stop(), then destroy it. Loaders run on the executor given at
+// construction, and may use the cache themselves.
 class Cache {
 public:
   Cache(boost::asio::any_io_executor executor, CacheOptions options = {});
@@ -239,41 +56,48 @@ public:
   // background and the cache serves from L1 and loaders meanwhile.
   boost::asio::awaitable<bool> start();
 
+  // Ends the cache's work, for a clean shutdown: from the moment it begins no loader is called
+  // (a read that needs one gets a stale value when one may be served, else CacheStopped), the
+  // loaders already running are awaited, then the Redis connections and the bus are closed.
+  // Values already in L1 are still served. Destroying a Cache without stop() is safe as well,
+  // and starts no loader after, but does not wait for the loaders still running.
+  boost::asio::awaitable<void> stop();
+
   // A fresh value, or nullopt (miss, undecodable, Redis down).
   template <typename T = std::string>
-  boost::asio::awaitable<std::optional<T>> get(const Key& key, EntryOptions options = {}) {
+  boost::asio::awaitable<std::optional<T>> get(Key key, EntryOptions options = {}) {
     auto found = co_await get_erased(key, detail::erased_codec<T>(), std::move(options));
     if (!found) co_return std::nullopt;
     co_return detail::take<T>(std::move(found->value));
   }
 
   template <typename T>
-  boost::asio::awaitable<Outcome> set(const Key& key, T value, EntryOptions options = {}) {
+  boost::asio::awaitable<Outcome> set(Key key, T value, EntryOptions options = {}) {
     auto erased = detail::make_erased<T>(std::move(value));
     co_return co_await set_erased(key, detail::erased_codec<T>(), std::move(erased), std::move(options));
   }
-  boost::asio::awaitable<Outcome> set(const Key& key, const char* value, EntryOptions options = {}) {
-    return set<std::string>(key, std::string(value), std::move(options));
+  boost::asio::awaitable<Outcome> set(Key key, const char* value, EntryOptions options = {}) {
+    return set<std::string>(std::move(key), std::string(value), std::move(options));
   }
 
   // The cached value, or the loader's (stored for next time), loaded once per process however
   // many callers miss at once. The loader is T(), awaitable<T>(), T(LoadContext&) or
   // awaitable<T>(LoadContext&).
   template <typename T, typename Loader>
-  boost::asio::awaitable<T> get_or_set(const Key& key, Loader loader, EntryOptions options = {}) {
-    return read_through<T, T, const Key&>(key, std::move(loader), std::move(options));
+  boost::asio::awaitable<T> get_or_set(Key key, Loader loader, EntryOptions options = {}) {
+    return read_through<T, T>(std::move(key), std::move(loader), std::move(options));
   }
   // get_or_set() that also says where the value came from and how old it is.
   template <typename T, typename Loader>
-  boost::asio::awaitable<Fetched<T>> fetch(const Key& key, Loader loader, EntryOptions options = {}) {
-    return read_through<Fetched<T>, T, const Key&>(key, std::move(loader), std::move(options));
+  boost::asio::awaitable<Fetched<T>> fetch(Key key, Loader loader, EntryOptions options = {}) {
+    return read_through<Fetched<T>, T>(std::move(key), std::move(loader), std::move(options));
   }
 
-  boost::asio::awaitable<Outcome> remove(const Key& key);
+  boost::asio::awaitable<Outcome> remove(Key key);
   // Ends the entry's fresh life now but keeps it for fail-safe until its stale window ends.
-  boost::asio::awaitable<Outcome> expire(const Key& key);
+  boost::asio::awaitable<Outcome> expire(Key key);
   // Makes the entry fresh for `ttl` from now (its stale window follows). affected = 0 if absent.
-  boost::asio::awaitable<Outcome> extend_ttl(const Key& key, Clock::duration ttl);
+  boost::asio::awaitable<Outcome> extend_ttl(Key key, Clock::duration ttl);
 
   boost::asio::awaitable<Outcome> invalidate_tag(std::string tag);
   boost::asio::awaitable<Outcome> invalidate_tags(std::vector<std::string> tags);
@@ -299,7 +123,7 @@ public:
       auto loader = [function = function, captured = std::make_tuple(arguments...)]() {
         return std::apply(function, captured);
       };
-      return read_through<R, R, Key>(Key::of(name, arguments...), std::move(loader), options);
+      return read_through<R, R>(Key::of(name, arguments...), std::move(loader), options);
     };
   }
 
@@ -360,9 +184,10 @@ private:
                                           const EntryOptions& options, Probe& probe);
   detail::ErasedFetch take_found(Probe& probe);
 
-  // KeyArg: const Key& when the caller's frame owns the key, Key when this frame must.
-  template <typename Out, typename T, typename KeyArg, typename Loader>
-  boost::asio::awaitable<Out> read_through(KeyArg key, Loader loader, EntryOptions options) {
+  // Owns its key, loader and options: the awaitable may be started long after the call that
+  // made it (co_spawn), when the caller's arguments are gone.
+  template <typename Out, typename T, typename Loader>
+  boost::asio::awaitable<Out> read_through(Key key, Loader loader, EntryOptions options) {
     const detail::ErasedCodec& codec = detail::erased_codec<T>();
     Probe probe;
     auto step = begin_probe(probe, key, codec, options);

@@ -15,6 +15,7 @@ BlockingCache::BlockingCache(CacheOptions options, std::size_t loader_threads)
 }
 
 BlockingCache::~BlockingCache() {
+  stop();
   cache_.reset();
   loaders_.join();
   io_.stop();

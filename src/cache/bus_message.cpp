@@ -4,13 +4,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace strata::cache {
 
 std::string format_bus_message(const BusMessage& message) {
-  return fmt::format("1|{}|{}|{}|{}|{}", message.instance, message.sequence, message.kind, message.epoch,
-                     message.argument);
+  return fmt::format("1|{}|{}|{}|{}|{}", message.instance, message.sequence, static_cast<char>(message.kind),
+                     message.epoch, message.argument);
 }
 
 std::optional<BusMessage> parse_bus_message(std::string_view text) {
@@ -24,13 +25,24 @@ std::optional<BusMessage> parse_bus_message(std::string_view text) {
   const auto sequence = core::parse_decimal(fields[2]);
   const auto epoch = core::parse_decimal(fields[4]);
   if (fields[0] != "1" || fields[1].empty() || fields[3].size() != 1 || !sequence || !epoch) return std::nullopt;
+  const char letter = fields[3][0];
+  if (std::string_view("KTNPC").find(letter) == std::string_view::npos) return std::nullopt;
   BusMessage message;
   message.instance = std::string(fields[1]);
   message.sequence = *sequence;
-  message.kind = fields[3][0];
+  message.kind = static_cast<Invalidation>(letter);
   message.epoch = *epoch;
   message.argument = std::string(text);
   return message;
+}
+
+bool SenderSequences::gap_before(const BusMessage& message) {
+  std::lock_guard lock(mutex_);
+  auto [last, first] = last_.try_emplace(message.instance, message.sequence);
+  if (first) return false;
+  const bool gap = message.sequence != last->second + 1;
+  last->second = std::max(last->second, message.sequence);
+  return gap;
 }
 
 }  // namespace strata::cache

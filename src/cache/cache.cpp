@@ -3,9 +3,11 @@
 #include "cache/bus_message.hpp"
 #include "cache/envelope.hpp"
 #include "cache/flight.hpp"
+#include "cache/journal.hpp"
 #include "cache/keyspace.hpp"
 #include "cache/marks.hpp"
 #include "cache/metrics.hpp"
+#include "cache/policy.hpp"
 #include "cache/redis_tier.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -42,7 +44,14 @@ std::string_view to_string(Source source) noexcept {
 
 namespace {
 
+using cache::Invalidation;
 using cache::Metrics;
+using cache::normalize_tags;
+using cache::overridden;
+using cache::Policy;
+using cache::ReadPolicy;
+using cache::resolve;
+using cache::validate;
 
 // One value as the cache holds it in L1: decoded, with what readers need to judge it.
 struct StoredEntry {
@@ -87,94 +96,15 @@ struct LoaderResult {
   std::exception_ptr error;
 };
 
-// Runs the loader and hands its value or exception to whoever waits on `outcome`.
+// Runs the loader and hands its value or exception to whoever waits on `outcome`. `running`
+// counts it as running until its frame ends, however it ends (see Cache::Impl::end_loader).
 asio::awaitable<void> call_loader(detail::ErasedLoader loader, std::shared_ptr<LoadContext> context,
-                                  std::shared_ptr<cache::Flight<LoaderResult>> outcome) {
+                                  std::shared_ptr<cache::Flight<LoaderResult>> outcome,
+                                  std::shared_ptr<void> running) {
   auto executor = co_await asio::this_coro::executor;
   auto [error, value] =
       co_await asio::co_spawn(executor, loader(*context), asio::as_tuple(asio::use_awaitable));
   outcome->finish(LoaderResult{std::move(value), error});
-}
-
-// Sorted, without repeats: tags are compared and stored in this form.
-void normalize_tags(std::vector<std::string>& tags) {
-  std::sort(tags.begin(), tags.end());
-  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-}
-
-// EntryDefaults with the per-call overrides applied, plus the entry's tags.
-struct Policy : EntryDefaults {
-  std::vector<std::string> tags;
-};
-
-// The part of a policy that reading needs. A hit resolves only this (on the stack), so that
-// get_or_set's frame stays small; the full Policy is resolved when a load starts.
-struct ReadPolicy {
-  ReadPolicy(const EntryDefaults& policy)  // NOLINT: every policy is usable as a read policy
-      : use_l1(policy.use_l1), use_l2(policy.use_l2), l1_ttl(policy.l1_ttl), eager_refresh(policy.eager_refresh) {}
-  bool use_l1;
-  bool use_l2;
-  Clock::duration l1_ttl;
-  double eager_refresh;
-};
-
-// `defaults` with the options' overrides applied; `changed` says whether any applied.
-EntryDefaults overridden(const EntryDefaults& defaults, const EntryOptions& options, bool* changed = nullptr) {
-  EntryDefaults policy = defaults;
-  bool any = false;
-  auto apply = [&any](auto& field, const auto& override_value) {
-    if (!override_value) return;
-    field = *override_value;
-    any = true;
-  };
-  apply(policy.ttl, options.ttl);
-  apply(policy.ttl_jitter, options.ttl_jitter);
-  apply(policy.stale_ttl, options.stale_ttl);
-  apply(policy.eager_refresh, options.eager_refresh);
-  apply(policy.soft_timeout, options.soft_timeout);
-  apply(policy.stale_while_revalidate, options.stale_while_revalidate);
-  apply(policy.hard_timeout, options.hard_timeout);
-  apply(policy.fail_safe, options.fail_safe);
-  apply(policy.l1_ttl, options.l1_ttl);
-  apply(policy.use_l1, options.use_l1);
-  apply(policy.use_l2, options.use_l2);
-  apply(policy.distributed_lock, options.distributed_lock);
-  if (changed != nullptr) *changed = any;
-  return policy;
-}
-
-Policy resolve(const EntryDefaults& defaults, const EntryOptions& options) {
-  Policy policy;
-  static_cast<EntryDefaults&>(policy) = overridden(defaults, options);
-  policy.tags = options.tags;
-  if (options.user) policy.tags.push_back("user:" + *options.user);
-  normalize_tags(policy.tags);
-  return policy;
-}
-
-void validate(const EntryDefaults& policy, const CacheOptions& options, std::string_view where) {
-  auto fail = [&](const std::string& what) {
-    throw std::invalid_argument(std::string(where) + ": " + what);
-  };
-  if (policy.ttl <= Clock::duration::zero()) fail("ttl must be positive");
-  if (policy.ttl_jitter < Clock::duration::zero() || policy.ttl_jitter >= policy.ttl) {
-    fail("ttl_jitter must be in [0, ttl)");
-  }
-  if (policy.stale_ttl < Clock::duration::zero()) fail("stale_ttl must not be negative");
-  if (policy.eager_refresh < 0.0 || policy.eager_refresh >= 1.0) {
-    fail("eager_refresh must be 0 (off) or a fraction of the ttl in (0, 1), e.g. 0.8");
-  }
-  if (policy.hard_timeout <= 0ms || policy.hard_timeout > options.max_fill_duration) {
-    fail("hard_timeout must be positive and at most max_fill_duration (" +
-         std::to_string(options.max_fill_duration.count()) + " ms)");
-  }
-  if (policy.soft_timeout < 0ms || policy.soft_timeout > policy.hard_timeout) {
-    fail("soft_timeout must be in [0, hard_timeout]");
-  }
-  if (policy.stale_while_revalidate < Clock::duration::zero()) {
-    fail("stale_while_revalidate must not be negative");
-  }
-  if (policy.l1_ttl <= Clock::duration::zero()) fail("l1_ttl must be positive");
 }
 
 // The entry-key heads this thread used last, so that a read finds its namespace's head without
@@ -251,8 +181,7 @@ public:
   // With generations_mutex_ held: `known` (the entry of `name_space`) moves to `generation`.
   void set_generation(KnownGeneration& known, std::string_view name_space, std::uint64_t generation);
   std::atomic<std::uint64_t> bus_sequence_{0};
-  std::mutex bus_mutex_;
-  std::unordered_map<std::string, std::uint64_t> last_heard_;
+  cache::SenderSequences heard_;
   std::mutex random_mutex_;
   std::mt19937_64 random_;
   std::atomic<std::uint64_t> lock_tokens_{0};
@@ -376,23 +305,31 @@ public:
   Clock::duration jittered(const Policy& policy);
 
   // --- invalidation and the bus ---
-  // The Redis half of an invalidation: K (an entry key), T (tag), N (namespace), P (entry-key
-  // glob), C (everything). False when Redis could not be reached; the caller then remembers it.
-  asio::awaitable<bool> invalidate_remote(char kind, std::string argument, Outcome* outcome);
-  // Invalidations Redis missed while unreachable, replayed when it answers again, so that an
-  // invalidation is never lost. Bounded: past kMaxPending the replay clears the whole prefix.
-  static constexpr std::size_t kMaxPending = 10000;
-  void remember(char kind, std::string argument);
+  // The Redis half of an invalidation. False when Redis could not be reached; the caller then
+  // remembers it.
+  asio::awaitable<bool> invalidate_remote(Invalidation kind, std::string argument, Outcome* outcome);
+  // Invalidations Redis missed while unreachable, replayed when it answers again.
+  void remember(Invalidation kind, std::string argument) { journal_.remember(kind, std::move(argument)); }
   asio::awaitable<void> replay_pending();
-  std::mutex pending_mutex_;
-  std::vector<std::pair<char, std::string>> pending_;
-  bool pending_overflow_ = false;
+  cache::InvalidationJournal journal_{10000};
   std::atomic<bool> replaying_{false};
 
-  asio::awaitable<void> publish(char kind, std::uint64_t epoch, const std::string& argument);
+  asio::awaitable<void> publish(Invalidation kind, std::uint64_t epoch, const std::string& argument);
   void on_bus_message(const std::string& payload);
   void on_recovered();
   void drop_l1(std::string_view reason);
+
+  // --- stopping ---
+  // A loader starts only while the cache runs (begin_loader() says whether it may), and its end
+  // is counted (end_loader()), so that stop() can wait for the ones running.
+  bool begin_loader();
+  void end_loader();
+  // Marks the cache stopped; the flight to await when loaders are still running, else null.
+  std::shared_ptr<cache::Flight<bool>> stop_loaders();
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+  std::size_t loaders_running_ = 0;
+  std::shared_ptr<cache::Flight<bool>> loaders_drained_;
 
   void log_once(std::size_t slot, std::string_view what) {
     if (!logged_[slot % logged_.size()].exchange(true)) {
@@ -432,20 +369,14 @@ Cache::Impl::Impl(asio::any_io_executor executor, CacheOptions options)
 void Cache::Impl::attach_redis() {
   std::optional<redis::Deployment> deployment;
   if (options_.redis) {
-    deployment.emplace();
-    deployment->node = *options_.redis;
+    deployment = *options_.redis;
   } else {
-    std::string url = options_.redis_url;
-    if (url.empty() && options_.read_redis_url_from_environment) {
-      if (const char* from_environment = std::getenv("REDIS_URL")) url = from_environment;
-    }
-    if (!url.empty()) {
+    if (!options_.redis_url.empty()) {
       try {
-        deployment = redis::parse_deployment_url(url);
+        deployment = redis::parse_deployment_url(options_.redis_url);
       } catch (const std::invalid_argument& error) {
-        throw std::invalid_argument(std::string("Redis URL for the cache (") +
-                                    (options_.redis_url.empty() ? "REDIS_URL" : "CacheOptions::redis_url") +
-                                    "): " + error.what());
+        throw std::invalid_argument(std::string("CacheOptions::redis_url (REDIS_URL with from_env()): ") +
+                                    error.what());
       }
     }
   }
@@ -858,13 +789,22 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
     result = co_await wait_for_lease_holder(full, *codec, policy, &lease_acquired, &token);
     if (result.value) co_return result;
   }
+  if (!begin_loader()) {
+    if (lease_acquired) {
+      const std::string lease_key = keyspace_.lock(full);
+      co_await l2_->unlock(lease_key, token);
+    }
+    result.error = std::make_exception_ptr(CacheStopped("the cache was stopped: no loader is called"));
+    co_return result;
+  }
+  std::shared_ptr<void> running(nullptr, [self = shared_from_this()](void*) { self->end_loader(); });
   auto context = std::make_shared<LoadContext>();
   context->has_stale_value = has_stale;
   context->previous = std::move(previous);
   auto outcome = std::make_shared<cache::Flight<LoaderResult>>();
   metrics_.bump(cache::Count::loader_calls);
   const auto started = std::chrono::steady_clock::now();
-  asio::co_spawn(executor_, call_loader(std::move(loader), context, outcome), asio::detached);
+  asio::co_spawn(executor_, call_loader(std::move(loader), context, outcome, std::move(running)), asio::detached);
   const bool finished = co_await outcome->wait(policy.hard_timeout);
   metrics_.record(cache::Latency::loader, std::chrono::steady_clock::now() - started);
   if (!finished) {
@@ -913,7 +853,7 @@ asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, 
 // ---------------------------------------------------------------------------------------------
 // Bus
 
-asio::awaitable<void> Cache::Impl::publish(char kind, std::uint64_t epoch, const std::string& argument) {
+asio::awaitable<void> Cache::Impl::publish(Invalidation kind, std::uint64_t epoch, const std::string& argument) {
   if (!l2_ || !options_.bus) co_return;
   const auto sequence = ++bus_sequence_;
   std::string message = cache::format_bus_message({instance_, sequence, kind, epoch, argument});
@@ -933,86 +873,65 @@ void Cache::Impl::drop_l1(std::string_view reason) {
 
 void Cache::Impl::on_recovered() {
   drop_l1("Redis is reachable again; invalidations may have been missed");
-  bool any = false;
-  {
-    std::lock_guard lock(pending_mutex_);
-    any = !pending_.empty() || pending_overflow_;
-  }
-  if (any && !replaying_.exchange(true)) {
+  if (!journal_.empty() && !replaying_.exchange(true)) {
     asio::co_spawn(executor_, replay_pending(), asio::detached);
   }
 }
 
-void Cache::Impl::remember(char kind, std::string argument) {
-  std::lock_guard lock(pending_mutex_);
-  if (pending_.size() >= kMaxPending) {
-    pending_overflow_ = true;
-    pending_.clear();
-  }
-  if (!pending_overflow_) pending_.emplace_back(kind, std::move(argument));
-}
-
 asio::awaitable<void> Cache::Impl::replay_pending() {
   auto self = shared_from_this();
-  std::vector<std::pair<char, std::string>> work;
-  bool overflow = false;
-  {
-    std::lock_guard lock(pending_mutex_);
-    work.swap(pending_);
-    overflow = std::exchange(pending_overflow_, false);
-  }
-  if (overflow) work = {{'C', std::string()}};
+  auto work = journal_.take();
   std::size_t done = 0;
   for (; done < work.size(); ++done) {
     Outcome ignored;
-    if (!co_await invalidate_remote(work[done].first, work[done].second, &ignored)) break;
+    if (!co_await invalidate_remote(work[done].kind, work[done].argument, &ignored)) break;
   }
   if (done < work.size()) {  // Redis failed again: keep the rest for the next recovery
-    std::lock_guard lock(pending_mutex_);
-    pending_.insert(pending_.begin(), work.begin() + static_cast<std::ptrdiff_t>(done), work.end());
+    work.erase(work.begin(), work.begin() + static_cast<std::ptrdiff_t>(done));
+    journal_.give_back(std::move(work));
   }
   if (done > 0) spdlog::info("strata cache: replayed {} invalidation(s) Redis missed", done);
   replaying_.store(false);
 }
 
-asio::awaitable<bool> Cache::Impl::invalidate_remote(char kind, std::string argument, Outcome* outcome) {
+asio::awaitable<bool> Cache::Impl::invalidate_remote(Invalidation kind, std::string argument, Outcome* outcome) {
   const auto now = clock_->now();
   switch (kind) {
-    case 'K': {
+    case Invalidation::key: {
       auto epoch = co_await l2_->remove(argument);
       if (!epoch) co_return false;
       marks_.mark_key(argument, *epoch, now);
-      co_await publish('K', *epoch, argument);
+      co_await publish(Invalidation::key, *epoch, argument);
       co_return true;
     }
-    case 'T': {
+    case Invalidation::tag: {
       auto result = co_await l2_->invalidate_tag(argument, 500);
       if (result.epoch != 0) {
         marks_.mark_tag(argument, result.epoch, now);
-        co_await publish('T', result.epoch, argument);
+        co_await publish(Invalidation::tag, result.epoch, argument);
       }
       outcome->affected += result.removed;
       co_return result.ok;
     }
-    case 'N': {
+    case Invalidation::name_space: {
       auto generation = co_await l2_->bump_generation(argument);
       if (!generation) co_return false;
       learn_generation(argument, *generation);
-      co_await publish('N', *generation, argument);
+      co_await publish(Invalidation::name_space, *generation, argument);
       co_return true;
     }
-    case 'P': {
+    case Invalidation::pattern: {
       auto result = co_await l2_->unlink_matching(argument, 1000);
       outcome->affected = std::max<std::uint64_t>(outcome->affected, result.removed);
-      co_await publish('P', 0, argument);
+      co_await publish(Invalidation::pattern, 0, argument);
       co_return result.ok;
     }
-    case 'C': {
+    case Invalidation::clear: {
       auto result = co_await l2_->clear(1000);
       outcome->affected = result.removed;
       if (result.epoch != 0) {
         marks_.mark_everything(result.epoch, now);
-        co_await publish('C', result.epoch, "");
+        co_await publish(Invalidation::clear, result.epoch, "");
       }
       co_return result.ok;
     }
@@ -1028,41 +947,37 @@ void Cache::Impl::on_bus_message(const std::string& payload) {
   }
   if (message->instance == instance_) return;
   metrics_.bump(cache::Count::bus_messages);
-  bool gap = false;
-  {
-    std::lock_guard lock(bus_mutex_);
-    auto [it, first] = last_heard_.try_emplace(message->instance, message->sequence);
-    if (!first) {
-      gap = message->sequence != it->second + 1;
-      it->second = std::max(it->second, message->sequence);
-    }
-  }
-  if (gap) {
+  if (heard_.gap_before(*message)) {
     metrics_.bump(cache::Count::bus_gaps);
     drop_l1("a message on the invalidation bus was lost");
   }
   if (l2_) l2_->observe_epoch(message->epoch);
   const auto now = clock_->now();
   switch (message->kind) {
-    case 'K':
+    case Invalidation::key:
       marks_.mark_key(message->argument, message->epoch, now);
       l1_->erase(message->argument);
       break;
-    case 'T': marks_.mark_tag(message->argument, message->epoch, now); break;
-    case 'N': learn_generation(message->argument, message->epoch); break;
-    case 'P':
+    case Invalidation::tag: marks_.mark_tag(message->argument, message->epoch, now); break;
+    case Invalidation::name_space: learn_generation(message->argument, message->epoch); break;
+    case Invalidation::pattern:
       l1_->erase_if([&](std::string_view key) { return cache::glob_match(message->argument, key); });
       break;
-    case 'C':
+    case Invalidation::clear:
       marks_.mark_everything(message->epoch, now);
       l1_->clear();
       break;
-    default: log_once(2, "ignored a message of unknown kind on the invalidation bus");
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cache
+
+CacheOptions CacheOptions::from_env() {
+  CacheOptions options;
+  if (const char* url = std::getenv("REDIS_URL")) options.redis_url = url;
+  return options;
+}
 
 Cache::Cache(asio::any_io_executor executor, CacheOptions options)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {
@@ -1070,7 +985,38 @@ Cache::Cache(asio::any_io_executor executor, CacheOptions options)
 }
 
 Cache::~Cache() {
+  (void)impl_->stop_loaders();
   if (impl_->l2_) impl_->l2_->close();
+}
+
+bool Cache::Impl::begin_loader() {
+  std::lock_guard lock(stop_mutex_);
+  if (stopped_) return false;
+  ++loaders_running_;
+  return true;
+}
+
+void Cache::Impl::end_loader() {
+  std::shared_ptr<cache::Flight<bool>> drained;
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (--loaders_running_ == 0) drained = std::move(loaders_drained_);
+  }
+  if (drained) drained->finish(true);
+}
+
+std::shared_ptr<cache::Flight<bool>> Cache::Impl::stop_loaders() {
+  std::lock_guard lock(stop_mutex_);
+  stopped_ = true;
+  if (loaders_running_ == 0) return nullptr;
+  if (!loaders_drained_) loaders_drained_ = std::make_shared<cache::Flight<bool>>();
+  return loaders_drained_;
+}
+
+asio::awaitable<void> Cache::stop() {
+  auto impl = impl_;
+  if (auto drained = impl->stop_loaders()) (void)co_await drained->wait(std::nullopt);
+  if (impl->l2_) impl->l2_->close();
 }
 
 const CacheOptions& Cache::options() const noexcept { return impl_->options_; }
@@ -1285,19 +1231,19 @@ asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedC
   }
   impl->put_l1(full, entry, policy);
   impl->metrics_.bump(cache::Count::sets);
-  co_await impl->publish('K', 0, full);
+  co_await impl->publish(Invalidation::key, 0, full);
   co_return outcome;
 }
 
-asio::awaitable<Outcome> Cache::remove(const Key& key) {
+asio::awaitable<Outcome> Cache::remove(Key key) {
   auto impl = impl_;
   const std::string full = co_await impl->entry_key(key, true);
   impl->marks_.mark_key(full, 0, impl->clock_->now());
   Outcome outcome;
   outcome.affected = impl->l1_->erase(full) ? 1 : 0;
   impl->metrics_.bump(cache::Count::deletes);
-  if (impl->l2_ && !co_await impl->invalidate_remote('K', full, &outcome)) {
-    impl->remember('K', full);
+  if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::key, full, &outcome)) {
+    impl->remember(Invalidation::key, full);
     outcome.ok = false;
     outcome.error = "Redis unavailable: removed from this process's L1; Redis follows when it answers again";
   }
@@ -1307,7 +1253,7 @@ asio::awaitable<Outcome> Cache::remove(const Key& key) {
 namespace {
 
 // expire() and extend_ttl(): rewrite an entry's lifetimes in both tiers.
-asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, const Key& key,
+asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, Key key,
                                          std::function<void(StoredEntry&, std::int64_t now)> change) {
   const std::string full = co_await impl->entry_key(key, true);
   Policy policy = resolve(impl->options_.defaults, {});
@@ -1337,25 +1283,25 @@ asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, cons
   }
   impl->l1_->erase(full);
   impl->put_l1(full, changed, policy);
-  co_await impl->publish('K', 0, full);
+  co_await impl->publish(Invalidation::key, 0, full);
   co_return outcome;
 }
 
 }  // namespace
 
-asio::awaitable<Outcome> Cache::expire(const Key& key) {
+asio::awaitable<Outcome> Cache::expire(Key key) {
   impl_->metrics_.bump(cache::Count::deletes);
-  return change_lifetime(impl_, key, [](StoredEntry& entry, std::int64_t now) {
+  return change_lifetime(impl_, std::move(key), [](StoredEntry& entry, std::int64_t now) {
     entry.envelope.fresh_until_ms = std::min(entry.envelope.fresh_until_ms, now);
     entry.envelope.stale_until_ms = std::max(entry.envelope.stale_until_ms, entry.envelope.fresh_until_ms);
   });
 }
 
-asio::awaitable<Outcome> Cache::extend_ttl(const Key& key, Clock::duration ttl) {
+asio::awaitable<Outcome> Cache::extend_ttl(Key key, Clock::duration ttl) {
   if (ttl <= Clock::duration::zero()) {
     throw std::invalid_argument("extend_ttl: ttl must be positive (use expire() or remove() to end an entry)");
   }
-  return change_lifetime(impl_, key, [ttl](StoredEntry& entry, std::int64_t now) {
+  return change_lifetime(impl_, std::move(key), [ttl](StoredEntry& entry, std::int64_t now) {
     const auto stale_window = entry.envelope.stale_until_ms - entry.envelope.fresh_until_ms;
     entry.envelope.fresh_until_ms = now + to_ms(ttl);
     entry.envelope.stale_until_ms = entry.envelope.fresh_until_ms + stale_window;
@@ -1373,8 +1319,8 @@ asio::awaitable<Outcome> Cache::invalidate_tags(std::vector<std::string> tags) {
   for (const auto& tag : tags) {
     impl->marks_.mark_tag(tag, 0, impl->clock_->now());
     impl->metrics_.bump(cache::Count::invalidations);
-    if (impl->l2_ && !co_await impl->invalidate_remote('T', tag, &outcome)) {
-      impl->remember('T', tag);
+    if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::tag, tag, &outcome)) {
+      impl->remember(Invalidation::tag, tag);
       outcome.ok = false;
       outcome.error = "Redis unavailable: tag \"" + tag +
                       "\" invalidated in this process; Redis follows when it answers again";
@@ -1392,8 +1338,8 @@ asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
   impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
   if (impl->l2_) {
-    if (co_await impl->invalidate_remote('N', name_space, &outcome)) co_return outcome;
-    impl->remember('N', name_space);
+    if (co_await impl->invalidate_remote(Invalidation::name_space, name_space, &outcome)) co_return outcome;
+    impl->remember(Invalidation::name_space, name_space);
     outcome.ok = false;
     outcome.error = "Redis unavailable: namespace \"" + name_space +
                     "\" invalidated in this process; Redis follows when it answers again";
@@ -1415,8 +1361,8 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
   impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
   outcome.affected = impl->l1_->erase_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
-  if (impl->l2_ && !co_await impl->invalidate_remote('P', pattern, &outcome)) {
-    impl->remember('P', pattern);
+  if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::pattern, pattern, &outcome)) {
+    impl->remember(Invalidation::pattern, pattern);
     outcome.ok = false;
     outcome.error = "Redis unavailable or failed during SCAN: the pattern is invalidated again when it answers";
   }
@@ -1429,8 +1375,8 @@ asio::awaitable<Outcome> Cache::clear() {
   impl->l1_->clear();
   impl->metrics_.bump(cache::Count::invalidations);
   Outcome outcome;
-  if (impl->l2_ && !co_await impl->invalidate_remote('C', "", &outcome)) {
-    impl->remember('C', "");
+  if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::clear, "", &outcome)) {
+    impl->remember(Invalidation::clear, "");
     outcome.ok = false;
     outcome.error = "Redis unavailable: cleared this process's L1; Redis follows when it answers again";
   }

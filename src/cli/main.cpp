@@ -1,6 +1,8 @@
 #include "cli/demo.hpp"
 #include "cli/serve.hpp"
 
+#include <strata/version.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -10,7 +12,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"strata: a layered cache (in-process L1 + Redis) and HTTP caching gateway"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "strata 0.1.0");
+  app.set_version_flag("--version", std::string("strata ") + strata::version_string);
 
   strata::cli::DemoOptions demo;
   long long loader_micros = demo.loader_cost.count();

@@ -6,6 +6,9 @@
 #include "gateway/listener_tls.hpp"
 #include "gateway/server.hpp"
 
+#include <strata/cache.hpp>
+#include <strata/redis/options.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,7 +40,22 @@ GatewayConfig read_config(const ServeOptions& options) {
   if (options.origin) config.origin = gateway::parse_origin(*options.origin, "--origin");
   if (options.admin_listen) config.admin.listen = gateway::parse_endpoint(*options.admin_listen, "--admin-listen");
   if (options.threads) config.threads = *options.threads;
-  if (options.redis_url) config.cache.redis_url = *options.redis_url;
+  std::string_view redis_source;  // where the URL came from when not from the file, for errors
+  if (options.redis_url) {
+    config.cache.redis_url = *options.redis_url;
+    redis_source = "--redis-url";
+  } else if (config.cache.redis_url.empty()) {
+    // The environment is the command line's convenience; the library reads no variables.
+    config.cache.redis_url = CacheOptions::from_env().redis_url;
+    redis_source = "REDIS_URL";
+  }
+  if (!redis_source.empty() && !config.cache.redis_url.empty()) {
+    try {
+      (void)redis::parse_deployment_url(config.cache.redis_url);
+    } catch (const std::invalid_argument& error) {
+      throw ConfigError(fmt::format("{}: {}", redis_source, error.what()));
+    }
+  }
   gateway::validate(config);
   return config;
 }

@@ -2,6 +2,8 @@
 
 #include "gateway/gateway_impl.hpp"
 
+#include <strata/version.hpp>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -256,7 +258,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   if (relative == "/info") {
     if (method != http::verb::get) co_return method_not_allowed("GET");
     json::object body;
-    body["version"] = "0.1.0";
+    body["version"] = version_string;
     body["prefix"] = startup_.cache.prefix;
     body["redis_enabled"] = cache_->redis_enabled();
     body["origin"] = fmt::format("http://{}:{}{}", startup_.origin.host, startup_.origin.port, startup_.origin.base_path);

@@ -3,6 +3,7 @@
 #include <strata/redis/options.hpp>
 
 #include "gateway/route.hpp"
+#include "core/duration.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -71,7 +72,7 @@ public:
   void read_size(std::string_view key, std::size_t& out, long long minimum, long long maximum) {
     read_integer(key, out, minimum, maximum);
   }
-  // A duration: "30s", "5m", "250ms", or a number of seconds.
+  // A duration: a string with its unit ("30s", "5m", "250ms"), or a TOML integer of seconds.
   template <typename Duration>
   void read_duration(std::string_view key, Duration& out, Millis minimum = Millis::zero()) {
     if (const auto* node = get(key)) {
@@ -79,12 +80,12 @@ public:
       if (node->is_integer()) {
         parsed = std::chrono::seconds(**node->as_integer());
       } else if (node->is_string()) {
-        parsed = parse_duration(**node->as_string());
+        parsed = core::parse_duration(**node->as_string());
       } else {
         fail(node, key, "expected a duration such as \"30s\", \"5m\" or \"250ms\"");
       }
       if (!parsed) {
-        fail(node, key, fmt::format("\"{}\" is not a duration; write e.g. \"30s\", \"5m\" or \"250ms\"",
+        fail(node, key, fmt::format("\"{}\" is not a duration; write a number and its unit, e.g. \"30s\", \"5m\" or \"250ms\"",
                                     **node->as_string()));
       }
       if (*parsed < minimum) fail(node, key, fmt::format("must be at least {} ms", minimum.count()));
@@ -283,25 +284,6 @@ bool Network::contains(std::string_view address) const {
   const auto& v6 = std::get<boost::asio::ip::network_v6>(range);
   if (!parsed.is_v6()) return false;
   return boost::asio::ip::make_network_v6(parsed.to_v6(), v6.prefix_length()).canonical() == v6;
-}
-
-std::optional<Millis> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  long long number = 0;
-  const auto* end = text.data() + text.size();
-  const auto [rest, error] = std::from_chars(text.data(), end, number);
-  if (error != std::errc() || number < 0) return std::nullopt;
-  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-  const long long limit = 100LL * 365 * 86400 * 1000;  // a century, in ms
-  long long factor = 0;
-  if (unit.empty() || unit == "s") factor = 1000;
-  else if (unit == "ms") factor = 1;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit == "d") factor = 86'400'000;
-  else return std::nullopt;
-  if (number > limit / factor) return std::nullopt;
-  return Millis(number * factor);
 }
 
 Endpoint parse_endpoint(std::string_view text, std::string_view what) {

@@ -252,7 +252,4 @@ struct Network {
 };
 std::optional<Network> parse_network(std::string_view text);
 
-// "30s", "5m", "1h", "250ms", "2d", or a bare number of seconds.
-std::optional<Millis> parse_duration(std::string_view text);
-
 }  // namespace strata::gateway

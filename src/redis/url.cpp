@@ -1,5 +1,7 @@
 #include <strata/redis/options.hpp>
 
+#include "core/duration.hpp"
+
 #include <charconv>
 #include <stdexcept>
 #include <string>
@@ -53,28 +55,14 @@ Integer parse_integer(std::string_view text, Integer min, Integer max, const std
 }
 
 std::chrono::milliseconds parse_duration(std::string_view text, const std::string& option) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  const std::string_view unit = text.substr(digits);
-  long long amount = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + digits, amount);
-  if (digits == 0 || error != std::errc{} || end != text.data() + digits) {
-    fail("option " + option + "='" + std::string(text) +
-         "' is not a duration; use milliseconds (250) or a unit (250ms, 2s)");
+  const auto parsed = core::parse_duration(text);
+  if (!parsed) {
+    fail("option " + option + "='" + std::string(text) + "' is not a duration; write a number and its unit (250ms, 2s)");
   }
-  long long millis = 0;
-  if (unit.empty() || unit == "ms") {
-    millis = amount;
-  } else if (unit == "s") {
-    millis = amount * 1000;
-  } else {
-    fail("option " + option + "='" + std::string(text) + "' has unknown unit '" + std::string(unit) +
-         "'; use ms or s");
-  }
-  if (millis <= 0 || millis > 3'600'000) {
+  if (*parsed < std::chrono::milliseconds(1) || *parsed > std::chrono::hours(1)) {
     fail("option " + option + "='" + std::string(text) + "' must be between 1ms and 3600s");
   }
-  return std::chrono::milliseconds(millis);
+  return *parsed;
 }
 
 bool parse_bool(std::string_view text, const std::string& option) {

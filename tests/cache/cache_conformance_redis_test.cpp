@@ -20,6 +20,7 @@
 #include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -325,6 +326,67 @@ TEST_P(CacheConformanceTest, GetOrSetLoadsOnceThenServesTheCachedValue) {
     EXPECT_EQ(stats.l1_hits, 1U);
     EXPECT_EQ(stats.sets, 1U);
     EXPECT_DOUBLE_EQ(stats.hit_rate(), 0.5);
+  });
+}
+
+TEST_P(CacheConformanceTest, AnAwaitableOwnsItsKeySoTheCallersKeyMayGoFirst) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    std::optional<asio::awaitable<std::string>> pending_read;
+    std::optional<asio::awaitable<Outcome>> pending_write;
+    {
+      // Long enough to live on the heap: a dangling reference reads freed memory under ASan.
+      const Key key = Key::of("a-namespace-name-longer-than-inline", "part-longer-than-inline", 7);
+      pending_write.emplace(cache.set(key, std::string("written")));
+      pending_read.emplace(cache.get_or_set<std::string>(key, [] { return std::string("loaded"); }));
+    }  // the caller's key is gone before either awaitable starts
+    const Outcome written = co_await std::move(*pending_write);
+    EXPECT_TRUE(written.ok);
+    EXPECT_EQ(co_await std::move(*pending_read), "written");
+    const auto found = co_await cache.get(Key::of("a-namespace-name-longer-than-inline", "part-longer-than-inline", 7));
+    EXPECT_EQ(found, "written");
+  });
+}
+
+TEST_P(CacheConformanceTest, StopWaitsForTheRunningLoaderAndCallsNoLoaderAfter) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    (void)co_await cache.get_or_set<std::string>(Key::of("kept", 1), [] { return std::string("cached"); });
+    Gate gate(executor);
+    bool slow_answered = false;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      const auto value = co_await cache.get_or_set<std::string>(Key::of("slow", 1), [&]() -> asio::awaitable<std::string> {
+        co_await gate.wait();
+        co_return "slow";
+      });
+      slow_answered = value == "slow";
+    }, asio::detached);
+    co_await poll_until([&] { return gate.waiting() == 1; });
+    bool stopped = false;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      co_await cache.stop();
+      stopped = true;
+    }, asio::detached);
+    // While the loader runs, stop() waits; a read that needs a loader gets none.
+    int late_calls = 0;
+    auto late = [&] {
+      ++late_calls;
+      return std::string("late");
+    };
+    const auto [refused, value] = co_await asio::co_spawn(
+        executor, cache.get_or_set<std::string>(Key::of("late", 1), late), asio::as_tuple(asio::use_awaitable));
+    EXPECT_TRUE(refused != nullptr);
+    if (refused) EXPECT_THROW(std::rethrow_exception(refused), CacheStopped);
+    EXPECT_EQ(late_calls, 0);
+    EXPECT_FALSE(stopped);
+    gate.open();
+    co_await poll_until([&] { return stopped; });
+    EXPECT_TRUE(slow_answered);  // the running loader finished and its caller got its value
+    // What L1 holds is still served; still no loader.
+    EXPECT_EQ(co_await cache.get_or_set<std::string>(Key::of("kept", 1), late), "cached");
+    EXPECT_EQ(late_calls, 0);
   });
 }
 

@@ -91,7 +91,6 @@ protected:
       std::unique_ptr<Cache> cache;
       if (GetParam() != Mode::off) {
         CacheOptions options;
-        options.read_redis_url_from_environment = false;
         if (GetParam() == Mode::l1_and_redis) options.redis_url = redis_->url();
         cache = std::make_unique<Cache>(executor, options);
         co_await cache->start();

@@ -90,8 +90,9 @@ TEST(RedisUrl, MalformedUrlsNameTheirBadPart) {
   expect_rejected("redis://[::1:6379", "lacks its closing ']'");
   expect_rejected("redis://:hunter2%zz@host", "password has a '%' not followed by two hex digits");
   expect_rejected("redis://host?command_timeout=fast", "option command_timeout='fast' is not a duration");
-  expect_rejected("redis://host?command_timeout=5m", "unknown unit 'm'");
-  expect_rejected("redis://host?connect_timeout=0", "between 1ms and 3600s");
+  expect_rejected("redis://host?command_timeout=250", "write a number and its unit (250ms, 2s)");
+  expect_rejected("redis://host?command_timeout=2h", "between 1ms and 3600s");
+  expect_rejected("redis://host?connect_timeout=0ms", "between 1ms and 3600s");
   expect_rejected("redis://host?pool_size=0", "option pool_size '0'");
   expect_rejected("redis://host?tls_verify=maybe", "not a boolean");
   expect_rejected("redis://host?timeout=5", "unknown option 'timeout'");

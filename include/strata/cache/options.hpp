@@ -98,12 +98,12 @@ struct CacheOptions {
 
   // L2: one server (redis://, rediss://), a Redis Cluster (redis+cluster://host:port,...) or a
   // master watched by Sentinel (redis+sentinel://host:port,.../master-name); see
-  // redis::parse_deployment_url. Empty: the REDIS_URL environment variable when
-  // read_redis_url_from_environment, otherwise no L2 (L1 only).
+  // redis::parse_deployment_url. Empty: no L2 (L1 only). The library reads no environment
+  // variable by itself: from_env() is the explicit way to take REDIS_URL.
   std::string redis_url;
-  bool read_redis_url_from_environment = true;
-  // Alternatively, the connection options themselves (take precedence over the URL).
-  std::optional<redis::ConnectionOptions> redis;
+  // Alternatively, the deployment itself: one server, a Cluster or a Sentinel-watched master,
+  // as parse_deployment_url builds it (takes precedence over the URL).
+  std::optional<redis::Deployment> redis;
   // The longest any one Redis command of a cache operation may keep its caller waiting (the
   // connection's command_timeout still bounds the rest: SCANs, the bus). Past it the command
   // counts as failed: a read is a miss, and the load that follows leaves Redis out (L1 and the
@@ -138,6 +138,10 @@ struct CacheOptions {
 
   // Seed for TTL jitter.
   std::uint64_t seed = 0x5eed;
+
+  // The defaults, with redis_url taken from the REDIS_URL environment variable (empty, so L1
+  // only, when it is unset). The URL is checked when a Cache is built from the options.
+  [[nodiscard]] static CacheOptions from_env();
 };
 
 }  // namespace strata
