@@ -42,5 +42,12 @@ install(FILES ${PROJECT_BINARY_DIR}/strataConfig.cmake ${PROJECT_BINARY_DIR}/str
   DESTINATION ${STRATA_CMAKE_DIR})
 
 # pkg-config: the layers in link order, and what a static link needs after them.
+# Static layers need their dependencies on every link; shared ones carry them.
+if(BUILD_SHARED_LIBS)
+  set(STRATA_PC_REQUIRES_FIELD "Requires.private")
+else()
+  set(STRATA_PC_REQUIRES_FIELD "Requires")
+endif()
+file(RELATIVE_PATH STRATA_PC_TO_PREFIX "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/strata.pc.in ${PROJECT_BINARY_DIR}/strata.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/strata.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -23,7 +23,7 @@ Job tag_invoke(boost::json::value_to_tag<Job>, const boost::json::value& in) {
 }
 
 asio::awaitable<void> serve(strata::Cache& cache) {
-  co_await cache.start();  // connects to Redis when REDIS_URL is set; L1 only otherwise
+  co_await cache.start();  // connects to Redis when one is configured; L1 only otherwise
   int database_reads = 0;
   auto read_job = [&] {  // the slow query the cache spares
     ++database_reads;

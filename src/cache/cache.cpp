@@ -97,10 +97,10 @@ struct LoaderResult {
 };
 
 // Runs the loader and hands its value or exception to whoever waits on `outcome`. `running`
-// counts it as running until its frame ends, however it ends (see Cache::Impl::end_loader).
+// keeps the load counted as running until its frame ends, however it ends (Impl::work_token).
 asio::awaitable<void> call_loader(detail::ErasedLoader loader, std::shared_ptr<LoadContext> context,
                                   std::shared_ptr<cache::Flight<LoaderResult>> outcome,
-                                  std::shared_ptr<void> running) {
+                                  [[maybe_unused]] std::shared_ptr<void> running) {
   auto executor = co_await asio::this_coro::executor;
   auto [error, value] =
       co_await asio::co_spawn(executor, loader(*context), asio::as_tuple(asio::use_awaitable));
@@ -284,7 +284,8 @@ public:
   asio::awaitable<LoadResult> attempt_load(std::string full, const detail::ErasedCodec* codec,
                                            detail::ErasedLoader loader, Policy policy,
                                            std::uint64_t sequence, std::optional<std::uint64_t> epoch,
-                                           bool has_stale, detail::ErasedValue previous);
+                                           bool has_stale, detail::ErasedValue previous,
+                                           std::shared_ptr<void> running);
   asio::awaitable<void> run_load(std::shared_ptr<LoadFlight> flight, std::string flight_key,
                                  std::string full, const detail::ErasedCodec* codec,
                                  detail::ErasedLoader loader, Policy policy, std::uint64_t sequence,
@@ -320,16 +321,17 @@ public:
   void drop_l1(std::string_view reason);
 
   // --- stopping ---
-  // A loader starts only while the cache runs (begin_loader() says whether it may), and its end
-  // is counted (end_loader()), so that stop() can wait for the ones running.
-  bool begin_loader();
-  void end_loader();
-  // Marks the cache stopped; the flight to await when loaders are still running, else null.
-  std::shared_ptr<cache::Flight<bool>> stop_loaders();
+  // A load (its lease, loader and store) starts only while the cache runs: work_token() is null
+  // once stopped, and the load holds it until its last part ends (the loader may outlive the
+  // rest after a hard timeout), so that stop() can wait for the loads running.
+  std::shared_ptr<void> work_token();
+  void end_work();
+  // Marks the cache stopped; the flight to await when loads are still running, else null.
+  std::shared_ptr<cache::Flight<bool>> stop_loads();
   std::mutex stop_mutex_;
   bool stopped_ = false;
-  std::size_t loaders_running_ = 0;
-  std::shared_ptr<cache::Flight<bool>> loaders_drained_;
+  std::size_t loads_running_ = 0;
+  std::shared_ptr<cache::Flight<bool>> loads_drained_;
 
   void log_once(std::size_t slot, std::string_view what) {
     if (!logged_[slot % logged_.size()].exchange(true)) {
@@ -779,7 +781,8 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
                                                       detail::ErasedLoader loader, Policy policy,
                                                       std::uint64_t sequence,
                                                       std::optional<std::uint64_t> epoch,
-                                                      bool has_stale, detail::ErasedValue previous) {
+                                                      bool has_stale, detail::ErasedValue previous,
+                                                      std::shared_ptr<void> running) {
   LoadResult result;
   const bool remote = l2_ && policy.use_l2;
   if (remote && !epoch) epoch = co_await l2_->epoch();
@@ -789,15 +792,6 @@ asio::awaitable<LoadResult> Cache::Impl::attempt_load(std::string full, const de
     result = co_await wait_for_lease_holder(full, *codec, policy, &lease_acquired, &token);
     if (result.value) co_return result;
   }
-  if (!begin_loader()) {
-    if (lease_acquired) {
-      const std::string lease_key = keyspace_.lock(full);
-      co_await l2_->unlock(lease_key, token);
-    }
-    result.error = std::make_exception_ptr(CacheStopped("the cache was stopped: no loader is called"));
-    co_return result;
-  }
-  std::shared_ptr<void> running(nullptr, [self = shared_from_this()](void*) { self->end_loader(); });
   auto context = std::make_shared<LoadContext>();
   context->has_stale_value = has_stale;
   context->previous = std::move(previous);
@@ -833,13 +827,22 @@ asio::awaitable<void> Cache::Impl::run_load(std::shared_ptr<LoadFlight> flight, 
                                             std::uint64_t sequence, std::optional<std::uint64_t> epoch,
                                             bool has_stale, detail::ErasedValue previous) {
   auto self = shared_from_this();
-  // No try/catch around co_await (GCC 12 mis-handles frames there): an exception from the
-  // cache's own machinery (encoding, allocation) arrives as a value, and waiters still get it.
-  auto [failure, result] = co_await asio::co_spawn(
-      executor_,
-      attempt_load(std::move(full), codec, std::move(loader), std::move(policy), sequence, epoch, has_stale,
-                   std::move(previous)),
-      asio::as_tuple(asio::use_awaitable));
+  auto running = work_token();
+  std::exception_ptr failure;
+  LoadResult result;
+  if (running == nullptr) {
+    result.error = std::make_exception_ptr(CacheStopped("the cache was stopped: no loader is called"));
+  } else {
+    // No try/catch around co_await (GCC 12 mis-handles frames there): an exception from the
+    // cache's own machinery (encoding, allocation) arrives as a value, and waiters still get it.
+    auto [attempt_failure, attempt_result] = co_await asio::co_spawn(
+        executor_,
+        attempt_load(std::move(full), codec, std::move(loader), std::move(policy), sequence, epoch, has_stale,
+                     std::move(previous), running),
+        asio::as_tuple(asio::use_awaitable));
+    failure = attempt_failure;
+    result = std::move(attempt_result);
+  }
   if (failure) result.error = failure;
   {
     std::lock_guard lock(flights_mutex_);
@@ -985,37 +988,40 @@ Cache::Cache(asio::any_io_executor executor, CacheOptions options)
 }
 
 Cache::~Cache() {
-  (void)impl_->stop_loaders();
+  (void)impl_->stop_loads();
   if (impl_->l2_) impl_->l2_->close();
 }
 
-bool Cache::Impl::begin_loader() {
-  std::lock_guard lock(stop_mutex_);
-  if (stopped_) return false;
-  ++loaders_running_;
-  return true;
+std::shared_ptr<void> Cache::Impl::work_token() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (stopped_) return nullptr;
+    ++loads_running_;
+  }
+  // Owns nothing: its deleter is the point, run when the last part of the load lets go.
+  return std::shared_ptr<void>(static_cast<void*>(this), [self = shared_from_this()](void*) { self->end_work(); });
 }
 
-void Cache::Impl::end_loader() {
+void Cache::Impl::end_work() {
   std::shared_ptr<cache::Flight<bool>> drained;
   {
     std::lock_guard lock(stop_mutex_);
-    if (--loaders_running_ == 0) drained = std::move(loaders_drained_);
+    if (--loads_running_ == 0) drained = std::move(loads_drained_);
   }
   if (drained) drained->finish(true);
 }
 
-std::shared_ptr<cache::Flight<bool>> Cache::Impl::stop_loaders() {
+std::shared_ptr<cache::Flight<bool>> Cache::Impl::stop_loads() {
   std::lock_guard lock(stop_mutex_);
   stopped_ = true;
-  if (loaders_running_ == 0) return nullptr;
-  if (!loaders_drained_) loaders_drained_ = std::make_shared<cache::Flight<bool>>();
-  return loaders_drained_;
+  if (loads_running_ == 0) return nullptr;
+  if (!loads_drained_) loads_drained_ = std::make_shared<cache::Flight<bool>>();
+  return loads_drained_;
 }
 
 asio::awaitable<void> Cache::stop() {
   auto impl = impl_;
-  if (auto drained = impl->stop_loaders()) (void)co_await drained->wait(std::nullopt);
+  if (auto drained = impl->stop_loads()) (void)co_await drained->wait(std::nullopt);
   if (impl->l2_) impl->l2_->close();
 }
 
