@@ -13,11 +13,19 @@ add_library(strata::strata ALIAS strata_all)
 set_target_properties(strata_all PROPERTIES EXPORT_NAME strata)
 target_link_libraries(strata_all INTERFACE strata_cache)
 
+# Shared layers find each other beside themselves, and the executable finds them in ../lib,
+# wherever the prefix is.
 foreach(layer IN LISTS STRATA_LIBRARY_TARGETS)
   string(REPLACE "strata_" "" short_name ${layer})
   set_target_properties(${layer} PROPERTIES EXPORT_NAME ${short_name} VERSION ${PROJECT_VERSION}
-                                            SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+                                            SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
+                                            INSTALL_RPATH "$ORIGIN")
 endforeach()
+if(BUILD_SHARED_LIBS)
+  file(RELATIVE_PATH STRATA_BIN_TO_LIB "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}"
+       "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
+  set_target_properties(strata PROPERTIES INSTALL_RPATH "$ORIGIN/${STRATA_BIN_TO_LIB}")
+endif()
 
 install(TARGETS ${STRATA_LIBRARY_TARGETS} strata_all
   EXPORT strataTargets

@@ -32,15 +32,6 @@ namespace strata {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-std::string_view to_string(Source source) noexcept {
-  switch (source) {
-    case Source::l1: return "l1";
-    case Source::l2: return "l2";
-    case Source::loader: return "loader";
-    case Source::stale: return "stale";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -1231,8 +1222,8 @@ asio::awaitable<Outcome> Cache::set_erased(const Key& key, const detail::ErasedC
     auto stored = co_await impl->l2_->store(full, impl->encode_entry(*entry, full), entry->lifetime(),
                                             std::nullopt, entry->envelope.tags);
     if (stored != cache::RedisTier::StoreOutcome::stored) {
-      outcome.ok = false;
-      outcome.error = "Redis unavailable: the value is cached in this process only";
+      outcome.error = CacheError::redis_unavailable;
+      outcome.message = "Redis unavailable: the value is cached in this process only";
     }
   }
   impl->put_l1(full, entry, policy);
@@ -1250,8 +1241,8 @@ asio::awaitable<Outcome> Cache::remove(Key key) {
   impl->metrics_.bump(cache::Count::deletes);
   if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::key, full, &outcome)) {
     impl->remember(Invalidation::key, full);
-    outcome.ok = false;
-    outcome.error = "Redis unavailable: removed from this process's L1; Redis follows when it answers again";
+    outcome.error = CacheError::redis_unavailable;
+    outcome.message = "Redis unavailable: removed from this process's L1; Redis follows when it answers again";
   }
   co_return outcome;
 }
@@ -1283,8 +1274,8 @@ asio::awaitable<Outcome> change_lifetime(std::shared_ptr<Cache::Impl> impl, Key 
       rewritten = (co_await impl->l2_->remove(full)).has_value();
     }
     if (!rewritten) {
-      outcome.ok = false;
-      outcome.error = "Redis unavailable: changed in this process's L1 only";
+      outcome.error = CacheError::redis_unavailable;
+      outcome.message = "Redis unavailable: changed in this process's L1 only";
     }
   }
   impl->l1_->erase(full);
@@ -1327,8 +1318,8 @@ asio::awaitable<Outcome> Cache::invalidate_tags(std::vector<std::string> tags) {
     impl->metrics_.bump(cache::Count::invalidations);
     if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::tag, tag, &outcome)) {
       impl->remember(Invalidation::tag, tag);
-      outcome.ok = false;
-      outcome.error = "Redis unavailable: tag \"" + tag +
+      outcome.error = CacheError::redis_unavailable;
+      outcome.message = "Redis unavailable: tag \"" + tag +
                       "\" invalidated in this process; Redis follows when it answers again";
     }
   }
@@ -1346,8 +1337,8 @@ asio::awaitable<Outcome> Cache::invalidate_namespace(std::string name_space) {
   if (impl->l2_) {
     if (co_await impl->invalidate_remote(Invalidation::name_space, name_space, &outcome)) co_return outcome;
     impl->remember(Invalidation::name_space, name_space);
-    outcome.ok = false;
-    outcome.error = "Redis unavailable: namespace \"" + name_space +
+    outcome.error = CacheError::redis_unavailable;
+    outcome.message = "Redis unavailable: namespace \"" + name_space +
                     "\" invalidated in this process; Redis follows when it answers again";
   }
   {
@@ -1369,8 +1360,8 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
   outcome.affected = impl->l1_->erase_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
   if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::pattern, pattern, &outcome)) {
     impl->remember(Invalidation::pattern, pattern);
-    outcome.ok = false;
-    outcome.error = "Redis unavailable or failed during SCAN: the pattern is invalidated again when it answers";
+    outcome.error = CacheError::redis_incomplete;
+    outcome.message = "Redis unavailable or failed during SCAN: the pattern is invalidated again when it answers";
   }
   co_return outcome;
 }
@@ -1383,8 +1374,8 @@ asio::awaitable<Outcome> Cache::clear() {
   Outcome outcome;
   if (impl->l2_ && !co_await impl->invalidate_remote(Invalidation::clear, "", &outcome)) {
     impl->remember(Invalidation::clear, "");
-    outcome.ok = false;
-    outcome.error = "Redis unavailable: cleared this process's L1; Redis follows when it answers again";
+    outcome.error = CacheError::redis_unavailable;
+    outcome.message = "Redis unavailable: cleared this process's L1; Redis follows when it answers again";
   }
   co_return outcome;
 }

@@ -32,9 +32,9 @@ Reply json_reply(unsigned status, const json::value& body) {
 
 json::object outcome_json(const Outcome& outcome) {
   json::object out;
-  out["ok"] = outcome.ok;
+  out["ok"] = outcome.ok();
   out["affected"] = outcome.affected;
-  if (!outcome.ok) out["error"] = outcome.error;
+  if (!outcome.ok()) out["error"] = outcome.message;
   return out;
 }
 
@@ -348,9 +348,9 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     std::string failure;
     auto account = [&](const Outcome& outcome) {
       affected += outcome.affected;
-      if (!outcome.ok) {
+      if (!outcome.ok()) {
         ok = false;
-        failure = outcome.error;
+        failure = outcome.message;
       }
     };
     for (const auto& key : parsed_keys) account(co_await cache_->remove(key));

@@ -342,7 +342,7 @@ TEST_P(CacheConformanceTest, AnAwaitableOwnsItsKeySoTheCallersKeyMayGoFirst) {
       pending_read.emplace(cache.get_or_set<std::string>(key, [] { return std::string("loaded"); }));
     }  // the caller's key is gone before either awaitable starts
     const Outcome written = co_await std::move(*pending_write);
-    EXPECT_TRUE(written.ok);
+    EXPECT_TRUE(written.ok());
     EXPECT_EQ(co_await std::move(*pending_read), "written");
     const auto found = co_await cache.get(Key::of("a-namespace-name-longer-than-inline", "part-longer-than-inline", 7));
     EXPECT_EQ(found, "written");

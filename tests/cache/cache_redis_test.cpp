@@ -347,9 +347,11 @@ TEST_F(CacheRedisTest, InvalidationsRedisMissedAreReplayedWhenItAnswersAgain) {
     (void)co_await writer.get(Key::of("other", 2), redis_only);
     auto tag = co_await writer.invalidate_tag("meeting:8");  // refused at once: circuit open
     auto name_space = co_await writer.invalidate_namespace("session");
-    EXPECT_FALSE(tag.ok);
-    EXPECT_THAT(tag.error, HasSubstr("Redis follows when it answers again"));
-    EXPECT_FALSE(name_space.ok);
+    EXPECT_FALSE(tag.ok());
+    EXPECT_EQ(tag.error, CacheError::redis_unavailable);
+    EXPECT_EQ(tag.error.category().name(), std::string("strata.cache"));
+    EXPECT_THAT(tag.message, HasSubstr("Redis follows when it answers again"));
+    EXPECT_FALSE(name_space.ok());
     proxy.set(testing::Faults{});
 
     // Redis answers again (after the pause and the cool-down): the next call replays both.

@@ -216,7 +216,7 @@ TEST(CacheClusterFailover, AMasterCrashIsServedFromL1AndTheLoaderThenTheReplicaT
     asio::steady_timer pause(executor);
     bool written = false;
     for (int attempt = 0; attempt < 200 && !written; ++attempt) {
-      const bool acknowledged = (co_await cache.set(Key::of("orders", 1), std::string("after-failover"))).ok;
+      const bool acknowledged = (co_await cache.set(Key::of("orders", 1), std::string("after-failover"))).ok();
       written = acknowledged && cluster.owner_of(redis::key_slot(entry)) != master &&
                 cluster.node(cluster.owner_of(redis::key_slot(entry))).cli({"EXISTS", entry}) == "1\n";
       if (!written) {
@@ -256,7 +256,7 @@ TEST(CacheSentinel, AFailoverUnderLoadLosesNoInvalidationAcknowledgedAfterTheSwi
     asio::steady_timer pause(executor);
     bool stored = false;
     for (int attempt = 0; attempt < 200 && !stored; ++attempt) {
-      stored = (co_await a.set(Key::of("profile", 7), std::string("current"))).ok;
+      stored = (co_await a.set(Key::of("profile", 7), std::string("current"))).ok();
       if (!stored) {
         pause.expires_after(50ms);
         co_await pause.async_wait(asio::use_awaitable);
@@ -274,7 +274,7 @@ TEST(CacheSentinel, AFailoverUnderLoadLosesNoInvalidationAcknowledgedAfterTheSwi
     }
     EXPECT_EQ(held, "current");
     auto removed = co_await a.remove(Key::of("profile", 7));
-    EXPECT_TRUE(removed.ok) << removed.error;
+    EXPECT_TRUE(removed.ok()) << removed.message;
     EntryOptions l2_only;
     l2_only.use_l1 = false;
     EXPECT_FALSE((co_await b.get<std::string>(Key::of("profile", 7), l2_only)).has_value());

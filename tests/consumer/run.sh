@@ -30,8 +30,13 @@ echo "== pkg-config --cflags --libs strata"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pkg-config --exists --print-errors "strata >= 0.2"
 # shellcheck disable=SC2046,SC2086  # word splitting is what pkg-config's output needs
-g++ $flags "$source_dir/main.cpp" -o "$prefix/my_service_pc" $(pkg-config --cflags --libs strata)
+# A prefix outside the loader's path needs its libdir named at run time (shared builds).
+g++ $flags "$source_dir/main.cpp" -o "$prefix/my_service_pc" $(pkg-config --cflags --libs strata) \
+  -Wl,-rpath,"$(pkg-config --variable=libdir strata)"
 "$prefix/my_service_pc"
+
+echo "== the installed executable"
+"$prefix/bin/strata" --version
 
 echo "== every installed header on its own include path"
 headers=$(cd "$prefix/include" && find strata -name '*.hpp' | sort)

@@ -146,7 +146,7 @@ TEST_F(GatewayVariants, InvalidatingATagRemovesEveryVariant) {
   const auto french = get("fr");
   gateway_.run([&]() -> boost::asio::awaitable<void> {
     auto outcome = co_await gateway_.gateway().cache().invalidate_tag("docs");
-    EXPECT_TRUE(outcome.ok) << outcome.error;
+    EXPECT_TRUE(outcome.ok()) << outcome.message;
   });
   EXPECT_NE(get("en").body, english.body);
   EXPECT_NE(get("fr").body, french.body);

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 
 namespace strata {
 
@@ -29,14 +31,29 @@ struct Fetched {
   Clock::duration age{};
 };
 
-// What a write or an invalidation achieved. The local (L1) part always succeeds; `ok` is false
-// when Redis could not be updated, in which case `error` says why and other processes may still
-// serve the old value until its TTL ends (or until their L1 is cleared on reconnect).
+// Why a write or an invalidation did not reach every tier (Outcome::error). Redis errors of
+// the client itself are strata::redis::Error; these say what the cache made of them.
+enum class CacheError {
+  // Redis did not answer (down, past the deadline, circuit open): done in this process's L1
+  // only. Invalidations are replayed to Redis when it answers again.
+  redis_unavailable = 1,
+  // Redis failed part way through (a pattern's SCAN): what it did stands, and the invalidation
+  // is replayed whole when it answers again.
+  redis_incomplete,
+};
+[[nodiscard]] const std::error_category& cache_category() noexcept;
+[[nodiscard]] std::error_code make_error_code(CacheError error) noexcept;
+
+// What a write or an invalidation achieved. The local (L1) part always succeeds; when Redis
+// could not be updated, `error` says so and `message` what it means for this operation: other
+// processes may serve the old value until its TTL ends (or until their L1 is cleared on
+// reconnect). The same error model as the Redis layer: std::error_code, with words for people.
 struct Outcome {
-  bool ok = true;
   std::uint64_t affected = 0;  // entries found and changed or removed, where known
-  std::string error;
-  explicit operator bool() const noexcept { return ok; }
+  std::error_code error;       // empty: done in every tier
+  std::string message;
+  [[nodiscard]] bool ok() const noexcept { return !error; }
+  explicit operator bool() const noexcept { return ok(); }
 };
 
 // Thrown to a get_or_set() caller when the load exceeded its hard timeout and there was no stale
@@ -54,3 +71,6 @@ public:
 };
 
 }  // namespace strata
+
+template <>
+struct std::is_error_code_enum<strata::CacheError> : std::true_type {};
