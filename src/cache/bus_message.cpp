@@ -25,12 +25,12 @@ std::optional<BusMessage> parse_bus_message(std::string_view text) {
   const auto sequence = core::parse_decimal(fields[2]);
   const auto epoch = core::parse_decimal(fields[4]);
   if (fields[0] != "1" || fields[1].empty() || fields[3].size() != 1 || !sequence || !epoch) return std::nullopt;
-  const char letter = fields[3][0];
-  if (std::string_view("KTNPC").find(letter) == std::string_view::npos) return std::nullopt;
+  const auto kind = static_cast<Invalidation>(fields[3][0]);
+  if (std::find(kInvalidations.begin(), kInvalidations.end(), kind) == kInvalidations.end()) return std::nullopt;
   BusMessage message;
   message.instance = std::string(fields[1]);
   message.sequence = *sequence;
-  message.kind = static_cast<Invalidation>(letter);
+  message.kind = kind;
   message.epoch = *epoch;
   message.argument = std::string(text);
   return message;

@@ -5,6 +5,7 @@
 // can PUBLISH on that Redis can send one, so parsing is strict: a message that is not exactly
 // this shape is ignored, never half-applied.
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,8 @@ enum class Invalidation : char {
   pattern = 'P',     // entries whose key matches a glob
   clear = 'C',       // everything under the prefix
 };
+inline constexpr std::array<Invalidation, 5> kInvalidations{
+    Invalidation::key, Invalidation::tag, Invalidation::name_space, Invalidation::pattern, Invalidation::clear};
 
 struct BusMessage {
   std::string instance;  // the sender (random per process): its own messages are skipped

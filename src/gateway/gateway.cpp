@@ -440,8 +440,12 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     co_return state->finished(std::move(reply), "origin-unavailable");
   }
 
-  if (!failure && fetched.source == Source::stale && state == inputs && fetched.value.response != nullptr &&
-      forbids_stale(parse_cache_control(fetched.value.response->joined("cache-control")))) {
+  // A stale copy served by the cache (a soft timeout, the rule's stale-while-revalidate) that
+  // the origin marked as never to be served stale.
+  const auto stale_but_forbidden = [](const Fetched<HttpEntry>& found) {
+    return found.source == Source::stale && found.value.response != nullptr && forbids_stale(*found.value.response);
+  };
+  if (!failure && state == inputs && stale_but_forbidden(fetched)) {
     // A stale copy the origin forbids serving came back while its refresh goes on (a soft
     // timeout, or the rule's stale-while-revalidate): wait for that refresh rather than ask
     // the origin a second time.
@@ -466,8 +470,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
     std::string_view refused;
     if (entry.requester_only) {
       refused = "uncacheable";  // not stored: it was only ever its requester's
-    } else if (fetched.source == Source::stale &&
-               forbids_stale(parse_cache_control(entry.response->joined("cache-control")))) {
+    } else if (stale_but_forbidden(fetched)) {
       refused = "must-revalidate";  // served stale while revalidating by the rule: the origin forbids it
     } else if (planned.credentialed && !entry.response->shared_with_credentials) {
       refused = "credentials";  // a shared entry the origin did not open to requests with credentials

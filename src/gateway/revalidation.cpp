@@ -37,6 +37,10 @@ bool forbids_stale(const CacheControl& control) {
   return control.must_revalidate || control.proxy_revalidate || control.s_maxage.has_value() || control.no_cache;
 }
 
+bool forbids_stale(const StoredResponse& stored) {
+  return forbids_stale(parse_cache_control(stored.joined("cache-control")));
+}
+
 bool stale_may_stand_in(const StoredResponse& stored, const Rule* rule, bool unreachable) {
   const auto control = parse_cache_control(stored.joined("cache-control"));
   if (forbids_stale(control)) return false;

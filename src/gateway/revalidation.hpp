@@ -25,6 +25,8 @@ std::shared_ptr<StoredResponse> refreshed_by(const StoredResponse& stored, const
 // must-revalidate, proxy-revalidate and s-maxage (RFC 9111 5.2.2.2, 5.2.2.8, 5.2.2.10): a shared
 // cache never serves such a response stale, the origin unreachable or not.
 bool forbids_stale(const CacheControl& control);
+// The same, read from the stored response's own Cache-Control.
+bool forbids_stale(const StoredResponse& stored);
 
 // Whether `stored`, stale, may be served instead of the origin's answer: when the origin cannot
 // be reached (`unreachable`, RFC 9111 4.2.4 "disconnected"), unless the response forbids it;
