@@ -10,8 +10,6 @@
 #include <strata/cache/options.hpp>
 #include <strata/cache/result.hpp>
 #include <strata/cache/stats.hpp>
-#include <strata/redis/error.hpp>
-#include <strata/redis/reply.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -158,7 +156,7 @@ private:
     enum class Step : std::uint8_t {
       hit,          // a fresh value: take_found()
       hit_refresh,  // a fresh value past its eager-refresh point: refresh(), then take_found()
-      read_l2,      // GET the entry (probe_get), then settle() the reply
+      read_l2,      // GET the entry and judge it: probe_l2()
       miss,         // nothing fresh, or the entry key is not known without suspending: serve_miss()
     };
     Probe() noexcept = default;
@@ -175,8 +173,8 @@ private:
     bool built_ = false;
   };
   Probe::Step begin_probe(Probe& probe, const Key& key, const detail::ErasedCodec& codec, const EntryOptions& options);
-  boost::asio::awaitable<redis::Result<redis::Reply>> probe_get(Probe& probe, const boost::asio::any_io_executor& caller);
-  Probe::Step settle(Probe& probe, const detail::ErasedCodec& codec, redis::Result<redis::Reply>&& reply);
+  boost::asio::awaitable<Probe::Step> probe_l2(Probe& probe, const detail::ErasedCodec& codec,
+                                               const boost::asio::any_io_executor& caller);
   void refresh(Probe& probe, const detail::ErasedCodec& codec, detail::LoaderRef loader, const EntryOptions& options);
   // Loads (once per key), waits for a concurrent load or serves a stale value; the outcome is
   // then taken like a hit's, with take_found().
@@ -193,8 +191,7 @@ private:
     auto step = begin_probe(probe, key, codec, options);
     if (step == Probe::Step::read_l2) {
       const boost::asio::any_io_executor caller = co_await boost::asio::this_coro::executor;
-      auto reply = co_await probe_get(probe, caller);
-      step = settle(probe, codec, std::move(reply));
+      step = co_await probe_l2(probe, codec, caller);
     }
     if (step == Probe::Step::hit_refresh) refresh(probe, codec, detail::loader_ref<T>(loader), options);
     if (step == Probe::Step::miss) co_await serve_miss(key, codec, detail::loader_ref<T>(loader), options, probe);
