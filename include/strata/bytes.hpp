@@ -9,7 +9,8 @@ namespace strata {
 
 // An immutable, reference-counted byte buffer. Copies share the bytes and nothing mutates them,
 // so a reader can keep a value while the store replaces or evicts the entry it came from.
-// Bytes may hold NUL bytes; an empty Bytes is a valid (empty) value.
+// Bytes may hold NUL bytes; an empty Bytes is a valid (empty) value. Copies may be used and
+// dropped on any threads at once (the bytes are shared by an atomic count, never written).
 class Bytes {
 public:
   Bytes() noexcept = default;

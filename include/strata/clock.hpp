@@ -6,7 +6,8 @@
 namespace strata {
 
 // The time source for TTLs, stale windows and backoff. Injected everywhere time matters, so that
-// tests and simulations advance time instead of sleeping.
+// tests and simulations advance time instead of sleeping. now() is called from every thread a
+// cache runs on: an implementation must be safe to read concurrently.
 class Clock {
 public:
   using duration = std::chrono::nanoseconds;

@@ -35,6 +35,8 @@ std::optional<boost::json::value> json_parse(std::string_view bytes);
 // A third, footprint(const T&), returns the heap memory a decoded value holds beyond the object
 // itself (strata/footprint.hpp has the arithmetic), so that L1's byte budget counts the decoded
 // copy it keeps; without it, L1 takes the encoding's size as the decoded value's.
+//
+// The cache calls these from any thread, concurrently: a specialization keeps no mutable state.
 template <typename T>
 struct Codec {
   static constexpr std::string_view name = "json";

@@ -11,7 +11,8 @@ namespace strata {
 // A cache key: a namespace ("jobs", "library", "session") and the parts that name one entry in
 // it ({"42"} or {"page", "2", "title", "asc"}). Parts are arbitrary bytes: the stored key escapes
 // them, so that two different part lists never produce the same key. Namespaces are what
-// Cache::invalidate_namespace() drops at once.
+// Cache::invalidate_namespace() drops at once. A value type: immutable once made, so one Key may
+// be read from any number of threads.
 class Key {
 public:
   Key(std::string name_space, const std::vector<std::string>& parts);

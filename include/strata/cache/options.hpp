@@ -1,5 +1,8 @@
 #pragma once
 
+// What a Cache is built with, and what each call may override. Plain values: copied into the
+// cache when it is built (changing them afterwards changes nothing), and safe to share read-only.
+
 #include <strata/clock.hpp>
 #include <strata/memory_store.hpp>
 #include <strata/redis/options.hpp>

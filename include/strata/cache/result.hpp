@@ -1,7 +1,8 @@
 #pragma once
 
 // What the cache's operations hand back: values with their source and age, the outcome of a
-// write or an invalidation, and the exceptions a read may end in.
+// write or an invalidation, and the exceptions a read may end in. Plain values owned by the
+// caller: nothing in them refers back to the cache.
 
 #include <strata/clock.hpp>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+// Cache::stats() returns a snapshot by value: taking one is safe from any thread while the
+// cache runs, and the snapshot never changes afterwards.
+
 #include <array>
 #include <chrono>
 #include <cstddef>

@@ -12,7 +12,7 @@ namespace strata::redis {
 
 // One or more commands encoded as RESP, ready to be written. Arguments are binary-safe.
 // Several commands in one Request are written together and answered with one reply each,
-// in order (a pipeline).
+// in order (a pipeline). A value type, built by one thread and then only read.
 class Request {
 public:
   Request() = default;

@@ -40,6 +40,7 @@ struct ScanOptions {
 
 // Iterates the keyspace with SCAN, one batch per next() call, never with KEYS. A key present
 // for the whole iteration is returned at least once (SCAN's guarantee); keys may repeat.
+// One coroutine calls next() at a time; the connection must outlive the scanner.
 class Scanner {
 public:
   Scanner(Connection& connection, ScanOptions options)

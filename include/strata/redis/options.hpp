@@ -1,5 +1,7 @@
 #pragma once
 
+// How to reach Redis: plain values, copied by the clients built from them.
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

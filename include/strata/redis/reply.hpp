@@ -8,7 +8,8 @@
 
 namespace strata::redis {
 
-// One RESP2 reply. Strings are binary-safe (they may hold NUL bytes).
+// One RESP2 reply. Strings are binary-safe (they may hold NUL bytes). A value type: copies are
+// independent, and a reply no one writes may be read from several threads.
 class Reply {
 public:
   enum class Type : std::uint8_t { status, error, integer, string, nil, array };
