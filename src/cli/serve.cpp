@@ -1,5 +1,7 @@
 #include "cli/serve.hpp"
 
+#include "cli/service_notify.hpp"
+
 #include "gateway/config.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
@@ -60,29 +62,36 @@ GatewayConfig read_config(const ServeOptions& options) {
   return config;
 }
 
-void on_signal(asio::signal_set& signals, const ServeOptions& options, gateway::Gateway& gateway,
-               gateway::Server& server, const std::function<void()>& stop_all) {
+void on_signal(asio::signal_set& signals, const ServeOptions& options, const ServiceNotifier& manager,
+               gateway::Gateway& gateway, gateway::Server& server, const std::function<void()>& stop_all) {
   signals.async_wait([&](boost::system::error_code error, int number) {
     if (error) return;
     if (number == SIGHUP) {
       if (options.config_path.empty()) {
         spdlog::warn("strata serve: SIGHUP ignored: no --config file to reload");
       } else {
+        manager.reloading();
+        std::string status;
         try {
           auto config = read_config(options);
           // The certificate first: it may refuse, and then nothing has changed.
           auto not_applied = server.reload_tls(config.tls, config.source);
           not_applied += gateway.reload(std::move(config));
-          spdlog::info("strata serve: configuration reloaded from {}{}", options.config_path,
-                       not_applied.empty() ? "" : " (needs a restart to change: " + not_applied + ")");
+          status = fmt::format("configuration reloaded from {}{}", options.config_path,
+                               not_applied.empty() ? "" : " (needs a restart to change: " + not_applied + ")");
+          spdlog::info("strata serve: {}", status);
         } catch (const std::exception& problem) {
-          spdlog::error("strata serve: reload refused, the running configuration stays: {}", problem.what());
+          status = fmt::format("reload refused, the running configuration stays: {}", problem.what());
+          spdlog::error("strata serve: {}", status);
         }
+        manager.ready(status);
       }
-      on_signal(signals, options, gateway, server, stop_all);
+      on_signal(signals, options, manager, gateway, server, stop_all);
       return;
     }
-    spdlog::info("strata serve: draining ({} connections)", server.connections());
+    const auto status = fmt::format("draining ({} connections)", server.connections());
+    manager.stopping(status);
+    spdlog::info("strata serve: {}", status);
     server.drain([&gateway, &stop_all] {
       gateway.close_idle_upstream();
       stop_all();
@@ -136,20 +145,24 @@ int run_serve(const ServeOptions& options) {
         spdlog::warn("strata serve: Redis is not reachable; serving from L1 and the origin, retrying in the background");
       }
     });
+    const auto manager = ServiceNotifier::from_environment();
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-    on_signal(signals, options, gateway, server, stop_all);
+    on_signal(signals, options, manager, gateway, server, stop_all);
     const auto endpoint = server.endpoint();
-    std::cout << fmt::format("strata serve: listening on {}://{}:{} for origin {}://{}:{}{} ({}; {} threads)",
-                             config.tls.enabled() ? "https" : "http", endpoint.address().to_string(), endpoint.port(),
-                             config.origin.tls ? "https" : "http", config.origin.host, config.origin.port,
-                             config.origin.base_path,
-                             gateway.cache().redis_enabled() ? "L1 + Redis" : "L1 only, no Redis configured", threads)
-              << std::endl;
+    const auto listening =
+        fmt::format("listening on {}://{}:{} for origin {}://{}:{}{} ({}; {} threads)",
+                    config.tls.enabled() ? "https" : "http", endpoint.address().to_string(), endpoint.port(),
+                    config.origin.tls ? "https" : "http", config.origin.host, config.origin.port,
+                    config.origin.base_path,
+                    gateway.cache().redis_enabled() ? "L1 + Redis" : "L1 only, no Redis configured", threads);
+    std::cout << "strata serve: " << listening << std::endl;
     if (auto admin = server.admin_endpoint()) {
       std::cout << fmt::format("strata serve: admin API on http://{}:{}{}", admin->address().to_string(), admin->port(),
                                config.admin.base)
                 << std::endl;
     }
+    // The listeners accept from here on (the threads below only run what they queue).
+    manager.ready(listening);
     std::vector<std::thread> runners;
     for (std::size_t i = 1; i < workers.size(); ++i) {
       runners.emplace_back([worker = workers[i]] {
