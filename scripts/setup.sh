@@ -20,6 +20,9 @@ packages=(
   # also an origin in the gateway's tests, and so is an Express app (Debian's node modules)
   wrk nginx-light varnish
   nodejs node-express node-compression
+  # the Debian packages: built with CPack, checked with lintian, the unit with systemd-analyze,
+  # the man page with man (scripts/package.sh, tests/package/run.sh)
+  dpkg-dev lintian systemd man-db
   # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)
   python3 python3-flask python3-flask-caching python3-redis gunicorn
 )

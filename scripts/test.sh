@@ -6,6 +6,8 @@
 #   3. The library built as shared libraries, installed into a temporary prefix and used by a
 #      project outside the tree (the static build is checked the same way in step 2).
 #   4. libFuzzer (clang 15, ASan + UBSan): every target in fuzz/ for a minute from its seeds.
+#   5. The Debian packages: built, checked by lintian, installed, served through, purged
+#      (tests/package/run.sh; it needs root or sudo, as installing any package does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +32,6 @@ tests/consumer/run.sh build/shared
 
 echo "== libFuzzer: every target, time-boxed"
 scripts/fuzz.sh 60
+
+echo "== Debian packages: build, lintian, install, serve, purge"
+tests/package/run.sh
