@@ -78,19 +78,12 @@ public:
     const auto ns = static_cast<std::uint64_t>(elapsed.count() < 0 ? 0 : elapsed.count());
     Block& block = mine();
     Histogram& histogram = block.histograms[static_cast<std::size_t>(latency)];
-    block.add(histogram.counts[bucket_of(ns)], 1);  // the count is the buckets' sum
+    block.add(histogram.counts[LatencyHistogram::bucket_of(ns)], 1);  // the count is the buckets' sum
     block.add(histogram.sum_ns, ns);
   }
   // Everything counted since construction or the last reset().
   void fill(CacheStats& out) const;
   void reset();
-
-  // Bucket i holds (128 * 2^(i-1), 128 * 2^i] nanoseconds; the last one everything above.
-  [[nodiscard]] static std::size_t bucket_of(std::uint64_t ns) noexcept {
-    const auto scaled = (ns + 127) / 128;
-    const std::size_t bucket = scaled <= 1 ? 0 : static_cast<std::size_t>(std::bit_width(scaled - 1));
-    return bucket < LatencyHistogram::kBuckets ? bucket : LatencyHistogram::kBuckets - 1;
-  }
 
 private:
   // The totals a snapshot reports, as plain numbers.

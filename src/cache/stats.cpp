@@ -8,19 +8,30 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace strata {
 
 std::chrono::nanoseconds LatencyHistogram::quantile(double q) const noexcept {
   if (count == 0) return std::chrono::nanoseconds(0);
-  const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count)));
+  const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count))));
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; ++i) {
     seen += counts[i];
-    if (seen >= rank && seen > 0) return std::chrono::nanoseconds(upper_bound_ns(i));
+    if (seen < rank) continue;
+    if (i == kBuckets - 1) return std::chrono::nanoseconds(lower_bound_ns(i));  // beyond the range
+    const std::uint64_t lower = lower_bound_ns(i);
+    const std::uint64_t upper = upper_bound_ns(i);
+    return std::chrono::nanoseconds(lower + (upper - lower + 1) / 2);  // the middle of lower+1..upper
   }
-  return std::chrono::nanoseconds(upper_bound_ns(kBuckets - 1));
+  return std::chrono::nanoseconds(lower_bound_ns(kBuckets - 1));
+}
+
+std::uint64_t LatencyHistogram::count_at_most(std::uint64_t ns) const noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < kBuckets && upper_bound_ns(i) <= ns; ++i) total += counts[i];
+  return total;
 }
 
 namespace {
@@ -39,11 +50,12 @@ boost::json::object latency_json(const LatencyHistogram& histogram) {
 void prometheus_histogram(std::string& out, std::string_view name, std::string_view help,
                           const LatencyHistogram& histogram) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i + 1 < LatencyHistogram::kBuckets; ++i) {
-    cumulative += histogram.counts[i];
+  // Power-of-two bounds from 128 ns to 2^34 ns (17 s): few enough series for Prometheus, and
+  // exact sums of the fine buckets, whose bounds fall on every power of two.
+  for (unsigned exponent = 7; exponent <= 34; ++exponent) {
+    const std::uint64_t bound = std::uint64_t{1} << exponent;
     fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{:g}\"}} {}\n", name,
-                   static_cast<double>(LatencyHistogram::upper_bound_ns(i)) / 1e9, cumulative);
+                   static_cast<double>(bound) / 1e9, histogram.count_at_most(bound));
   }
   fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {:g}\n{}_count {}\n",
                  name, histogram.count, name, static_cast<double>(histogram.sum_ns) / 1e9, name,

@@ -1,4 +1,6 @@
 #include "cli/demo.hpp"
+#include "cli/admin_client.hpp"
+#include "cli/operate.hpp"
 #include "cli/serve.hpp"
 
 #include <strata/version.hpp>
@@ -6,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <unistd.h>
 #include <map>
 #include <string>
 
@@ -65,7 +68,56 @@ int main(int argc, char** argv) {
   serve_command->add_flag("--check", serve.check_only, "Validate the configuration and exit (0: valid, 2: not)");
   auto* redis_option = serve_command->add_option("--redis-url", redis_url, "Redis for L2 (default: REDIS_URL; none: L1 only)");
 
-  CLI11_PARSE(app, argc, argv);
+  // The operator commands: one gateway, one token, the same options for each.
+  strata::cli::GatewayOptions gateway;
+  auto gateway_options = [&gateway](CLI::App* command) {
+    command->add_option("--gateway", gateway.gateway, "The gateway's admin listener, http://host:port[/admin-base]")
+        ->envname("STRATA_GATEWAY")
+        ->capture_default_str();
+    command->add_option("--token-file", gateway.token_file, "File whose first line is the admin token")
+        ->check(CLI::ExistingFile);
+    command->add_option("--token", gateway.token,
+                        "The admin token itself (visible to ps: prefer --token-file or STRATA_ADMIN_TOKEN)");
+    command->add_option("--timeout", gateway.timeout_seconds, "Seconds to wait for the gateway")
+        ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+  };
+  strata::cli::StatsOptions stats;
+  CLI::App* stats_command = app.add_subcommand(
+      "stats", "Show a running gateway's hit ratio, requests, latencies, L1 and Redis (like varnishstat)");
+  gateway_options(stats_command);
+  stats_command->add_flag("--json", stats.json, "Print the admin API's JSON as it is");
+  stats_command->add_option("--watch", stats.watch_seconds, "Refresh every SECONDS, redrawn in place on a terminal");
+  stats_command->add_option("--count", stats.count, "With --watch: stop after this many refreshes");
+
+  strata::cli::InvalidateOptions invalidate;
+  CLI::App* invalidate_command = app.add_subcommand(
+      "invalidate", "Remove entries from a running gateway (in Redis and every gateway's L1) and say how many");
+  gateway_options(invalidate_command);
+  invalidate_command->add_option("--key", invalidate.keys, "An entry key, as the admin API names it");
+  invalidate_command->add_option("--path", invalidate.paths, "A request target, e.g. /api/items/7?page=2 (every variant)");
+  invalidate_command->add_option("--tag", invalidate.tags, "A tag, e.g. job:42");
+  invalidate_command->add_option("--namespace", invalidate.namespaces, "A namespace, e.g. library");
+  invalidate_command->add_option("--user", invalidate.users, "A user's per-user entries");
+  invalidate_command->add_option("--pattern", invalidate.patterns, "A glob over keys, e.g. library:*");
+
+  bool clear_confirmed = false;
+  CLI::App* clear_command = app.add_subcommand(
+      "clear", "Remove every entry under the gateway's prefix, in Redis and every gateway's L1");
+  gateway_options(clear_command);
+  clear_command->add_flag("--yes", clear_confirmed, "Confirm: without it nothing is removed");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : int{strata::cli::exit_usage};  // help and --version are not errors
+  }
+
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  if (stats_command->parsed()) return strata::cli::run_stats(gateway, stats, std::cout, std::cerr, terminal);
+  if (invalidate_command->parsed()) return strata::cli::run_invalidate(gateway, invalidate, std::cout, std::cerr);
+  if (clear_command->parsed()) return strata::cli::run_clear(gateway, clear_confirmed, std::cout, std::cerr);
 
   if (serve_command->parsed()) {
     if (listen_option->count() > 0) serve.listen = listen;

@@ -327,8 +327,9 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     std::string error;
     for (const auto& [field, value] : body) {
       (void)value;
-      if (field != "keys" && field != "paths" && field != "tags" && field != "namespaces" && field != "patterns") {
-        co_return json_error(400, "bad_request", fmt::format("unknown field \"{}\"; expected keys, paths, tags, namespaces or patterns", std::string_view(field)));
+      if (field != "keys" && field != "paths" && field != "tags" && field != "namespaces" && field != "patterns" &&
+          field != "users") {
+        co_return json_error(400, "bad_request", fmt::format("unknown field \"{}\"; expected keys, paths, tags, namespaces, users or patterns", std::string_view(field)));
       }
     }
     auto keys = string_list(body, "keys", &error);
@@ -336,9 +337,10 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     auto tags = paths ? string_list(body, "tags", &error) : std::nullopt;
     auto namespaces = tags ? string_list(body, "namespaces", &error) : std::nullopt;
     auto patterns = namespaces ? string_list(body, "patterns", &error) : std::nullopt;
-    if (!patterns) co_return json_error(400, "bad_request", error);
-    if (keys->empty() && paths->empty() && tags->empty() && namespaces->empty() && patterns->empty()) {
-      co_return json_error(400, "bad_request", "nothing to invalidate: give keys, paths, tags, namespaces or patterns");
+    auto users = patterns ? string_list(body, "users", &error) : std::nullopt;
+    if (!users) co_return json_error(400, "bad_request", error);
+    if (keys->empty() && paths->empty() && tags->empty() && namespaces->empty() && patterns->empty() && users->empty()) {
+      co_return json_error(400, "bad_request", "nothing to invalidate: give keys, paths, tags, namespaces, users or patterns");
     }
     std::vector<Key> parsed_keys;
     if (!named_entries(*runtime, *keys, *paths, parsed_keys, &error)) co_return json_error(400, "bad_request", error);
@@ -357,6 +359,11 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     if (!tags->empty()) account(co_await cache_->invalidate_tags(*tags));
     for (const auto& name : *namespaces) account(co_await cache_->invalidate_namespace(name));
     for (const auto& pattern : *patterns) account(co_await cache_->invalidate_pattern(pattern));
+    for (const auto& user : *users) {
+      std::string id = user;  // a named argument: no temporary inside the co_await (GCC 12)
+      const Outcome outcome = co_await cache_->invalidate_user(std::move(id));
+      account(outcome);
+    }
     result["ok"] = ok;
     result["affected"] = affected;
     if (!ok) result["error"] = failure;

@@ -4,6 +4,7 @@
 // cache runs, and the snapshot never changes afterwards.
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,22 +13,48 @@
 
 namespace strata {
 
-// A latency distribution: power-of-two buckets from 128 ns up, cumulative like Prometheus'.
+// A latency distribution in log-linear buckets: one per nanosecond up to 32 ns, then 32 per
+// power of two. A bucket holds (lower_bound_ns, upper_bound_ns] and is at most 1/32 of its lower
+// bound wide, so a quantile (reported as the middle of its bucket) is within 1.6% of the exact
+// one. Bucket bounds fall on every power of two, so coarser power-of-two buckets (Prometheus')
+// add up exactly. Durations above 2^37 ns (137 s) share the last bucket.
 struct LatencyHistogram {
-  static constexpr std::size_t kBuckets = 28;  // upper bounds 128 ns * 2^i, the last one +Inf
+  static constexpr unsigned kSubBucketBits = 5;
+  static constexpr std::size_t kSubBuckets = std::size_t{1} << kSubBucketBits;
+  static constexpr unsigned kMaxExponent = 37;
+  static constexpr std::size_t kBuckets = kSubBuckets + (kMaxExponent - kSubBucketBits) * kSubBuckets + 1;
   std::array<std::uint64_t, kBuckets> counts{};  // per bucket, not cumulative
   std::uint64_t count = 0;
   std::uint64_t sum_ns = 0;
 
-  // Upper bound of bucket i, in nanoseconds (the last bucket is unbounded).
-  [[nodiscard]] static std::uint64_t upper_bound_ns(std::size_t bucket) noexcept {
-    return std::uint64_t{128} << bucket;
+  [[nodiscard]] static constexpr std::size_t bucket_of(std::uint64_t ns) noexcept {
+    const std::uint64_t below = ns == 0 ? 0 : ns - 1;  // buckets include their upper bound
+    if (below < kSubBuckets) return static_cast<std::size_t>(below);
+    const auto exponent = static_cast<unsigned>(std::bit_width(below)) - 1;
+    if (exponent >= kMaxExponent) return kBuckets - 1;
+    const auto sub = static_cast<std::size_t>(below >> (exponent - kSubBucketBits)) - kSubBuckets;
+    return kSubBuckets + (exponent - kSubBucketBits) * kSubBuckets + sub;
   }
-  // Upper bound of the bucket holding quantile q (0 < q <= 1); zero when empty.
+  // The bounds of bucket i: it holds durations d with lower < d <= upper (the last bucket is
+  // unbounded above, and bucket 0 also holds 0).
+  [[nodiscard]] static constexpr std::uint64_t lower_bound_ns(std::size_t bucket) noexcept {
+    if (bucket < kSubBuckets) return bucket;
+    if (bucket == kBuckets - 1) return std::uint64_t{1} << kMaxExponent;
+    const std::size_t group = (bucket - kSubBuckets) / kSubBuckets;
+    const std::size_t sub = (bucket - kSubBuckets) % kSubBuckets;
+    return static_cast<std::uint64_t>(kSubBuckets + sub) << group;
+  }
+  [[nodiscard]] static constexpr std::uint64_t upper_bound_ns(std::size_t bucket) noexcept {
+    return bucket == kBuckets - 1 ? ~std::uint64_t{0} : lower_bound_ns(bucket + 1);
+  }
+  // Quantile q (0 < q <= 1): the middle of the bucket holding it; zero when empty.
   [[nodiscard]] std::chrono::nanoseconds quantile(double q) const noexcept;
   [[nodiscard]] std::chrono::nanoseconds mean() const noexcept {
     return std::chrono::nanoseconds(count == 0 ? 0 : sum_ns / count);
   }
+  // How many durations were at most `ns`, exactly when `ns` is a bucket's upper bound (every
+  // power of two is).
+  [[nodiscard]] std::uint64_t count_at_most(std::uint64_t ns) const noexcept;
 };
 
 // A snapshot of a Cache's counters since it started or since reset_stats().

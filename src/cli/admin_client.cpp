@@ -1,0 +1,202 @@
+#include "cli/admin_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+
+namespace strata::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+
+AdminTarget parse_gateway_url(std::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  auto bad = [&](std::string_view why) {
+    return CommandError(exit_usage, fmt::format("--gateway \"{}\": {} (expected http://host:port, e.g. "
+                                                "http://127.0.0.1:8081, the gateway's admin listener)",
+                                                url, why));
+  };
+  if (!parsed) throw bad("not a URL");
+  if (parsed->scheme() == "https") {
+    throw bad("the operator commands speak plain HTTP to the admin listener; give admin.listen a loopback "
+              "address and use it");
+  }
+  if (parsed->scheme() != "http") throw bad("the scheme must be http");
+  if (!parsed->has_authority() || parsed->host().empty()) throw bad("no host");
+  if (parsed->has_userinfo()) throw bad("credentials do not belong in the URL; use --token-file");
+  if (parsed->has_query() || parsed->has_fragment()) throw bad("a query or fragment has no meaning here");
+  AdminTarget target;
+  target.url = std::string(url);
+  target.host = std::string(parsed->encoded_host_address());
+  if (!target.host.empty() && target.host.front() == '[') target.host = target.host.substr(1, target.host.size() - 2);
+  target.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  std::string path(parsed->encoded_path());
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (!path.empty()) target.base = path;
+  return target;
+}
+
+std::string resolve_token(const std::string& token, const std::string& token_file) {
+  if (!token.empty()) return token;
+  if (!token_file.empty()) {
+    std::ifstream file(token_file);
+    if (!file) throw CommandError(exit_usage, fmt::format("--token-file {}: cannot be read", token_file));
+    std::string line;
+    std::getline(file, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty()) throw CommandError(exit_usage, fmt::format("--token-file {}: the first line is empty", token_file));
+    return line;
+  }
+  if (const char* from_environment = std::getenv("STRATA_ADMIN_TOKEN")) return from_environment;
+  return {};
+}
+
+AdminClient::AdminClient(AdminTarget target, std::string token, std::chrono::milliseconds timeout)
+    : target_(std::move(target)), token_(std::move(token)), timeout_(timeout) {}
+
+json::value AdminClient::get(std::string_view relative) const { return call(false, relative, {}); }
+
+json::value AdminClient::post(std::string_view relative, const json::value& body) const {
+  return call(true, relative, json::serialize(body));
+}
+
+namespace {
+
+struct Exchange {
+  std::optional<http::response<http::string_body>> response;
+  std::string failure;  // what went wrong before a response arrived
+  bool timed_out = false;
+};
+
+asio::awaitable<void> exchange(const AdminTarget& target, http::request<http::string_body> request,
+                               std::chrono::milliseconds timeout, Exchange& out) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  beast::tcp_stream stream(executor);
+  stream.expires_after(timeout);
+  auto [resolve_error, endpoints] =
+      co_await resolver.async_resolve(target.host, target.port, asio::as_tuple(asio::use_awaitable));
+  if (resolve_error) {
+    out.failure = "cannot resolve " + target.host + ": " + resolve_error.message();
+    co_return;
+  }
+  auto [connect_error, connected] = co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+  (void)connected;
+  if (connect_error) {
+    out.timed_out = connect_error == beast::error::timeout;
+    out.failure = connect_error.message();
+    co_return;
+  }
+  auto [write_error, written] = co_await http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
+  (void)written;
+  if (write_error) {
+    out.timed_out = write_error == beast::error::timeout;
+    out.failure = write_error.message();
+    co_return;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  (void)read;
+  if (read_error) {
+    out.timed_out = read_error == beast::error::timeout;
+    out.failure = read_error.message();
+    co_return;
+  }
+  out.response = parser.release();
+}
+
+std::string server_explanation(const json::value& body) {
+  if (const auto* object = body.if_object()) {
+    for (const char* field : {"detail", "message", "error"}) {
+      if (const auto* value = object->if_contains(field); value != nullptr && value->is_string()) {
+        return std::string(value->as_string());
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+json::value AdminClient::call(bool post, std::string_view relative, std::string body) const {
+  http::request<http::string_body> request(post ? http::verb::post : http::verb::get, target_.base + std::string(relative),
+                                           11);
+  request.set(http::field::host, target_.host + ":" + target_.port);
+  request.set(http::field::user_agent, "strata-cli");
+  request.set(http::field::accept, "application/json");
+  if (!token_.empty()) request.set(http::field::authorization, "Bearer " + token_);
+  if (post) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = std::move(body);
+  }
+  request.prepare_payload();
+
+  asio::io_context io;
+  Exchange result;
+  std::exception_ptr crashed;
+  asio::co_spawn(io, exchange(target_, std::move(request), timeout_, result),
+                 [&crashed](std::exception_ptr error) { crashed = error; });
+  io.run();
+  if (crashed) std::rethrow_exception(crashed);
+
+  const std::string where = target_.url;
+  if (!result.response) {
+    if (result.timed_out) {
+      throw CommandError(exit_unreachable, fmt::format("the gateway at {} did not answer within {} ms", where,
+                                                       timeout_.count()));
+    }
+    throw CommandError(exit_unreachable,
+                       fmt::format("cannot reach the gateway at {}: {} (is `strata serve` running, and is this its "
+                                   "admin listener? set --gateway or STRATA_GATEWAY)",
+                                   where, result.failure));
+  }
+  const auto& response = *result.response;
+  boost::system::error_code parse_error;
+  json::value parsed = json::parse(response.body(), parse_error);
+  const std::string explanation = parse_error ? std::string() : server_explanation(parsed);
+  const auto status = response.result_int();
+  const std::string said = explanation.empty() ? std::string() : ": " + explanation;
+  if (status == 401) {
+    throw CommandError(exit_unauthorized,
+                       fmt::format("the gateway at {} wants an admin token{} (give --token-file FILE or set "
+                                   "STRATA_ADMIN_TOKEN)",
+                                   where, said));
+  }
+  if (status == 403) throw CommandError(exit_forbidden, fmt::format("the gateway at {} refused{}", where, said));
+  if (status == 404 && (parse_error || explanation.empty() || explanation.find("admin endpoint") == std::string::npos)) {
+    throw CommandError(exit_unreachable,
+                       fmt::format("{} answered 404 for {}{}: not a Strata admin API there (check --gateway and the "
+                                   "admin base path, admin.base in the gateway's configuration)",
+                                   where, target_.base, relative));
+  }
+  if (status >= 300) {
+    throw CommandError(exit_failed, fmt::format("the gateway at {} answered {}{}", where, status, said));
+  }
+  if (parse_error) {
+    throw CommandError(exit_unreachable,
+                       fmt::format("{} answered {}{} with something other than JSON: not a Strata admin API",
+                                   where, target_.base, relative));
+  }
+  return parsed;
+}
+
+}  // namespace strata::cli

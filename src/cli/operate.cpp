@@ -1,0 +1,216 @@
+#include "cli/operate.hpp"
+
+#include "cli/admin_client.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <ostream>
+#include <thread>
+
+namespace strata::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+AdminClient connect(const GatewayOptions& options) {
+  auto target = parse_gateway_url(options.gateway);
+  auto token = resolve_token(options.token, options.token_file);
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
+  return AdminClient(std::move(target), std::move(token), timeout);
+}
+
+double number(const json::value* value) {
+  if (value == nullptr) return 0.0;
+  if (value->is_double()) return value->as_double();
+  if (value->is_int64()) return static_cast<double>(value->as_int64());
+  if (value->is_uint64()) return static_cast<double>(value->as_uint64());
+  return 0.0;
+}
+
+double field(const json::object& object, std::string_view name) { return number(object.if_contains(name)); }
+
+const json::object& section(const json::object& object, std::string_view name) {
+  static const json::object empty;
+  const auto* value = object.if_contains(name);
+  return value != nullptr && value->is_object() ? value->as_object() : empty;
+}
+
+// 1234567 -> "1,234,567"
+std::string grouped(double value) {
+  auto digits = fmt::format("{:.0f}", value);
+  std::string out;
+  const auto first = digits.size() % 3;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (i - first) % 3 == 0 && digits[0] != '-') out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string bytes(double value) {
+  if (value >= 1024.0 * 1024 * 1024) return fmt::format("{:.1f} GiB", value / (1024.0 * 1024 * 1024));
+  if (value >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", value / (1024.0 * 1024));
+  if (value >= 1024.0) return fmt::format("{:.1f} KiB", value / 1024.0);
+  return fmt::format("{:.0f} B", value);
+}
+
+std::string duration_us(double micros) {
+  if (micros <= 0.0) return "-";
+  if (micros < 1000.0) return fmt::format("{:.1f} us", micros);
+  if (micros < 1'000'000.0) return fmt::format("{:.2f} ms", micros / 1000.0);
+  return fmt::format("{:.2f} s", micros / 1'000'000.0);
+}
+
+std::string uptime(double seconds) {
+  const auto total = static_cast<long long>(seconds);
+  if (total >= 86400) return fmt::format("{}d {:02}h", total / 86400, total % 86400 / 3600);
+  if (total >= 3600) return fmt::format("{}h {:02}m", total / 3600, total % 3600 / 60);
+  return fmt::format("{}m {:02}s", total / 60, total % 60);
+}
+
+void render(const json::object& body, const std::string& where, std::ostream& out) {
+  const auto& statistics = section(body, "statistics");
+  const auto& gateway = section(body, "gateway");
+  const auto& latency = section(statistics, "latency");
+  out << fmt::format("strata stats: {}  (up {})\n\n", where, uptime(field(statistics, "uptime_seconds")));
+  out << fmt::format("  hit ratio   {:.1f}%   ({} served from the cache, {} fetched for it)\n",
+                     field(gateway, "hit_rate"), grouped(field(gateway, "hits") + field(gateway, "stale")),
+                     grouped(field(gateway, "misses")));
+  out << fmt::format("  requests    {}   hits {}   misses {}   stale {}   bypass {}   304 {}\n",
+                     grouped(field(gateway, "requests")), grouped(field(gateway, "hits")),
+                     grouped(field(gateway, "misses")), grouped(field(gateway, "stale")),
+                     grouped(field(gateway, "bypass")), grouped(field(gateway, "not_modified")));
+  out << fmt::format("  origin      errors {}   revalidated {}\n", grouped(field(gateway, "origin_errors")),
+                     grouped(field(gateway, "revalidated")));
+  const double entries = field(statistics, "l1_entries");
+  out << fmt::format("  L1          {} {}, {}\n", grouped(entries), entries == 1 ? "entry" : "entries",
+                     bytes(field(statistics, "l1_bytes")));
+  const auto* enabled = statistics.if_contains("redis_enabled");
+  const auto* available = statistics.if_contains("redis_available");
+  const bool redis_enabled = enabled != nullptr && enabled->is_bool() && enabled->as_bool();
+  const bool redis_available = available != nullptr && available->is_bool() && available->as_bool();
+  out << fmt::format("  Redis       {}\n", !redis_enabled ? "not configured (in-process tier only)"
+                                          : redis_available ? "available"
+                                                            : "UNAVAILABLE: serving from L1 and the origin");
+  out << fmt::format("  cache       errors {}   stale served {}   coalesced waits {}   invalidations {}   "
+                     "bus gaps {}\n\n",
+                     grouped(field(statistics, "errors")), grouped(field(statistics, "stale_served")),
+                     grouped(field(statistics, "coalesced_waits")), grouped(field(statistics, "invalidations")),
+                     grouped(field(statistics, "bus_gaps")));
+  out << fmt::format("  {:<12}{:>12}{:>12}{:>12}{:>12}{:>14}\n", "latency", "p50", "p90", "p99", "mean", "count");
+  const std::pair<const char*, const char*> rows[] = {{"l1", "L1 hit"}, {"l2", "Redis hit"}, {"loader", "origin"}};
+  for (const auto& [name, label] : rows) {
+    const auto& row = section(latency, name);
+    out << fmt::format("  {:<12}{:>12}{:>12}{:>12}{:>12}{:>14}\n", label, duration_us(field(row, "p50_us")),
+                       duration_us(field(row, "p90_us")), duration_us(field(row, "p99_us")),
+                       duration_us(field(row, "mean_us")), grouped(field(row, "count")));
+  }
+}
+
+// An invalidation's answer: complete (exit 0), or what Redis missed (exit 1; the gateway replays
+// it when Redis answers again).
+int finished(const json::object& result, std::ostream& err) {
+  const auto* ok = result.if_contains("ok");
+  if (ok == nullptr || !ok->is_bool() || ok->as_bool()) return exit_ok;
+  const auto* error = result.if_contains("error");
+  err << "strata: incomplete: "
+      << (error != nullptr && error->is_string() ? std::string(error->as_string()) : std::string("see the gateway's log"))
+      << '\n';
+  return exit_failed;
+}
+
+template <typename Command>
+int reporting(std::ostream& err, Command&& command) {
+  try {
+    return command();
+  } catch (const CommandError& error) {
+    err << "strata: " << error.what() << '\n';
+    return error.code();
+  }
+}
+
+}  // namespace
+
+int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::ostream& out, std::ostream& err,
+              bool terminal) {
+  return reporting(err, [&] {
+    if (options.watch_seconds < 0.0 || (options.watch_seconds > 0.0 && options.watch_seconds < 0.1)) {
+      throw CommandError(exit_usage, "--watch: give a refresh interval of at least 0.1 seconds");
+    }
+    const auto client = connect(gateway);
+    for (unsigned refresh = 1;; ++refresh) {
+      const auto body = client.get("/stats");
+      if (options.json) {
+        out << json::serialize(body) << '\n';
+      } else {
+        if (options.watch_seconds > 0.0 && terminal) out << "\x1b[H\x1b[2J";  // redraw in place
+        render(body.is_object() ? body.as_object() : json::object{}, client.target().url, out);
+      }
+      out.flush();
+      if (options.watch_seconds <= 0.0 || (options.count != 0 && refresh >= options.count)) return int{exit_ok};
+      if (!terminal && !options.json) out << '\n';
+      std::this_thread::sleep_for(std::chrono::duration<double>(options.watch_seconds));
+    }
+  });
+}
+
+int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& options, std::ostream& out,
+                   std::ostream& err) {
+  return reporting(err, [&] {
+    json::object body;
+    std::vector<std::string> named;
+    auto add = [&](const char* field, const char* flag, const std::vector<std::string>& values) {
+      if (values.empty()) return;
+      json::array list;
+      for (const auto& value : values) {
+        list.emplace_back(value);
+        named.push_back(fmt::format("{} {}", flag, value));
+      }
+      body[field] = std::move(list);
+    };
+    add("keys", "key", options.keys);
+    add("paths", "path", options.paths);
+    add("tags", "tag", options.tags);
+    add("namespaces", "namespace", options.namespaces);
+    add("users", "user", options.users);
+    add("patterns", "pattern", options.patterns);
+    if (body.empty()) {
+      throw CommandError(exit_usage,
+                         "nothing to invalidate: give --key, --path, --tag, --namespace, --user or --pattern");
+    }
+    const auto client = connect(gateway);
+    const auto answer = client.post("/invalidate", body);
+    const auto& result = answer.is_object() ? answer.as_object() : json::object{};
+    const auto affected = field(result, "affected");
+    out << fmt::format("invalidated {}: {} entr{} removed", fmt::join(named, ", "), grouped(affected),
+                       affected == 1 ? "y" : "ies");
+    if (!options.tags.empty() || !options.namespaces.empty() || !options.users.empty()) {
+      out << " (tags, namespaces and users also drop entries as they are next read)";
+    }
+    out << '\n';
+    return finished(result, err);
+  });
+}
+
+int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, std::ostream& err) {
+  return reporting(err, [&] {
+    if (!confirmed) {
+      throw CommandError(exit_usage,
+                         "clear drops every entry under the gateway's prefix, in Redis and in every gateway's L1: "
+                         "add --yes to do it");
+    }
+    const auto client = connect(gateway);
+    const auto answer = client.post("/clear", json::object{});
+    const auto& result = answer.is_object() ? answer.as_object() : json::object{};
+    const double removed = field(result, "affected");
+    out << fmt::format("cleared: {} entr{} removed\n", grouped(removed), removed == 1 ? "y" : "ies");
+    return finished(result, err);
+  });
+}
+
+}  // namespace strata::cli

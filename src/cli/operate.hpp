@@ -1,0 +1,35 @@
+#pragma once
+
+// The operator commands: `strata stats`, `strata invalidate`, `strata clear`, talking to a
+// running gateway's admin API (cli/admin_client.hpp). Each returns its exit code (ExitCode).
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace strata::cli {
+
+struct GatewayOptions {
+  std::string gateway = "http://127.0.0.1:8081";  // --gateway, STRATA_GATEWAY
+  std::string token;                               // --token (visible to ps)
+  std::string token_file;                          // --token-file
+  double timeout_seconds = 10.0;
+};
+
+struct StatsOptions {
+  bool json = false;
+  double watch_seconds = 0.0;  // 0: once
+  unsigned count = 0;          // with --watch: stop after this many refreshes; 0: until interrupted
+};
+
+struct InvalidateOptions {
+  std::vector<std::string> keys, paths, tags, namespaces, users, patterns;
+};
+
+int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::ostream& out, std::ostream& err,
+              bool terminal);
+int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& options, std::ostream& out,
+                   std::ostream& err);
+int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, std::ostream& err);
+
+}  // namespace strata::cli

@@ -1,0 +1,191 @@
+// The operator commands (strata stats, invalidate, clear) against a real `strata serve`: what
+// they print, what they change, and every way of calling them wrong, with its exit code.
+
+#include "gateway/harness.hpp"
+#include "gateway/process.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace strata::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kToken = "operator-s3cret";
+// printf %s operator-s3cret | sha256sum
+constexpr const char* kTokenDigest = "b3ea6615efb49343ebcb77e573931aab5997f15af63096502ab27b8e2f8a15cf";
+
+struct Run {
+  int code = -1;
+  std::string output;
+};
+
+Run strata(std::vector<std::string> arguments, std::vector<std::string> environment = {}) {
+  StrataProcess process(std::move(arguments), std::move(environment));
+  Run run;
+  run.output = process.rest();
+  run.code = process.wait();
+  return run;
+}
+
+class OperatorCommands : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const std::string config = "listen = \"127.0.0.1:0\"\norigin = \"" + origin_.url() +
+                               "\"\n"
+                               "[admin]\ntoken_sha256 = \"" + kTokenDigest +
+                               "\"\nlisten = \"127.0.0.1:0\"\nexpose_on_main_listener = false\n"
+                               "[identity]\nsource = \"header\"\nheader = \"X-User\"\n"
+                               "trusted_proxies = [\"127.0.0.0/8\"]\n"
+                               "[[rules]]\npath = \"/items/{id}\"\nttl = \"60s\"\ntags = [\"item:{id}\"]\n"
+                               "[[rules]]\npath = \"/me/{section}\"\nttl = \"60s\"\nper_user = true\n";
+    serve_ = std::make_unique<StrataProcess>(
+        std::vector<std::string>{"serve", "--config", write_file("operator.toml", config)});
+    std::smatch match;
+    const auto listening = serve_->line();
+    ASSERT_TRUE(std::regex_search(listening, match, std::regex("listening on http://127.0.0.1:(\\d+)"))) << listening;
+    port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+    const auto admin = serve_->line();
+    ASSERT_TRUE(std::regex_search(admin, match, std::regex("admin API on (http://127.0.0.1:\\d+)"))) << admin;
+    admin_url_ = match[1];
+    token_file_ = write_file("operator.token", std::string(kToken) + "\n");
+  }
+
+  std::vector<std::string> with_gateway(std::vector<std::string> arguments) const {
+    arguments.insert(arguments.end(), {"--gateway", admin_url_, "--token-file", token_file_});
+    return arguments;
+  }
+  std::string cache_status(const std::string& target, const Fields& fields = {}) const {
+    return http_get(port_, target, fields).header("x-cache");
+  }
+
+  TestOrigin origin_{[](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    answer.body = "body of " + request.target;
+    return answer;
+  }};
+  std::unique_ptr<StrataProcess> serve_;
+  std::uint16_t port_ = 0;
+  std::string admin_url_;
+  std::string token_file_;
+};
+
+TEST_F(OperatorCommands, StatsShowsWhatTheGatewayCountedAndJsonIsTheAdminApisOwn) {
+  ASSERT_EQ(cache_status("/items/1"), "MISS");
+  ASSERT_EQ(cache_status("/items/1"), "HIT");
+  const auto table = strata(with_gateway({"stats"}));
+  EXPECT_EQ(table.code, 0) << table.output;
+  EXPECT_THAT(table.output, HasSubstr("hit ratio   50.0%"));
+  EXPECT_THAT(table.output, HasSubstr("hits 1   misses 1   stale 0"));
+  EXPECT_THAT(table.output, HasSubstr("Redis       not configured"));
+  EXPECT_THAT(table.output, HasSubstr("L1          1 entry, "));
+  EXPECT_THAT(table.output, Not(HasSubstr("\x1b[")));  // not a terminal: no redraw codes
+
+  const auto raw = strata(with_gateway({"stats", "--json"}), {std::string("STRATA_ADMIN_TOKEN=") + kToken});
+  ASSERT_EQ(raw.code, 0) << raw.output;
+  const auto body = boost::json::parse(raw.output).as_object();
+  EXPECT_EQ(body.at("gateway").at("hits").to_number<int>(), 1);
+  EXPECT_EQ(body.at("statistics").at("l1_entries").to_number<int>(), 1);
+}
+
+TEST_F(OperatorCommands, WatchRefreshesUntilItsCount) {
+  const auto watched = strata(with_gateway({"stats", "--watch", "0.1", "--count", "3"}));
+  EXPECT_EQ(watched.code, 0) << watched.output;
+  std::size_t frames = 0;
+  for (auto at = watched.output.find("strata stats:"); at != std::string::npos;
+       at = watched.output.find("strata stats:", at + 1)) {
+    ++frames;
+  }
+  EXPECT_EQ(frames, 3U);
+}
+
+TEST_F(OperatorCommands, OnATerminalWatchRedrawsInPlace) {
+  // `script` gives the command a pseudo-terminal, as an operator's shell would.
+  std::string command = std::string(STRATA_BINARY) + " stats --watch 0.1 --count 2 --gateway " + admin_url_ +
+                        " --token-file " + token_file_;
+  StrataProcess shell({"-qfec", command, "/dev/null"}, {}, "/usr/bin/script");
+  const auto output = shell.rest();
+  EXPECT_EQ(shell.wait(), 0) << output;
+  std::size_t redraws = 0;
+  for (auto at = output.find("\x1b[H\x1b[2J"); at != std::string::npos; at = output.find("\x1b[H\x1b[2J", at + 1)) {
+    ++redraws;
+  }
+  EXPECT_EQ(redraws, 2U) << output;
+}
+
+TEST_F(OperatorCommands, InvalidateRemovesWhatItNamesAndNothingElse) {
+  for (const char* target : {"/items/1", "/items/2", "/items/3"}) cache_status(target);
+  const auto by_path = strata(with_gateway({"invalidate", "--path", "/items/1"}));
+  EXPECT_EQ(by_path.code, 0) << by_path.output;
+  EXPECT_THAT(by_path.output, HasSubstr("invalidated path /items/1: 1 entry removed"));
+  EXPECT_EQ(cache_status("/items/1"), "MISS");
+  EXPECT_EQ(cache_status("/items/2"), "HIT");
+
+  const auto by_tag = strata(with_gateway({"invalidate", "--tag", "item:2"}));
+  EXPECT_EQ(by_tag.code, 0) << by_tag.output;
+  EXPECT_EQ(cache_status("/items/2"), "MISS");
+  EXPECT_EQ(cache_status("/items/3"), "HIT");
+
+  // A user's entries, and only that user's.
+  cache_status("/me/profile", {{"X-User", "alice"}});
+  cache_status("/me/profile", {{"X-User", "bob"}});
+  const auto by_user = strata(with_gateway({"invalidate", "--user", "alice"}));
+  EXPECT_EQ(by_user.code, 0) << by_user.output;
+  EXPECT_EQ(cache_status("/me/profile", {{"X-User", "alice"}}), "MISS");
+  EXPECT_EQ(cache_status("/me/profile", {{"X-User", "bob"}}), "HIT");
+}
+
+TEST_F(OperatorCommands, ClearNeedsYesAndThenEmptiesTheCache) {
+  cache_status("/items/1");
+  const auto refused = strata(with_gateway({"clear"}));
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_THAT(refused.output, HasSubstr("add --yes"));
+  EXPECT_EQ(cache_status("/items/1"), "HIT");
+  const auto cleared = strata(with_gateway({"clear", "--yes"}));
+  EXPECT_EQ(cleared.code, 0) << cleared.output;
+  EXPECT_THAT(cleared.output, HasSubstr("cleared"));
+  EXPECT_EQ(cache_status("/items/1"), "MISS");
+}
+
+TEST_F(OperatorCommands, EveryWayOfCallingThemWrongHasItsMessageAndExitCode) {
+  const auto no_token = strata({"stats", "--gateway", admin_url_});
+  EXPECT_EQ(no_token.code, 4);
+  EXPECT_THAT(no_token.output, HasSubstr("wants an admin token"));
+  EXPECT_THAT(no_token.output, HasSubstr("--token-file"));
+
+  const auto wrong_token = strata({"stats", "--gateway", admin_url_, "--token", "guess"});
+  EXPECT_EQ(wrong_token.code, 5);
+  EXPECT_THAT(wrong_token.output, HasSubstr("do not grant admin access"));
+
+  const auto nobody = strata({"stats", "--gateway", "http://127.0.0.1:1", "--token", kToken});
+  EXPECT_EQ(nobody.code, 3);
+  EXPECT_THAT(nobody.output, HasSubstr("cannot reach the gateway at http://127.0.0.1:1"));
+
+  // The main listener does not serve the admin API here.
+  const auto main_listener =
+      strata({"stats", "--gateway", "http://127.0.0.1:" + std::to_string(port_), "--token", kToken});
+  EXPECT_EQ(main_listener.code, 3);
+  EXPECT_THAT(main_listener.output, HasSubstr("not a Strata admin API there"));
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> usage_errors{
+      {{"stats", "--gateway", "https://127.0.0.1:8081"}, "plain HTTP"},
+      {{"stats", "--gateway", "127.0.0.1:8081"}, "--gateway \"127.0.0.1:8081\""},
+      {{"stats", "--watch", "0.01"}, "--watch"},
+      {{"stats", "--token-file", "/nonexistent/token"}, "--token-file"},
+      {{"invalidate", "--gateway", admin_url_}, "nothing to invalidate"},
+      {{"stats", "--frobnicate"}, "--frobnicate"},
+  };
+  for (const auto& [arguments, message] : usage_errors) {
+    const auto run = strata(arguments);
+    EXPECT_EQ(run.code, 2) << ::testing::PrintToString(arguments) << "\n" << run.output;
+    EXPECT_THAT(run.output, HasSubstr(message)) << ::testing::PrintToString(arguments);
+  }
+}
+
+}  // namespace
+}  // namespace strata::testing
