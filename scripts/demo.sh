@@ -71,13 +71,29 @@ show GET /api/v2/jobs/42
 echo "The analytics dashboard, aggregated over every analytics row (seed 003):"
 show GET /api/analytics/dashboard
 show GET /api/analytics/dashboard
+# A completed transcription and its owner (the generated data assigns owners at random; only the
+# owner sees it, and only completed ones are cached): transcription 11's owner, or the next one's.
+transcription="" owner=""
+for id in $(seq 11 30); do
+  probe=()
+  for user in $(seq 1 500); do
+    probe+=(-s -H "X-User-Id: $user" -w '\n' "http://127.0.0.1:$api_port/api/transcriptions/$id" --next)
+  done
+  owner=$(curl "${probe[@]}" 2>/dev/null | grep '"status":"completed"' | grep -oE '"user_id":[0-9]+' | head -1 | cut -d: -f2 || true)
+  if [[ -n $owner ]]; then
+    transcription=$id
+    break
+  fi
+done
 echo
 echo "Try it (Ctrl-C stops both):"
 echo "  curl -i $gateway/api/v2/jobs/7"
 echo "  curl -i '$gateway/api/library/paged?page=2&per_page=10&sort_by=title&order=asc'"
-echo "  curl -i -H 'X-User-Id: 3' $gateway/api/transcriptions/11"
-echo "  curl -i -X POST -d '{\"title\":\"New\",\"publisher\":\"Sega\",\"release_year\":2026,\"size_mb\":10}' $gateway/api/library"
-echo "  curl -H 'Authorization: Bearer demo-admin-token' $gateway/api/cache/stats"
+[[ -n $transcription ]] && echo "  curl -i -H 'X-User-Id: $owner' $gateway/api/transcriptions/$transcription"
+echo "  curl -i -X POST -H 'Content-Type: application/json' -d '{\"title\":\"New\",\"publisher\":\"Sega\",\"release_year\":2026,\"size_mb\":10}' $gateway/api/library"
 echo "  curl -H 'Authorization: Bearer demo-admin-token' $gateway/metrics"
+echo "Operate it:"
+echo "  STRATA_ADMIN_TOKEN=demo-admin-token $build/strata stats --gateway $gateway --watch 2"
+echo "  STRATA_ADMIN_TOKEN=demo-admin-token $build/strata invalidate --gateway $gateway --tag job:7"
 echo "demo: ready"
 while :; do sleep 1; done

@@ -19,6 +19,21 @@ cat "$out"
 grep -q "demo: ready" "$out" || { echo "FAIL: the demo did not get ready"; kill -9 "$demo" 2>/dev/null; exit 1; }
 grep -qE "/api/v2/jobs/42 +-> 200 HIT" "$out" || { echo "FAIL: no HIT in the walkthrough"; kill -INT "$demo"; exit 1; }
 grep -qE "/api/analytics/dashboard +-> 200 HIT" "$out" || { echo "FAIL: the dashboard was not served from the cache"; kill -INT "$demo"; exit 1; }
+# Every line the demo suggests works as printed (a `--watch` line is run for one refresh).
+suggested=0
+while IFS= read -r line; do
+  command=${line#  }
+  [[ $command == *"--watch 2"* ]] && command="$command --count 1"
+  suggested=$((suggested + 1))
+  if ! result=$(bash -c "$command" 2>/dev/null); then
+    echo "FAIL: a suggested line failed: $line"; echo "$result"; kill -TERM "$demo"; exit 1
+  fi
+  if [[ $command == "curl -i"* ]] && ! head -1 <<<"$result" | grep -qE '^HTTP/1\.1 2[0-9][0-9]'; then
+    echo "FAIL: a suggested line did not succeed: $line"; echo "$result" | head -5; kill -TERM "$demo"; exit 1
+  fi
+done < <(grep -E '^  (curl|STRATA_ADMIN_TOKEN)' "$out")
+((suggested >= 7)) || { echo "FAIL: only $suggested suggested lines found"; kill -TERM "$demo"; exit 1; }
+echo "all $suggested suggested lines work"
 # SIGTERM stands in for Ctrl-C: a non-interactive shell starts background jobs with SIGINT
 # ignored, and the demo handles both the same way.
 kill -TERM "$demo"

@@ -1,15 +1,7 @@
 #include "cli/admin_client.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include "cli/http_connection.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -21,9 +13,7 @@
 
 namespace strata::cli {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 namespace json = boost::json;
 
 AdminTarget parse_gateway_url(std::string_view url) {
@@ -79,51 +69,6 @@ json::value AdminClient::post(std::string_view relative, const json::value& body
 
 namespace {
 
-struct Exchange {
-  std::optional<http::response<http::string_body>> response;
-  std::string failure;  // what went wrong before a response arrived
-  bool timed_out = false;
-};
-
-asio::awaitable<void> exchange(const AdminTarget& target, http::request<http::string_body> request,
-                               std::chrono::milliseconds timeout, Exchange& out) {
-  auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(executor);
-  beast::tcp_stream stream(executor);
-  stream.expires_after(timeout);
-  auto [resolve_error, endpoints] =
-      co_await resolver.async_resolve(target.host, target.port, asio::as_tuple(asio::use_awaitable));
-  if (resolve_error) {
-    out.failure = "cannot resolve " + target.host + ": " + resolve_error.message();
-    co_return;
-  }
-  auto [connect_error, connected] = co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
-  (void)connected;
-  if (connect_error) {
-    out.timed_out = connect_error == beast::error::timeout;
-    out.failure = connect_error.message();
-    co_return;
-  }
-  auto [write_error, written] = co_await http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
-  (void)written;
-  if (write_error) {
-    out.timed_out = write_error == beast::error::timeout;
-    out.failure = write_error.message();
-    co_return;
-  }
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-  (void)read;
-  if (read_error) {
-    out.timed_out = read_error == beast::error::timeout;
-    out.failure = read_error.message();
-    co_return;
-  }
-  out.response = parser.release();
-}
-
 std::string server_explanation(const json::value& body) {
   if (const auto* object = body.if_object()) {
     for (const char* field : {"detail", "message", "error"}) {
@@ -138,9 +83,7 @@ std::string server_explanation(const json::value& body) {
 }  // namespace
 
 json::value AdminClient::call(bool post, std::string_view relative, std::string body) const {
-  http::request<http::string_body> request(post ? http::verb::post : http::verb::get, target_.base + std::string(relative),
-                                           11);
-  request.set(http::field::host, target_.host + ":" + target_.port);
+  HttpRequest request(post ? http::verb::post : http::verb::get, target_.base + std::string(relative), 11);
   request.set(http::field::user_agent, "strata-cli");
   request.set(http::field::accept, "application/json");
   if (!token_.empty()) request.set(http::field::authorization, "Bearer " + token_);
@@ -148,15 +91,8 @@ json::value AdminClient::call(bool post, std::string_view relative, std::string 
     request.set(http::field::content_type, "application/json");
     request.body() = std::move(body);
   }
-  request.prepare_payload();
-
-  asio::io_context io;
-  Exchange result;
-  std::exception_ptr crashed;
-  asio::co_spawn(io, exchange(target_, std::move(request), timeout_, result),
-                 [&crashed](std::exception_ptr error) { crashed = error; });
-  io.run();
-  if (crashed) std::rethrow_exception(crashed);
+  HttpConnection connection(target_.host, target_.port, timeout_);
+  auto result = connection.send(std::move(request));
 
   const std::string where = target_.url;
   if (!result.response) {

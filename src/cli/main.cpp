@@ -1,6 +1,7 @@
 #include "cli/demo.hpp"
 #include "cli/admin_client.hpp"
 #include "cli/operate.hpp"
+#include "cli/warm.hpp"
 #include "cli/serve.hpp"
 
 #include <strata/version.hpp>
@@ -107,6 +108,21 @@ int main(int argc, char** argv) {
   gateway_options(clear_command);
   clear_command->add_flag("--yes", clear_confirmed, "Confirm: without it nothing is removed");
 
+  strata::cli::WarmOptions warm;
+  CLI::App* warm_command = app.add_subcommand(
+      "warm", "Fetch a list of targets through the gateway so they are cached before traffic arrives");
+  warm_command->add_option("--url", warm.url, "The gateway's listener, http://host:port")
+      ->envname("STRATA_URL")
+      ->capture_default_str();
+  warm_command->add_option("--file", warm.file, "Targets, one a line: /path?query [| Name: value]...");
+  warm_command->add_option("--sitemap", warm.sitemap, "A sitemap.xml whose <loc> URLs' paths are warmed");
+  warm_command->add_option("--header", warm.headers, "A header sent with every target, \"Name: value\"");
+  warm_command->add_option("--concurrency", warm.concurrency, "Requests at once")->capture_default_str();
+  warm_command->add_option("--rate", warm.rate, "Requests per second at most (0: no limit)")->capture_default_str();
+  warm_command->add_option("--timeout", warm.timeout_seconds, "Seconds to wait for one response")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -118,6 +134,7 @@ int main(int argc, char** argv) {
   if (stats_command->parsed()) return strata::cli::run_stats(gateway, stats, std::cout, std::cerr, terminal);
   if (invalidate_command->parsed()) return strata::cli::run_invalidate(gateway, invalidate, std::cout, std::cerr);
   if (clear_command->parsed()) return strata::cli::run_clear(gateway, clear_confirmed, std::cout, std::cerr);
+  if (warm_command->parsed()) return strata::cli::run_warm(warm, std::cout, std::cerr, terminal);
 
   if (serve_command->parsed()) {
     if (listen_option->count() > 0) serve.listen = listen;

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
 
 namespace strata::testing {
@@ -66,6 +67,7 @@ protected:
 
   TestOrigin origin_{[](const OriginRequestSeen& request) {
     OriginAnswer answer;
+    if (request.target.rfind("/items/broken", 0) == 0) answer.status = 500;
     answer.body = "body of " + request.target;
     return answer;
   }};
@@ -150,6 +152,72 @@ TEST_F(OperatorCommands, ClearNeedsYesAndThenEmptiesTheCache) {
   EXPECT_EQ(cleared.code, 0) << cleared.output;
   EXPECT_THAT(cleared.output, HasSubstr("cleared"));
   EXPECT_EQ(cache_status("/items/1"), "MISS");
+}
+
+TEST_F(OperatorCommands, WarmFetchesEachTargetOnceAndTheyAreHitsAfterwards) {
+  const auto list = write_file("warm.txt",
+                               "# the hot set\n/items/1\n/items/2\n\n/items/3 | Accept: application/json\n"
+                               "/me/profile | X-User: carol\n/nothing-cached-here\n");
+  cache_status("/items/3");  // already cached before warming
+  const auto warmed = strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_), "--file", list});
+  EXPECT_EQ(warmed.code, 0) << warmed.output;
+  EXPECT_THAT(warmed.output, HasSubstr("5 targets"));
+  EXPECT_THAT(warmed.output, HasSubstr("3 warmed, 1 already fresh, 1 not cacheable, 0 failed"));
+  EXPECT_EQ(cache_status("/items/1"), "HIT");
+  EXPECT_EQ(cache_status("/items/2"), "HIT");
+  EXPECT_EQ(cache_status("/me/profile", {{"X-User", "carol"}}), "HIT");  // warmed for that user
+  EXPECT_EQ(cache_status("/me/profile", {{"X-User", "dave"}}), "MISS");  // and only for her
+  EXPECT_EQ(origin_.count("/items/1"), 1U);
+  EXPECT_EQ(origin_.count("/items/3"), 1U);  // the fresh one was not fetched again
+
+  // A sitemap's URLs warm by path; a second run finds them fresh.
+  const auto sitemap = write_file("sitemap.xml",
+                                  "<?xml version=\"1.0\"?><urlset><url><loc>https://example.org/items/8</loc></url>"
+                                  "<url><loc>https://example.org/items/9?page=2&amp;sort=asc</loc></url></urlset>");
+  const std::vector<std::string> from_sitemap{"warm", "--url", "http://127.0.0.1:" + std::to_string(port_),
+                                              "--sitemap", sitemap};
+  EXPECT_THAT(strata(from_sitemap).output, HasSubstr("2 warmed"));
+  EXPECT_THAT(strata(from_sitemap).output, HasSubstr("0 warmed, 2 already fresh"));
+  EXPECT_EQ(origin_.count("/items/9?page=2&sort=asc"), 1U);
+}
+
+TEST_F(OperatorCommands, WarmHoldsItsRateLimit) {
+  std::string list;
+  for (int i = 100; i < 112; ++i) list += "/items/" + std::to_string(i) + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  const auto warmed = strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_), "--file",
+                              write_file("rate.txt", list), "--rate", "20", "--concurrency", "8"});
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(warmed.code, 0) << warmed.output;
+  EXPECT_THAT(warmed.output, HasSubstr("12 warmed"));
+  // At 20 per second the 12th request starts 0.55 s in, however many run at once; the origin
+  // answers at once, so nothing else makes it this slow.
+  EXPECT_GE(elapsed, std::chrono::milliseconds(550));
+  const auto requests = origin_.seen();
+  ASSERT_EQ(requests.size(), 12U);
+}
+
+TEST_F(OperatorCommands, WarmReportsFailuresAndBadLists) {
+  const auto partly = strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_), "--file",
+                              write_file("partly.txt", "/items/1\n/items/broken\n")});
+  EXPECT_EQ(partly.code, 1) << partly.output;
+  EXPECT_THAT(partly.output, HasSubstr("1 warmed, 0 already fresh, 0 not cacheable, 1 failed"));
+  EXPECT_THAT(partly.output, HasSubstr("failed: /items/broken: status 500"));
+
+  const auto list = write_file("fail.txt", "/items/1\n");
+  const auto nobody = strata({"warm", "--url", "http://127.0.0.1:1", "--file", list});
+  EXPECT_EQ(nobody.code, 3) << nobody.output;
+  EXPECT_THAT(nobody.output, HasSubstr("every request failed"));
+
+  const auto bad_list = write_file("bad.txt", "/items/1\nitems/2\n");
+  const auto refused = strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_), "--file", bad_list});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_THAT(refused.output, HasSubstr("bad.txt:2: \"items/2\" is not a request target"));
+  EXPECT_EQ(origin_.count("/items/2"), 0U) << "a bad list is refused before anything is fetched";
+
+  const auto bad_header = write_file("badheader.txt", "/items/1 | no colon here\n");
+  EXPECT_EQ(strata({"warm", "--file", bad_header}).code, 2);
+  EXPECT_EQ(strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_)}).code, 2);  // no list
 }
 
 TEST_F(OperatorCommands, EveryWayOfCallingThemWrongHasItsMessageAndExitCode) {
