@@ -78,8 +78,10 @@ private:
   FILE* output_ = nullptr;
 };
 
+// A file in the test's temporary directory, private to this process (CTest runs test processes
+// side by side); writing the same name again replaces it.
 inline std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = ::testing::TempDir() + "strata-" + std::to_string(getpid()) + "-" + name;
   std::ofstream(path) << text;
   return path;
 }
