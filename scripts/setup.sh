@@ -23,6 +23,8 @@ packages=(
   # the Debian packages: built with CPack, checked with lintian, the unit with systemd-analyze,
   # the man page with man (scripts/package.sh, tests/package/run.sh)
   dpkg-dev lintian systemd man-db
+  # promtool, which checks and unit-tests the alerting rules under deploy/ (tests/deploy/check.sh)
+  prometheus
   # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)
   python3 python3-flask python3-flask-caching python3-redis gunicorn
 )

@@ -776,13 +776,18 @@ CacheStats Cache::stats() const {
                            .count();
   out.redis_enabled = impl_->l2_ != nullptr;
   out.redis_available = impl_->l2_ && impl_->l2_->available();
-  out.l1_entries = impl_->l1_->size();
-  out.l1_bytes = impl_->l1_->bytes_used();
+  const auto l1 = impl_->l1_->stats();
+  out.l1_entries = l1.entries;
+  out.l1_bytes = l1.bytes_used;
+  out.l1_capacity_bytes = l1.capacity_bytes;
+  out.l1_evictions = l1.evictions_by_size;
+  out.l1_admission_rejections = l1.admission_rejections;
   return out;
 }
 
 void Cache::reset_stats() {
   impl_->metrics_.reset();
+  impl_->l1_->reset_stats();
   impl_->started_at_.store(impl_->clock_->now().time_since_epoch().count());
 }
 

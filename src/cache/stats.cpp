@@ -75,6 +75,9 @@ std::string to_json(const CacheStats& stats) {
   out["redis_available"] = stats.redis_available;
   out["l1_entries"] = stats.l1_entries;
   out["l1_bytes"] = stats.l1_bytes;
+  out["l1_capacity_bytes"] = stats.l1_capacity_bytes;
+  out["l1_evictions"] = stats.l1_evictions;
+  out["l1_admission_rejections"] = stats.l1_admission_rejections;
   boost::json::object latency;
   latency["l1"] = latency_json(stats.l1_latency);
   latency["l2"] = latency_json(stats.l2_latency);
@@ -101,9 +104,17 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
   }
   gauge("hit_rate", "Hits over total requests.", stats.hit_rate());
   gauge("uptime_seconds", "Seconds since the cache started or stats were reset.", stats.uptime_seconds);
+  gauge("redis_enabled", "1 when a Redis tier is configured.", stats.redis_enabled ? 1 : 0);
   gauge("redis_available", "1 when Redis answered the last request.", stats.redis_available ? 1 : 0);
   gauge("l1_entries", "Entries in L1.", static_cast<double>(stats.l1_entries));
   gauge("l1_bytes", "Bytes charged in L1.", static_cast<double>(stats.l1_bytes));
+  gauge("l1_capacity_bytes", "L1's byte budget.", static_cast<double>(stats.l1_capacity_bytes));
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP {0}_l1_evictions_total Resident L1 entries evicted to make room.\n"
+                 "# TYPE {0}_l1_evictions_total counter\n{0}_l1_evictions_total {1}\n"
+                 "# HELP {0}_l1_admission_rejections_total Newcomers L1 declined as colder than what they would "
+                 "evict.\n# TYPE {0}_l1_admission_rejections_total counter\n{0}_l1_admission_rejections_total {2}\n",
+                 prefix, stats.l1_evictions, stats.l1_admission_rejections);
   prometheus_histogram(out, fmt::format("{}_l1_latency_seconds", prefix), "L1 lookup latency.",
                        stats.l1_latency);
   prometheus_histogram(out, fmt::format("{}_l2_latency_seconds", prefix), "Redis lookup latency.",

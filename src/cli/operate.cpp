@@ -88,8 +88,12 @@ void render(const json::object& body, const std::string& where, std::ostream& ou
   out << fmt::format("  origin      errors {}   revalidated {}\n", grouped(field(gateway, "origin_errors")),
                      grouped(field(gateway, "revalidated")));
   const double entries = field(statistics, "l1_entries");
-  out << fmt::format("  L1          {} {}, {}\n", grouped(entries), entries == 1 ? "entry" : "entries",
-                     bytes(field(statistics, "l1_bytes")));
+  const double used = field(statistics, "l1_bytes");
+  const double capacity = field(statistics, "l1_capacity_bytes");
+  out << fmt::format("  L1          {} {}, {} of {} ({:.0f}%)   evictions {}   declined {}\n", grouped(entries),
+                     entries == 1 ? "entry" : "entries", bytes(used), bytes(capacity),
+                     capacity > 0 ? 100.0 * used / capacity : 0.0, grouped(field(statistics, "l1_evictions")),
+                     grouped(field(statistics, "l1_admission_rejections")));
   const auto* enabled = statistics.if_contains("redis_enabled");
   const auto* available = statistics.if_contains("redis_available");
   const bool redis_enabled = enabled != nullptr && enabled->is_bool() && enabled->as_bool();

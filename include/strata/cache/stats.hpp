@@ -84,6 +84,9 @@ struct CacheStats {
   bool redis_available = false;
   std::size_t l1_entries = 0;
   std::size_t l1_bytes = 0;
+  std::size_t l1_capacity_bytes = 0;
+  std::uint64_t l1_evictions = 0;            // resident entries evicted to make room
+  std::uint64_t l1_admission_rejections = 0;  // newcomers W-TinyLFU judged colder than what they would evict
   LatencyHistogram l1_latency;
   LatencyHistogram l2_latency;
   LatencyHistogram loader_latency;
