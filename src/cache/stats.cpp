@@ -92,15 +92,16 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
     fmt::format_to(std::back_inserter(out), "# HELP {0}_{1} {2}\n# TYPE {0}_{1} gauge\n{0}_{1} {3:g}\n",
                    prefix, name, help, value);
   };
+  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0}_{1}_total {2}\n# TYPE {0}_{1}_total counter\n{0}_{1}_total {3}\n",
+                   prefix, name, help, value);
+  };
   fmt::format_to(std::back_inserter(out),
                  "# HELP {0}_hits_total Lookups answered from a tier.\n# TYPE {0}_hits_total counter\n"
                  "{0}_hits_total{{tier=\"l1\"}} {1}\n{0}_hits_total{{tier=\"l2\"}} {2}\n",
                  prefix, stats.l1_hits, stats.l2_hits);
   for (const auto& field : cache::kCounterFields) {
-    if (field.tier_hit) continue;
-    fmt::format_to(std::back_inserter(out),
-                   "# HELP {0}_{1}_total {2}\n# TYPE {0}_{1}_total counter\n{0}_{1}_total {3}\n", prefix,
-                   field.name, field.help, stats.*field.snapshot);
+    if (!field.tier_hit) counter(field.name, field.help, stats.*field.snapshot);
   }
   gauge("hit_rate", "Hits over total requests.", stats.hit_rate());
   gauge("uptime_seconds", "Seconds since the cache started or stats were reset.", stats.uptime_seconds);
@@ -109,12 +110,9 @@ std::string to_prometheus(const CacheStats& stats, std::string_view prefix) {
   gauge("l1_entries", "Entries in L1.", static_cast<double>(stats.l1_entries));
   gauge("l1_bytes", "Bytes charged in L1.", static_cast<double>(stats.l1_bytes));
   gauge("l1_capacity_bytes", "L1's byte budget.", static_cast<double>(stats.l1_capacity_bytes));
-  fmt::format_to(std::back_inserter(out),
-                 "# HELP {0}_l1_evictions_total Resident L1 entries evicted to make room.\n"
-                 "# TYPE {0}_l1_evictions_total counter\n{0}_l1_evictions_total {1}\n"
-                 "# HELP {0}_l1_admission_rejections_total Newcomers L1 declined as colder than what they would "
-                 "evict.\n# TYPE {0}_l1_admission_rejections_total counter\n{0}_l1_admission_rejections_total {2}\n",
-                 prefix, stats.l1_evictions, stats.l1_admission_rejections);
+  counter("l1_evictions", "Resident L1 entries evicted to make room.", stats.l1_evictions);
+  counter("l1_admission_rejections", "Newcomers L1 declined as colder than what they would evict.",
+          stats.l1_admission_rejections);
   prometheus_histogram(out, fmt::format("{}_l1_latency_seconds", prefix), "L1 lookup latency.",
                        stats.l1_latency);
   prometheus_histogram(out, fmt::format("{}_l2_latency_seconds", prefix), "Redis lookup latency.",

@@ -10,36 +10,52 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <ostream>
 
 namespace strata::cli {
 
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
-AdminTarget parse_gateway_url(std::string_view url) {
+HttpUrl parse_http_url(std::string_view url, std::string_view option, std::string_view expected) {
   auto parsed = boost::urls::parse_absolute_uri(url);
   auto bad = [&](std::string_view why) {
-    return CommandError(exit_usage, fmt::format("--gateway \"{}\": {} (expected http://host:port, e.g. "
-                                                "http://127.0.0.1:8081, the gateway's admin listener)",
-                                                url, why));
+    return CommandError(exit_usage, fmt::format("{} \"{}\": {} (expected {})", option, url, why, expected));
   };
   if (!parsed) throw bad("not a URL");
   if (parsed->scheme() == "https") {
-    throw bad("the operator commands speak plain HTTP to the admin listener; give admin.listen a loopback "
-              "address and use it");
+    throw bad("the operator commands speak plain HTTP; use a listener without TLS (for the admin API: "
+              "admin.listen on a loopback address)");
   }
   if (parsed->scheme() != "http") throw bad("the scheme must be http");
   if (!parsed->has_authority() || parsed->host().empty()) throw bad("no host");
   if (parsed->has_userinfo()) throw bad("credentials do not belong in the URL; use --token-file");
   if (parsed->has_query() || parsed->has_fragment()) throw bad("a query or fragment has no meaning here");
+  HttpUrl out;
+  out.url = std::string(url);
+  out.host = std::string(parsed->encoded_host_address());  // an IPv6 address without its brackets
+  out.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  out.path = std::string(parsed->encoded_path());
+  while (!out.path.empty() && out.path.back() == '/') out.path.pop_back();
+  return out;
+}
+
+int reporting_errors(std::ostream& err, const std::function<int()>& command) {
+  try {
+    return command();
+  } catch (const CommandError& error) {
+    err << "strata: " << error.what() << '\n';
+    return error.code();
+  }
+}
+
+AdminTarget parse_gateway_url(std::string_view url) {
+  auto parsed = parse_http_url(url, "--gateway", "http://host:port, e.g. http://127.0.0.1:8081, the gateway's admin listener");
   AdminTarget target;
-  target.url = std::string(url);
-  target.host = std::string(parsed->encoded_host_address());
-  if (!target.host.empty() && target.host.front() == '[') target.host = target.host.substr(1, target.host.size() - 2);
-  target.port = parsed->has_port() ? std::string(parsed->port()) : "80";
-  std::string path(parsed->encoded_path());
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  if (!path.empty()) target.base = path;
+  target.url = std::move(parsed.url);
+  target.host = std::move(parsed.host);
+  target.port = std::move(parsed.port);
+  if (!parsed.path.empty()) target.base = std::move(parsed.path);
   return target;
 }
 

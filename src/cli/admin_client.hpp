@@ -7,6 +7,8 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <functional>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,6 +34,20 @@ public:
 private:
   ExitCode code_;
 };
+
+// An http:// URL given on the command line: where to connect, and its path ("" or "/..."
+// without a trailing '/'). Throws CommandError(exit_usage) naming `option` and saying what is
+// wrong and what `expected` looks like.
+struct HttpUrl {
+  std::string url;  // as given, for messages
+  std::string host;
+  std::string port;
+  std::string path;
+};
+HttpUrl parse_http_url(std::string_view url, std::string_view option, std::string_view expected);
+
+// Runs a command: a CommandError it throws becomes its message on `err` and its exit code.
+int reporting_errors(std::ostream& err, const std::function<int()>& command);
 
 struct AdminTarget {
   std::string url;          // as given, for messages

@@ -128,21 +128,11 @@ int finished(const json::object& result, std::ostream& err) {
   return exit_failed;
 }
 
-template <typename Command>
-int reporting(std::ostream& err, Command&& command) {
-  try {
-    return command();
-  } catch (const CommandError& error) {
-    err << "strata: " << error.what() << '\n';
-    return error.code();
-  }
-}
-
 }  // namespace
 
 int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::ostream& out, std::ostream& err,
               bool terminal) {
-  return reporting(err, [&] {
+  return reporting_errors(err, [&]() -> int {
     if (options.watch_seconds < 0.0 || (options.watch_seconds > 0.0 && options.watch_seconds < 0.1)) {
       throw CommandError(exit_usage, "--watch: give a refresh interval of at least 0.1 seconds");
     }
@@ -156,7 +146,7 @@ int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::o
         render(body.is_object() ? body.as_object() : json::object{}, client.target().url, out);
       }
       out.flush();
-      if (options.watch_seconds <= 0.0 || (options.count != 0 && refresh >= options.count)) return int{exit_ok};
+      if (options.watch_seconds <= 0.0 || (options.count != 0 && refresh >= options.count)) return exit_ok;
       if (!terminal && !options.json) out << '\n';
       std::this_thread::sleep_for(std::chrono::duration<double>(options.watch_seconds));
     }
@@ -165,7 +155,7 @@ int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::o
 
 int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& options, std::ostream& out,
                    std::ostream& err) {
-  return reporting(err, [&] {
+  return reporting_errors(err, [&]() -> int {
     json::object body;
     std::vector<std::string> named;
     auto add = [&](const char* field, const char* flag, const std::vector<std::string>& values) {
@@ -202,7 +192,7 @@ int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& optio
 }
 
 int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, std::ostream& err) {
-  return reporting(err, [&] {
+  return reporting_errors(err, [&]() -> int {
     if (!confirmed) {
       throw CommandError(exit_usage,
                          "clear drops every entry under the gateway's prefix, in Redis and in every gateway's L1: "

@@ -134,7 +134,7 @@ std::vector<WarmTarget> read_sitemap(std::istream& in, const std::string& source
 }
 
 int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, bool terminal) {
-  try {
+  return reporting_errors(err, [&]() -> int {
     if (options.file.empty() == options.sitemap.empty()) {
       throw CommandError(exit_usage, "give the targets to warm: --file LIST or --sitemap FILE (one of them)");
     }
@@ -142,11 +142,7 @@ int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, b
       throw CommandError(exit_usage, "--concurrency: from 1 to 256");
     }
     if (options.rate < 0.0) throw CommandError(exit_usage, "--rate: requests per second, 0 for no limit");
-    auto url = boost::urls::parse_absolute_uri(options.url);
-    if (!url || url->scheme() != "http" || url->host().empty()) {
-      throw CommandError(exit_usage, fmt::format("--url \"{}\": expected the gateway's listener, http://host:port",
-                                                 options.url));
-    }
+    const auto url = parse_http_url(options.url, "--url", "http://host:port, the gateway's listener");
     std::vector<std::pair<std::string, std::string>> common;
     for (const auto& text : options.headers) {
       auto header = header_of(text);
@@ -157,15 +153,13 @@ int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, b
     std::ifstream file(source);
     if (!file) throw CommandError(exit_usage, fmt::format("{}: cannot be read", source));
     const auto targets = options.file.empty() ? read_sitemap(file, source) : read_warm_list(file, source);
-    const std::string host(url->encoded_host_address());
-    const std::string port = url->has_port() ? std::string(url->port()) : "80";
     const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
 
     Tally tally;
     std::atomic<std::size_t> next{0};
     const auto started = Clock::now();
     auto worker = [&] {
-      HttpConnection connection(host, port, timeout);
+      HttpConnection connection(url.host, url.port, timeout);
       for (std::size_t i = next++; i < targets.size(); i = next++) {
         if (options.rate > 0.0) {  // request i starts no earlier than i / rate seconds in
           std::this_thread::sleep_until(started + std::chrono::duration_cast<Clock::duration>(
@@ -241,10 +235,7 @@ int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, b
       return exit_unreachable;
     }
     return tally.failed == 0 ? exit_ok : exit_failed;
-  } catch (const CommandError& error) {
-    err << "strata: " << error.what() << '\n';
-    return error.code();
-  }
+  });
 }
 
 }  // namespace strata::cli
