@@ -34,6 +34,23 @@ std::uint64_t LatencyHistogram::count_at_most(std::uint64_t ns) const noexcept {
   return total;
 }
 
+void append_prometheus_histogram(std::string& out, std::string_view name, std::string_view labels,
+                                 const LatencyHistogram& histogram, unsigned first_exponent,
+                                 unsigned exponent_step) {
+  const std::string_view comma = labels.empty() ? "" : ",";
+  // Power-of-two bounds: few enough series for Prometheus, and exact sums of the fine buckets,
+  // whose bounds fall on every power of two.
+  for (unsigned exponent = first_exponent; exponent <= 34; exponent += std::max(1U, exponent_step)) {
+    const std::uint64_t bound = std::uint64_t{1} << exponent;
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{:g}\"}} {}\n", name, labels, comma,
+                   static_cast<double>(bound) / 1e9, histogram.count_at_most(bound));
+  }
+  const std::string braced = labels.empty() ? std::string() : fmt::format("{{{}}}", labels);
+  fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"+Inf\"}} {}\n{}_sum{} {:g}\n{}_count{} {}\n", name,
+                 labels, comma, histogram.count, name, braced, static_cast<double>(histogram.sum_ns) / 1e9, name,
+                 braced, histogram.count);
+}
+
 namespace {
 
 boost::json::object latency_json(const LatencyHistogram& histogram) {
@@ -50,16 +67,7 @@ boost::json::object latency_json(const LatencyHistogram& histogram) {
 void prometheus_histogram(std::string& out, std::string_view name, std::string_view help,
                           const LatencyHistogram& histogram) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
-  // Power-of-two bounds from 128 ns to 2^34 ns (17 s): few enough series for Prometheus, and
-  // exact sums of the fine buckets, whose bounds fall on every power of two.
-  for (unsigned exponent = 7; exponent <= 34; ++exponent) {
-    const std::uint64_t bound = std::uint64_t{1} << exponent;
-    fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{:g}\"}} {}\n", name,
-                   static_cast<double>(bound) / 1e9, histogram.count_at_most(bound));
-  }
-  fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {:g}\n{}_count {}\n",
-                 name, histogram.count, name, static_cast<double>(histogram.sum_ns) / 1e9, name,
-                 histogram.count);
+  append_prometheus_histogram(out, name, {}, histogram);
 }
 
 }  // namespace

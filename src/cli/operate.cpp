@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cmath>
@@ -113,6 +114,26 @@ void render(const json::object& body, const std::string& where, std::ostream& ou
     out << fmt::format("  {:<12}{:>12}{:>12}{:>12}{:>12}{:>14}\n", label, duration_us(field(row, "p50_us")),
                        duration_us(field(row, "p90_us")), duration_us(field(row, "p99_us")),
                        duration_us(field(row, "mean_us")), grouped(field(row, "count")));
+  }
+  const auto* rules = body.if_contains("rules");
+  if (rules == nullptr || !rules->is_array() || rules->as_array().empty()) return;
+  out << fmt::format("\n  {:<20}{:>12}{:>11}{:>12}{:>12}  {}\n", "rule", "requests", "hit ratio", "p99", "saved",
+                     "not stored");
+  for (const auto& value : rules->as_array()) {
+    if (!value.is_object()) continue;
+    const auto& rule = value.as_object();
+    const auto* name = rule.if_contains("name");
+    std::vector<std::string> reasons;
+    for (const auto& [reason, count] : section(rule, "not_stored")) {
+      reasons.push_back(fmt::format("{} {}", std::string_view(reason), grouped(number(&count))));
+    }
+    const bool served = field(rule, "hits") + field(rule, "stale") + field(rule, "misses") > 0;
+    out << fmt::format("  {:<20}{:>12}{:>11}{:>12}{:>12}  {}\n",
+                       name != nullptr && name->is_string() ? std::string(name->as_string()) : std::string("?"),
+                       grouped(field(rule, "requests")),
+                       served ? fmt::format("{:.1f}%", field(rule, "hit_rate")) : std::string("-"),
+                       duration_us(field(section(rule, "latency"), "p99_us")), bytes(field(rule, "bytes_saved")),
+                       reasons.empty() ? std::string("-") : fmt::format("{}", fmt::join(reasons, ", ")));
   }
 }
 

@@ -88,6 +88,87 @@ std::optional<Key> parse_key(std::string_view text) {
   return Key(std::move(*name_space), std::move(parts));
 }
 
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+json::object latency_summary(const LatencyHistogram& histogram) {
+  auto micros = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
+  json::object out;
+  out["count"] = histogram.count;
+  out["p50_us"] = micros(histogram.quantile(0.50));
+  out["p90_us"] = micros(histogram.quantile(0.90));
+  out["p99_us"] = micros(histogram.quantile(0.99));
+  return out;
+}
+
+json::array rules_json(const std::vector<RuleSnapshot>& rules) {
+  json::array out;
+  for (const auto& rule : rules) {
+    json::object item;
+    item["name"] = rule.name;
+    item["requests"] = rule.requests;
+    item["hits"] = rule.hits;
+    item["stale"] = rule.stale;
+    item["misses"] = rule.misses;
+    item["bypass"] = rule.bypass;
+    item["hit_rate"] = percent(rule.hit_ratio());
+    item["bytes_saved"] = rule.bytes_saved;
+    json::object reasons;
+    for (const auto& [reason, count] : rule.not_stored) reasons[reason] = count;
+    item["not_stored"] = std::move(reasons);
+    item["latency"] = latency_summary(rule.latency);
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+void rules_prometheus(std::string& text, const std::vector<RuleSnapshot>& rules) {
+  auto per_rule = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    text += fmt::format("# HELP strata_gateway_rule_{0} {1}\n# TYPE strata_gateway_rule_{0} {2}\n", name, help, type);
+    for (const auto& rule : rules) {
+      text += fmt::format("strata_gateway_rule_{}{{rule=\"{}\"}} {}\n", name, label_value(rule.name), value(rule));
+    }
+  };
+  per_rule("requests_total", "counter", "Requests each rule matched ((unmatched): none)",
+           [](const RuleSnapshot& rule) { return rule.requests; });
+  per_rule("hits_total", "counter", "Responses each rule served from the cache",
+           [](const RuleSnapshot& rule) { return rule.hits; });
+  per_rule("stale_total", "counter", "Stale responses each rule served",
+           [](const RuleSnapshot& rule) { return rule.stale; });
+  per_rule("misses_total", "counter", "Responses each rule fetched from the origin for the cache",
+           [](const RuleSnapshot& rule) { return rule.misses; });
+  per_rule("bypass_total", "counter", "Requests each rule sent around the cache",
+           [](const RuleSnapshot& rule) { return rule.bypass; });
+  per_rule("saved_bytes_total", "counter", "Body bytes each rule served from the cache instead of the origin",
+           [](const RuleSnapshot& rule) { return rule.bytes_saved; });
+  text += "# HELP strata_gateway_rule_not_stored_total Origin responses each rule did not store, by reason\n"
+          "# TYPE strata_gateway_rule_not_stored_total counter\n";
+  for (const auto& rule : rules) {
+    for (const auto& [reason, count] : rule.not_stored) {
+      text += fmt::format("strata_gateway_rule_not_stored_total{{rule=\"{}\",reason=\"{}\"}} {}\n",
+                          label_value(rule.name), reason, count);
+    }
+  }
+  text += "# HELP strata_gateway_rule_response_seconds Time until each rule's responses were ready to send\n"
+          "# TYPE strata_gateway_rule_response_seconds histogram\n";
+  for (const auto& rule : rules) {
+    append_prometheus_histogram(text, "strata_gateway_rule_response_seconds",
+                                fmt::format("rule=\"{}\"", label_value(rule.name)), rule.latency,
+                                /*first_exponent=*/10, /*exponent_step=*/2);  // 1 us to 17 s: 13 series a rule
+  }
+}
+
 }  // namespace
 
 bool Gateway::Impl::named_entries(const Runtime& runtime, const std::vector<std::string>& keys,
@@ -221,6 +302,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
                         "strata_gateway_coding_forms_bytes {}\n",
                         forms_->bytes());
     counter("origin_connections_opened_total", "Connections opened to the origin", origin.connections_opened);
+    rules_prometheus(text, rule_stats_.snapshot());
     Reply reply;
     reply.status = 200;
     reply.add("Content-Type", "text/plain; version=0.0.4");
@@ -250,6 +332,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     body["cache_enabled"] = true;
     body["statistics"] = std::move(statistics);
     body["gateway"] = std::move(gateway);
+    body["rules"] = rules_json(rule_stats_.snapshot());
     body["message"] = !stats.redis_enabled ? "Cache is working normally (in-process tier only)"
                       : stats.redis_available ? "Cache is working normally"
                                               : "Redis is unavailable: serving from the in-process tier and the origin";
@@ -316,6 +399,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   if (relative == "/reset-stats") {
     if (method != http::verb::post) co_return method_not_allowed("POST");
     cache_->reset_stats();
+    rule_stats_.reset();
     json::object body;
     body["ok"] = true;
     co_return json_reply(200, body);

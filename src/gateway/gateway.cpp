@@ -248,7 +248,7 @@ void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view 
 
 Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock)
     : executor_(std::move(executor)), startup_(config) {
-  runtime_ = std::make_shared<const Runtime>(config);
+  runtime_ = std::make_shared<const Runtime>(config, rule_stats_);
   CacheOptions options;
   options.prefix = config.cache.prefix;
   options.redis_url = config.cache.redis_url;
@@ -291,6 +291,17 @@ std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inpu
 }
 
 asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext context) {
+  const auto began = std::chrono::steady_clock::now();
+  RuleCounters* counted = nullptr;
+  Reply reply = co_await route(std::move(request), std::move(context), &counted);
+  if (counted != nullptr) {
+    const std::uint64_t body_bytes = reply.head ? 0 : reply.body().size();
+    counted->record(reply.cache_outcome, reply.reason, std::chrono::steady_clock::now() - began, body_bytes);
+  }
+  co_return reply;
+}
+
+asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext context, RuleCounters** counted) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   auto runtime = this->runtime();
   std::string problem;
@@ -318,6 +329,7 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
   const bool readable = request.method() == http::verb::get || request.method() == http::verb::head;
   const std::string method(request.method_string());
   auto [rule, variables] = runtime->match(method, target->path);
+  *counted = rule != nullptr ? rule->counters : runtime->unmatched_counters;
   std::string full_target = target->path;
   if (!target->query.empty()) full_target += "?" + target->query;
 
@@ -878,7 +890,7 @@ std::string Gateway::reload(GatewayConfig config) {
       log.sample != started_log.sample) {
     not_applied += "access_log; ";
   }
-  auto runtime = std::make_shared<const Runtime>(std::move(config));
+  auto runtime = std::make_shared<const Runtime>(std::move(config), impl_->rule_stats_);
   std::unique_lock lock(impl_->runtime_mutex_);
   impl_->runtime_ = std::move(runtime);
   return not_applied;

@@ -38,7 +38,11 @@ class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
 public:
   Impl(boost::asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock);
 
+  // Answers one request and counts it for its rule.
   boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
+  // `counted` is set to the counters of the rule the request matched (none for admin calls and
+  // malformed requests).
+  boost::asio::awaitable<Reply> route(Request request, RequestContext context, RuleCounters** counted);
   boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,
                                              std::shared_ptr<const Runtime> runtime);
   bool is_admin_path(std::string_view path, const Runtime& runtime) const;
@@ -59,6 +63,7 @@ public:
 
   boost::asio::any_io_executor executor_;
   GatewayConfig startup_;
+  RuleStats rule_stats_;  // before runtime_: every Runtime points into it
   mutable std::shared_mutex runtime_mutex_;
   std::shared_ptr<const Runtime> runtime_;
   std::unique_ptr<Cache> cache_;

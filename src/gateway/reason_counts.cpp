@@ -10,6 +10,10 @@ void ReasonCounts::add(std::string_view reason) noexcept {
   counts_[static_cast<std::size_t>(found - kReasons.begin())].fetch_add(1, std::memory_order_relaxed);
 }
 
+void ReasonCounts::reset() noexcept {
+  for (auto& count : counts_) count.store(0, std::memory_order_relaxed);
+}
+
 std::vector<std::pair<std::string_view, std::uint64_t>> ReasonCounts::snapshot() const {
   std::vector<std::pair<std::string_view, std::uint64_t>> out;
   for (std::size_t i = 0; i < kReasons.size(); ++i) {

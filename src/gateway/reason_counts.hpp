@@ -23,6 +23,7 @@ public:
       "request-body", "uncacheable",  "must-revalidate", "content-encoding", "other"};
 
   void add(std::string_view reason) noexcept;
+  void reset() noexcept;
   // (reason, count) for every reason counted at least once, in the order of kReasons.
   [[nodiscard]] std::vector<std::pair<std::string_view, std::uint64_t>> snapshot() const;
 

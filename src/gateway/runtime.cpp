@@ -13,12 +13,13 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Runtime::Runtime(GatewayConfig settings) : config(std::move(settings)), identity(config.identity) {
+Runtime::Runtime(GatewayConfig settings, RuleStats& rule_stats)
+    : config(std::move(settings)), unmatched_counters(&rule_stats.for_rule(RuleStats::kUnmatched)), identity(config.identity) {
   for (const auto& rule : config.rules) {
     std::string error;
     auto compiled = PathTemplate::compile(rule.path, &error);
     if (!compiled) throw ConfigError(config.source + ": rule \"" + rule.name + "\": " + error);
-    rules.push_back(CompiledRule{rule, std::move(*compiled)});
+    rules.push_back(CompiledRule{rule, std::move(*compiled), &rule_stats.for_rule(rule.name)});
   }
   stripped.insert(config.strip_request_headers.begin(), config.strip_request_headers.end());
   for (const auto& text : config.identity.trusted_proxies) {

@@ -7,6 +7,7 @@
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/route.hpp"
+#include "gateway/rule_stats.hpp"
 
 #include <cstdint>
 #include <string>
@@ -20,13 +21,15 @@ namespace strata::gateway {
 struct CompiledRule {
   Rule rule;
   PathTemplate path;
+  RuleCounters* counters = nullptr;  // owned by the gateway's RuleStats, which outlives every Runtime
 };
 
 // The settings a SIGHUP replaces, as one immutable snapshot per request.
 struct Runtime {
-  explicit Runtime(GatewayConfig settings);
+  Runtime(GatewayConfig settings, RuleStats& rule_stats);
   GatewayConfig config;
   std::vector<CompiledRule> rules;
+  RuleCounters* unmatched_counters = nullptr;  // requests no rule matched
   IdentityResolver identity;
   std::unordered_set<std::string> stripped;  // request headers removed before going upstream
 

@@ -355,6 +355,52 @@ TEST_F(GatewayEndToEnd, AdminEndpointsRefuseCallersWithoutTheRightCredentials) {
   EXPECT_EQ(get("/api/cache/nothing-here", as_admin()).status, 404U);
 }
 
+TEST_F(GatewayEndToEnd, StatsAndMetricsCountEachRuleOnItsOwn) {
+  get("/api/jobs/1");
+  get("/api/jobs/1");
+  get("/api/jobs/1");
+  get("/api/any/nostore");
+  get("/api/any/nostore");  // marked uncacheable by the first: around the cache
+  get("/api/live/1");
+  get("/elsewhere");
+  auto stats = http_get(port(), "/api/cache/stats", as_admin());
+  ASSERT_EQ(stats.status, 200U);
+  const auto body = boost::json::parse(stats.body).as_object();
+  std::map<std::string, boost::json::object> rules;
+  for (const auto& rule : body.at("rules").as_array()) {
+    rules[std::string(rule.at("name").as_string())] = rule.as_object();
+  }
+  const auto& jobs = rules.at("GET /api/jobs/{id}");
+  EXPECT_EQ(jobs.at("requests").to_number<int>(), 3);
+  EXPECT_EQ(jobs.at("hits").to_number<int>(), 2);
+  EXPECT_EQ(jobs.at("misses").to_number<int>(), 1);
+  EXPECT_DOUBLE_EQ(jobs.at("hit_rate").to_number<double>(), 66.67);
+  // Two hits served the body the origin sent once.
+  const auto job_body = get("/api/jobs/1").body;
+  EXPECT_EQ(jobs.at("bytes_saved").to_number<std::size_t>(), 2 * job_body.size());
+  EXPECT_EQ(jobs.at("latency").at("count").to_number<int>(), 3);
+  EXPECT_GT(jobs.at("latency").at("p99_us").to_number<double>(), 0.0);
+  const auto& any = rules.at("GET /api/any/{name}");
+  EXPECT_EQ(any.at("misses").to_number<int>(), 1);
+  EXPECT_EQ(any.at("bypass").to_number<int>(), 1);
+  EXPECT_EQ(any.at("not_stored").at("no-store").to_number<int>(), 1);
+  EXPECT_EQ(any.at("not_stored").as_object().size(), 1U);  // a bypass is not a response left unstored
+  EXPECT_EQ(rules.at("GET /api/live/{id}").at("bypass").to_number<int>(), 1);
+  EXPECT_EQ(rules.at("(unmatched)").at("requests").to_number<int>(), 1);
+  EXPECT_EQ(rules.count("GET /api/analytics"), 1U);  // configured, not yet asked for: zeros
+  EXPECT_EQ(rules.at("GET /api/analytics").at("requests").to_number<int>(), 0);
+
+  const auto metrics = http_get(port(), "/metrics", as_admin()).body;
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_rule_hits_total{rule=\"GET /api/jobs/{id}\"} 3\n"));  // with the one above
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_rule_not_stored_total{rule=\"GET /api/any/{name}\",reason=\"no-store\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_rule_response_seconds_count{rule=\"GET /api/jobs/{id}\"} 4\n"));
+  EXPECT_THAT(metrics, HasSubstr("strata_gateway_rule_response_seconds_bucket{rule=\"(unmatched)\",le=\"+Inf\"} 1\n"));
+
+  EXPECT_EQ(http_request(port(), "POST", "/api/cache/reset-stats", as_admin()).status, 200U);
+  const auto reset = boost::json::parse(http_get(port(), "/api/cache/stats", as_admin()).body).as_object();
+  for (const auto& rule : reset.at("rules").as_array()) EXPECT_EQ(rule.at("requests").to_number<int>(), 0) << rule;
+}
+
 TEST_F(GatewayEndToEnd, AdminInvalidationByKeyPathTagNamespacePatternAndUser) {
   auto post = [&](const std::string& target, const std::string& body, const Fields& fields = as_admin()) {
     return http_request(port(), "POST", target, fields, body);

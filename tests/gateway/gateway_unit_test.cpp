@@ -5,6 +5,7 @@
 #include "gateway/http_cache.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/route.hpp"
+#include "gateway/rule_stats.hpp"
 #include "gateway/harness.hpp"
 
 #include <gmock/gmock.h>
@@ -438,6 +439,39 @@ TEST(Identity, DigestsAndConstantTimeCompare) {
   EXPECT_TRUE(constant_time_equal("abc", "abc"));
   EXPECT_FALSE(constant_time_equal("abc", "abd"));
   EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+}
+
+TEST(RuleStats, OutcomesLandInTheirCountersAndNamesBeyondTheBoundShareOther) {
+  RuleStats stats;
+  auto& jobs = stats.for_rule("jobs");
+  EXPECT_EQ(&stats.for_rule("jobs"), &jobs);  // found again by name, as after a reload
+  jobs.record("HIT", "", std::chrono::microseconds(5), 100);
+  jobs.record("STALE", "", std::chrono::microseconds(5), 100);
+  jobs.record("MISS", "no-store", std::chrono::milliseconds(3), 100);
+  jobs.record("REVALIDATED", "", std::chrono::milliseconds(2), 100);
+  jobs.record("BYPASS", "uncacheable", std::chrono::milliseconds(2), 100);
+  jobs.record("", "", std::chrono::microseconds(1), 10);  // an error answered before the cache
+  const auto snapshot = stats.snapshot().at(0);
+  EXPECT_EQ(snapshot.requests, 6U);
+  EXPECT_EQ(snapshot.hits, 1U);
+  EXPECT_EQ(snapshot.stale, 1U);
+  EXPECT_EQ(snapshot.misses, 2U);
+  EXPECT_EQ(snapshot.bypass, 1U);
+  EXPECT_EQ(snapshot.bytes_saved, 200U);
+  EXPECT_DOUBLE_EQ(snapshot.hit_ratio(), 0.5);
+  ASSERT_EQ(snapshot.not_stored.size(), 1U);
+  EXPECT_EQ(snapshot.not_stored[0].first, "no-store");
+  EXPECT_EQ(snapshot.latency.count, 6U);
+  EXPECT_NEAR(static_cast<double>(snapshot.latency.quantile(0.99).count()), 3e6, 3e6 * 0.02);
+
+  for (std::size_t i = 1; i < RuleStats::kMaxRules + 10; ++i) stats.for_rule("rule" + std::to_string(i));
+  const auto all = stats.snapshot();
+  EXPECT_EQ(all.size(), RuleStats::kMaxRules + 1);
+  EXPECT_EQ(all.back().name, "other");
+  EXPECT_EQ(&stats.for_rule("yet another"), &stats.for_rule("other"));
+  stats.reset();
+  EXPECT_EQ(stats.snapshot().at(0).requests, 0U);
+  EXPECT_EQ(stats.snapshot().at(0).latency.count, 0U);
 }
 
 }  // namespace

@@ -87,6 +87,10 @@ TEST_F(OperatorCommands, StatsShowsWhatTheGatewayCountedAndJsonIsTheAdminApisOwn
   EXPECT_THAT(table.output, HasSubstr("Redis       not configured"));
   EXPECT_THAT(table.output, HasSubstr("L1          1 entry, "));
   EXPECT_THAT(table.output, Not(HasSubstr("\x1b[")));  // not a terminal: no redraw codes
+  // A line per rule: requests, hit ratio, p99, bytes served in the origin's place ("body of /items/1").
+  EXPECT_TRUE(std::regex_search(table.output, std::regex(R"(GET /items/\{id\} +2 +50\.0% +[0-9.]+ (us|ms) +16 B +-\n)")))
+      << table.output;
+  EXPECT_TRUE(std::regex_search(table.output, std::regex(R"(GET /me/\{section\} +0 +- +- +0 B +-\n)"))) << table.output;
 
   const auto raw = strata(with_gateway({"stats", "--json"}), {std::string("STRATA_ADMIN_TOKEN=") + kToken});
   ASSERT_EQ(raw.code, 0) << raw.output;

@@ -11,6 +11,8 @@
 namespace strata::gateway {
 namespace {
 
+RuleStats rule_stats;  // the counters every Runtime here points into
+
 namespace http = boost::beast::http;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
@@ -76,7 +78,8 @@ TEST(RequestPlan, CanonicalQueryOrdersAndEncodesOneWay) {
 
 TEST(RequestPlan, EquivalentRequestsNameOneEntryAndOthersDoNot) {
   const Runtime runtime(config_with({rule_for("/api/items", {"page"}, {"x-tenant"}),
-                                     rule_for("/api/me", {"*"}, {}, true)}));
+                                     rule_for("/api/me", {"*"}, {}, true)}),
+                        rule_stats);
   const auto plan = [&](std::string_view raw, const Fields& fields = {},
                         const std::optional<std::string>& user = std::nullopt) {
     const auto target = target_of(raw);
@@ -108,7 +111,8 @@ TEST(RequestPlan, EquivalentRequestsNameOneEntryAndOthersDoNot) {
 
 TEST(RequestPlan, PlanNamesNamespaceUpstreamTargetUserAndKeyedHeaders) {
   const Runtime runtime(config_with({rule_for("/api/items/{id}", {"page"}, {"x-tenant"}),
-                                     rule_for("/api/me", {"*"}, {}, true)}));
+                                     rule_for("/api/me", {"*"}, {}, true)}),
+                        rule_stats);
   const auto items = target_of("/api/items/7?utm=x&page=3");
   auto [rule, variables] = runtime.match("GET", items.path);
   ASSERT_NE(rule, nullptr);
@@ -133,7 +137,7 @@ TEST(RequestPlan, PlanNamesNamespaceUpstreamTargetUserAndKeyedHeaders) {
 }
 
 TEST(RequestPlan, VariantPlanKeepsTheUrlKeyAndSeparatesVariants) {
-  const Runtime runtime(config_with({}));
+  const Runtime runtime(config_with({}), rule_stats);
   const auto target = target_of("/page");
   const auto url = plan_entry(runtime, nullptr, {}, target, get("/page"), std::nullopt);
   auto index = std::make_shared<VariantIndex>();
@@ -155,7 +159,7 @@ TEST(RequestPlan, VariantPlanKeepsTheUrlKeyAndSeparatesVariants) {
 }
 
 TEST(RequestPlan, UpstreamRequestForwardsOnlyWhatTheOriginMaySee) {
-  const Runtime runtime(config_with({}));
+  const Runtime runtime(config_with({}), rule_stats);
   struct Row {
     std::string name;
     std::string value;
@@ -197,7 +201,7 @@ TEST(RequestPlan, UpstreamRequestForwardsOnlyWhatTheOriginMaySee) {
 }
 
 TEST(RequestPlan, UpstreamRequestHeadersTheGatewaySetsItself) {
-  const Runtime runtime(config_with({}));
+  const Runtime runtime(config_with({}), rule_stats);
   RequestContext context;
   context.peer = "127.0.0.1";
 

@@ -102,6 +102,12 @@ struct CacheStats {
 // JSON with the seeds' field names (hits, misses, sets, deletes, errors, total_requests,
 // hit_rate, uptime_seconds, ...) plus every other counter and latency quantiles.
 [[nodiscard]] std::string to_json(const CacheStats& stats);
+// The series of one Prometheus histogram (_bucket, _sum, _count), each carrying `labels`
+// (`rule="jobs"`; empty for none). Bucket bounds are 2^e ns for e from `first_exponent` to 34
+// (17 s) in steps of `exponent_step`, in seconds. The caller writes HELP and TYPE once per name.
+void append_prometheus_histogram(std::string& out, std::string_view name, std::string_view labels,
+                                 const LatencyHistogram& histogram, unsigned first_exponent = 7,
+                                 unsigned exponent_step = 1);
 // Prometheus text exposition format, every metric named <metric_prefix>_...
 [[nodiscard]] std::string to_prometheus(const CacheStats& stats,
                                         std::string_view metric_prefix = "strata_cache");
