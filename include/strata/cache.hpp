@@ -6,6 +6,7 @@
 
 #include <strata/cache/codec.hpp>
 #include <strata/cache/detail/erased.hpp>
+#include <strata/cache/inspection.hpp>
 #include <strata/cache/key.hpp>
 #include <strata/cache/options.hpp>
 #include <strata/cache/result.hpp>
@@ -103,6 +104,9 @@ public:
   boost::asio::awaitable<Outcome> invalidate_namespace(std::string name_space);
   // Entries whose logical key ("namespace:part:...") matches the glob: SCAN + UNLINK in batches.
   boost::asio::awaitable<Outcome> invalidate_pattern(std::string glob);
+  // How many entries invalidate_pattern(glob) would remove now (Redis' count when configured,
+  // else L1's), in `affected`; nothing is removed.
+  boost::asio::awaitable<Outcome> count_pattern(std::string glob);
   // Every entry stored with EntryOptions::user == user_id.
   boost::asio::awaitable<Outcome> invalidate_user(std::string user_id);
   // Every entry under this cache's prefix (nothing else in Redis).
@@ -110,6 +114,8 @@ public:
 
   [[nodiscard]] CacheStats stats() const;
   void reset_stats();
+  // What L1 and Redis hold for `key`, read without counting a lookup or touching the entry.
+  boost::asio::awaitable<EntryInspection> inspect(Key key, EntryOptions options = {});
 
   // Memoizes `function` (returning R or awaitable<R>): the key is namespace `name` with the
   // arguments as parts, the seeds' @cached decorator.

@@ -105,6 +105,13 @@ public:
 
   // The value stored under `key`, or nullopt when absent or expired.
   [[nodiscard]] std::optional<Bytes> get(std::string_view key);
+  // The live value under `key` and when it expires, for introspection: unlike get() it counts
+  // no hit or miss and does not tell the eviction policy the entry was used.
+  struct Peeked {
+    Bytes value;
+    time_point expires_at;
+  };
+  [[nodiscard]] std::optional<Peeked> peek(std::string_view key) const;
 
   // Stores `value` under `key`, replacing any previous value, live until `expires_at` (forever
   // when nullopt). Returns false, and removes any previous value so it can never be served in
@@ -125,6 +132,8 @@ public:
   // touch the store), visiting each shard in turn; returns how many. O(entries): for rare,
   // administrative removals such as pattern invalidation.
   std::size_t erase_if(const std::function<bool(std::string_view key)>& matches);
+  // How many live entries erase_if(matches) would remove now. O(entries), like erase_if.
+  [[nodiscard]] std::size_t count_if(const std::function<bool(std::string_view key)>& matches) const;
   // Removes every entry. Statistics and frequency history are kept.
   void clear();
 

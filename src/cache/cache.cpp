@@ -356,7 +356,7 @@ asio::awaitable<bool> Cache::Impl::invalidate_remote(Invalidation kind, std::str
       co_return true;
     }
     case Invalidation::pattern: {
-      auto result = co_await l2_->unlink_matching(argument, 1000);
+      auto result = co_await l2_->unlink_matching(argument, cache::kScanBatch);
       outcome->affected = std::max<std::uint64_t>(outcome->affected, result.removed);
       co_await publish(Invalidation::pattern, 0, argument);
       co_return result.ok;
@@ -750,6 +750,27 @@ asio::awaitable<Outcome> Cache::invalidate_pattern(std::string glob) {
     impl->remember(Invalidation::pattern, pattern);
     outcome.error = CacheError::redis_incomplete;
     outcome.message = "Redis unavailable or failed during SCAN: the pattern is invalidated again when it answers";
+  }
+  co_return outcome;
+}
+
+asio::awaitable<Outcome> Cache::count_pattern(std::string glob) {
+  auto impl = impl_;
+  const auto plan = cache::Keyspace::plan_pattern(glob);
+  std::uint64_t generation = 0;
+  if (plan.first_is_literal) generation = co_await impl->generation_of(plan.name_space, true);
+  const std::string pattern = impl->keyspace_.entry_pattern(plan, generation);
+  Outcome outcome;
+  if (!impl->l2_) {
+    outcome.affected = impl->l1_->count_if([&](std::string_view key) { return cache::glob_match(pattern, key); });
+    co_return outcome;
+  }
+  const auto counted = co_await impl->l2_->count_matching(pattern, cache::kScanBatch);
+  if (!counted) {
+    outcome.error = CacheError::redis_unavailable;
+    outcome.message = "Redis unavailable or failed during SCAN: nothing counted";
+  } else {
+    outcome.affected = *counted;
   }
   co_return outcome;
 }

@@ -39,6 +39,9 @@ namespace strata {
 namespace cache {
 
 // One value as the cache holds it in L1: decoded, with what readers need to judge it.
+// Keys asked for per SCAN (pattern invalidation and counting).
+inline constexpr std::size_t kScanBatch = 1000;
+
 struct StoredEntry {
   detail::ErasedValue value;
   const detail::ErasedCodec* codec = nullptr;  // the value's

@@ -605,6 +605,24 @@ asio::awaitable<RedisTier::Invalidation> RedisTier::unlink_matching_on_strand(st
   co_return out;
 }
 
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::count_matching(std::string pattern, std::size_t batch) {
+  return on_strand(count_matching_on_strand(std::move(pattern), batch));
+}
+
+asio::awaitable<std::optional<std::uint64_t>> RedisTier::count_matching_on_strand(std::string pattern,
+                                                                                  std::size_t batch) {
+  std::uint64_t count = 0;
+  for (redis::Connection* master : client_->masters()) {
+    redis::Scanner scanner(*master, redis::ScanOptions{pattern, batch, ""});
+    while (!scanner.done()) {
+      auto keys = co_await scanner.next();
+      if (!check(keys)) co_return std::nullopt;
+      count += keys->size();
+    }
+  }
+  co_return count;
+}
+
 asio::awaitable<RedisTier::Invalidation> RedisTier::clear(std::size_t batch) {
   const std::string draining_fills =
       keyspace_.filling() + "#draining:" + instance_token_ + ":" + std::to_string(++clears_);

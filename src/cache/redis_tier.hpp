@@ -94,6 +94,8 @@ public:
   boost::asio::awaitable<Invalidation> invalidate_tag(std::string tag, std::size_t batch);
   // SCAN + UNLINK in batches.
   boost::asio::awaitable<Invalidation> unlink_matching(std::string pattern, std::size_t batch);
+  // How many keys match `pattern` on every master (SCAN; nothing removed). nullopt when Redis failed.
+  boost::asio::awaitable<std::optional<std::uint64_t>> count_matching(std::string pattern, std::size_t batch);
   // Marks everything (stops older fills), then unlinks every entry and tag set of the prefix.
   boost::asio::awaitable<Invalidation> clear(std::size_t batch);
 
@@ -126,6 +128,7 @@ private:
   boost::asio::awaitable<std::optional<std::uint64_t>> bump_generation_on_strand(std::string name_space);
   boost::asio::awaitable<Invalidation> invalidate_tag_on_strand(std::string tag, std::size_t batch);
   boost::asio::awaitable<Invalidation> unlink_matching_on_strand(std::string pattern, std::size_t batch);
+  boost::asio::awaitable<std::optional<std::uint64_t>> count_matching_on_strand(std::string pattern, std::size_t batch);
   boost::asio::awaitable<bool> publish_on_strand(std::string payload);
   boost::asio::awaitable<std::optional<bool>> try_lock_on_strand(std::string key, std::string token,
                       std::chrono::milliseconds lease);

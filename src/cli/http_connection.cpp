@@ -9,6 +9,20 @@
 
 namespace strata::cli {
 
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  return text;
+}
+
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const auto name = trim_blanks(text.substr(0, colon));
+  if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  return std::pair{std::string(name), std::string(trim_blanks(text.substr(colon + 1)))};
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;

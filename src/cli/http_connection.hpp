@@ -13,11 +13,18 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace strata::cli {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+// `text` without the spaces, tabs (and a trailing CR) around it.
+std::string_view trim_blanks(std::string_view text);
+// "Name: value" as a command line or a list file gives a header; nullopt when it is not one.
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view text);
 
 class HttpConnection {
 public:

@@ -101,12 +101,23 @@ int main(int argc, char** argv) {
   invalidate_command->add_option("--namespace", invalidate.namespaces, "A namespace, e.g. library");
   invalidate_command->add_option("--user", invalidate.users, "A user's per-user entries");
   invalidate_command->add_option("--pattern", invalidate.patterns, "A glob over keys, e.g. library:*");
+  invalidate_command->add_flag("--dry-run", invalidate.dry_run,
+                               "Count the live entries named by keys, paths and patterns; remove nothing");
 
   bool clear_confirmed = false;
   CLI::App* clear_command = app.add_subcommand(
       "clear", "Remove every entry under the gateway's prefix, in Redis and every gateway's L1");
   gateway_options(clear_command);
   clear_command->add_flag("--yes", clear_confirmed, "Confirm: without it nothing is removed");
+
+  strata::cli::InspectOptions inspect;
+  CLI::App* inspect_command = app.add_subcommand(
+      "inspect", "Show what a running gateway holds for a request: key, variants, age, freshness, tags, tiers");
+  gateway_options(inspect_command);
+  inspect_command->add_option("path", inspect.path, "The request target, e.g. /api/jobs/7?verbose=1")->required();
+  inspect_command->add_option("--header", inspect.headers,
+                              "A request header that selects the entry, \"Name: value\" (a user's identity, Accept-Language)");
+  inspect_command->add_flag("--json", inspect.json, "Print the admin API's JSON as it is");
 
   strata::cli::WarmOptions warm;
   CLI::App* warm_command = app.add_subcommand(
@@ -134,6 +145,7 @@ int main(int argc, char** argv) {
   if (stats_command->parsed()) return strata::cli::run_stats(gateway, stats, std::cout, std::cerr, terminal);
   if (invalidate_command->parsed()) return strata::cli::run_invalidate(gateway, invalidate, std::cout, std::cerr);
   if (clear_command->parsed()) return strata::cli::run_clear(gateway, clear_confirmed, std::cout, std::cerr);
+  if (inspect_command->parsed()) return strata::cli::run_inspect(gateway, inspect, std::cout, std::cerr);
   if (warm_command->parsed()) return strata::cli::run_warm(warm, std::cout, std::cerr, terminal);
 
   if (serve_command->parsed()) {

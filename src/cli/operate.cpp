@@ -1,6 +1,7 @@
 #include "cli/operate.hpp"
 
 #include "cli/admin_client.hpp"
+#include "cli/http_connection.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -198,10 +199,30 @@ int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& optio
       throw CommandError(exit_usage,
                          "nothing to invalidate: give --key, --path, --tag, --namespace, --user or --pattern");
     }
+    if (options.dry_run) body["dry_run"] = true;
     const auto client = connect(gateway);
     const auto answer = client.post("/invalidate", body);
     const auto& result = answer.is_object() ? answer.as_object() : json::object{};
     const auto affected = field(result, "affected");
+    if (options.dry_run) {
+      const auto& counted = section(result, "counted");
+      std::vector<std::string> parts;
+      if (counted.contains("keys_and_paths")) parts.push_back(fmt::format("keys and paths {}", grouped(field(counted, "keys_and_paths"))));
+      if (counted.contains("patterns")) parts.push_back(fmt::format("patterns {}", grouped(field(counted, "patterns"))));
+      out << fmt::format("dry run, nothing removed: {} would remove ", fmt::join(named, ", "));
+      if (parts.empty()) {
+        out << "an uncounted number of entries";
+      } else {
+        out << fmt::format("{} entr{} ({})", grouped(affected), affected == 1 ? "y" : "ies", fmt::join(parts, ", "));
+      }
+      if (!options.tags.empty() || !options.namespaces.empty() || !options.users.empty()) {
+        out << (parts.empty() ? "" : ", and more: ")
+            << (parts.empty() ? ": " : "")
+            << "tags, namespaces and users are not counted (they are marks that entries are checked against, not lists of entries)";
+      }
+      out << '\n';
+      return finished(result, err);
+    }
     out << fmt::format("invalidated {}: {} entr{} removed", fmt::join(named, ", "), grouped(affected),
                        affected == 1 ? "y" : "ies");
     if (!options.tags.empty() || !options.namespaces.empty() || !options.users.empty()) {
@@ -225,6 +246,112 @@ int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, 
     const double removed = field(result, "affected");
     out << fmt::format("cleared: {} entr{} removed\n", grouped(removed), removed == 1 ? "y" : "ies");
     return finished(result, err);
+  });
+}
+
+namespace {
+
+std::string text_of(const json::object& object, std::string_view name) {
+  const auto* value = object.if_contains(name);
+  if (value == nullptr) return {};
+  if (value->is_string()) return std::string(value->as_string());
+  return json::serialize(*value);
+}
+
+std::string seconds(double value) {
+  if (value >= 86400) return fmt::format("{:.1f} d", value / 86400);
+  if (value >= 3600) return fmt::format("{:.1f} h", value / 3600);
+  if (value >= 60) return fmt::format("{:.1f} min", value / 60);
+  return fmt::format("{:.1f} s", value);
+}
+
+void render_entry(const json::object& entry, std::string_view indent, std::ostream& out) {
+  const auto line = [&](std::string_view label, const std::string& value) {
+    if (!value.empty()) out << fmt::format("{}{:<14}{}\n", indent, label, value);
+  };
+  line("key", text_of(entry, "key"));
+  line("stored as", text_of(entry, "storage_key"));
+  const auto state = text_of(entry, "state");
+  std::string where;
+  for (const auto& [tier, label] : {std::pair{"l1", "L1"}, std::pair{"redis", "Redis"}}) {
+    const auto& copy = section(entry, tier);
+    if (copy.empty()) continue;
+    if (!where.empty()) where += ", ";
+    where += fmt::format("{} ({}{})", label, bytes(field(copy, "stored_bytes")),
+                         copy.contains("invalidated") && copy.at("invalidated").is_bool() && copy.at("invalidated").as_bool()
+                             ? ", invalidated"
+                             : "");
+  }
+  line("state", state);
+  line("held in", where.empty() ? std::string("nowhere") : where);
+  line("note", text_of(entry, "redis_note"));
+  if (state == "fresh" || state == "stale") {
+    line("age", seconds(field(entry, "age_seconds")));
+    line("fresh for", seconds(field(entry, "fresh_for_seconds")));
+    line("stale window", seconds(field(entry, "stale_for_seconds")));
+    std::vector<std::string> tags;
+    if (const auto* list = entry.if_contains("tags"); list != nullptr && list->is_array()) {
+      for (const auto& tag : list->as_array()) {
+        if (tag.is_string()) tags.emplace_back(tag.as_string());
+      }
+    }
+    line("tags", tags.empty() ? std::string("-") : fmt::format("{}", fmt::join(tags, ", ")));
+  }
+  if (entry.contains("status")) {
+    line("response", fmt::format("{}, {} body{}", text_of(entry, "status"), bytes(field(entry, "body_bytes")),
+                                 entry.contains("content_encoding") ? " (" + text_of(entry, "content_encoding") + ")" : ""));
+    line("etag", text_of(entry, "etag"));
+    line("cache-control", text_of(entry, "cache_control"));
+  }
+  if (const auto* varies = entry.if_contains("varies_on"); varies != nullptr && varies->is_array()) {
+    std::vector<std::string> names;
+    for (const auto& name : varies->as_array()) {
+      if (name.is_string()) names.emplace_back(name.as_string());
+    }
+    line("varies on", fmt::format("{}", fmt::join(names, ", ")));
+  }
+  line("note", text_of(entry, "note"));
+  const auto& variant = section(entry, "variant");
+  if (!variant.empty()) {
+    out << fmt::format("{}this request's variant:\n", indent);
+    render_entry(variant, std::string(indent) + "  ", out);
+  }
+}
+
+}  // namespace
+
+int run_inspect(const GatewayOptions& gateway, const InspectOptions& options, std::ostream& out, std::ostream& err) {
+  return reporting_errors(err, [&]() -> int {
+    if (options.path.empty() || options.path.front() != '/') {
+      throw CommandError(exit_usage, fmt::format("inspect: give the request target, starting with '/' (got \"{}\")",
+                                                 options.path));
+    }
+    json::object body;
+    body["path"] = options.path;
+    json::object headers;
+    for (const auto& text : options.headers) {
+      auto header = parse_header_line(text);
+      if (!header) throw CommandError(exit_usage, fmt::format("--header \"{}\": write Name: value", text));
+      headers[header->first] = header->second;
+    }
+    if (!headers.empty()) body["headers"] = std::move(headers);
+    const auto client = connect(gateway);
+    const auto answer = client.post("/inspect", body);
+    if (options.json) {
+      out << json::serialize(answer) << '\n';
+      return exit_ok;
+    }
+    const auto& result = answer.is_object() ? answer.as_object() : json::object{};
+    out << fmt::format("{}\n", text_of(result, "path"));
+    const auto rule = text_of(result, "rule");
+    out << fmt::format("  {:<14}{}\n", "rule", rule == "null" || rule.empty() ? "none (the origin's headers decide)" : rule);
+    if (const auto user = text_of(result, "user"); !user.empty()) out << fmt::format("  {:<14}{}\n", "user", user);
+    if (text_of(result, "state") == "not cached") {
+      out << fmt::format("  {:<14}not cached: {}\n", "state", text_of(result, "reason"));
+      return exit_ok;
+    }
+    render_entry(section(result, "entry"), "  ", out);
+    return exit_ok;
   });
 }
 

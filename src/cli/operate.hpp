@@ -1,6 +1,6 @@
 #pragma once
 
-// The operator commands: `strata stats`, `strata invalidate`, `strata clear`, talking to a
+// The operator commands: `strata stats`, `invalidate`, `clear` and `inspect`, talking to a
 // running gateway's admin API (cli/admin_client.hpp). Each returns its exit code (ExitCode).
 
 #include <iosfwd>
@@ -24,6 +24,13 @@ struct StatsOptions {
 
 struct InvalidateOptions {
   std::vector<std::string> keys, paths, tags, namespaces, users, patterns;
+  bool dry_run = false;  // count what would go; remove nothing
+};
+
+struct InspectOptions {
+  std::string path;                  // the request target
+  std::vector<std::string> headers;  // "Name: value", as the client would send them
+  bool json = false;
 };
 
 int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::ostream& out, std::ostream& err,
@@ -31,5 +38,6 @@ int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::o
 int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& options, std::ostream& out,
                    std::ostream& err);
 int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, std::ostream& err);
+int run_inspect(const GatewayOptions& gateway, const InspectOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace strata::cli

@@ -23,20 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
-  return text;
-}
-
-// "Name: value" -> the pair; nullopt when it is not one.
-std::optional<std::pair<std::string, std::string>> header_of(std::string_view text) {
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  const auto name = trimmed(text.substr(0, colon));
-  if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-  return std::pair{std::string(name), std::string(trimmed(text.substr(colon + 1)))};
-}
 
 bool valid_target(std::string_view target) {
   return !target.empty() && target.front() == '/' && target.find_first_of(" \t") == std::string_view::npos &&
@@ -80,13 +66,13 @@ std::vector<WarmTarget> read_warm_list(std::istream& in, const std::string& sour
   std::vector<WarmTarget> targets;
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {
-    auto text = trimmed(line);
+    auto text = trim_blanks(line);
     if (text.empty() || text.front() == '#') continue;
     WarmTarget item;
     std::size_t start = 0;
     for (std::size_t field = 0;; ++field) {
       const auto bar = text.find('|', start);
-      const auto piece = trimmed(text.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
+      const auto piece = trim_blanks(text.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
       if (field == 0) {
         if (!valid_target(piece)) {
           throw CommandError(exit_usage, fmt::format("{}:{}: \"{}\" is not a request target; write a path such as "
@@ -95,7 +81,7 @@ std::vector<WarmTarget> read_warm_list(std::istream& in, const std::string& sour
         }
         item.target = std::string(piece);
       } else {
-        auto header = header_of(piece);
+        auto header = parse_header_line(piece);
         if (!header) {
           throw CommandError(exit_usage,
                              fmt::format("{}:{}: \"{}\" is not a header; write Name: value", source, number, piece));
@@ -116,7 +102,7 @@ std::vector<WarmTarget> read_sitemap(std::istream& in, const std::string& source
   for (auto at = xml.find("<loc>"); at != std::string::npos; at = xml.find("<loc>", at + 5)) {
     const auto end = xml.find("</loc>", at);
     if (end == std::string::npos) throw CommandError(exit_usage, source + ": a <loc> is not closed");
-    std::string location(trimmed(std::string_view(xml).substr(at + 5, end - at - 5)));
+    std::string location(trim_blanks(std::string_view(xml).substr(at + 5, end - at - 5)));
     for (const auto& [entity, character] : {std::pair{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""},
                                             {"&apos;", "'"}}) {
       for (auto pos = location.find(entity); pos != std::string::npos; pos = location.find(entity, pos + 1)) {
@@ -145,7 +131,7 @@ int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, b
     const auto url = parse_http_url(options.url, "--url", "http://host:port, the gateway's listener");
     std::vector<std::pair<std::string, std::string>> common;
     for (const auto& text : options.headers) {
-      auto header = header_of(text);
+      auto header = parse_header_line(text);
       if (!header) throw CommandError(exit_usage, fmt::format("--header \"{}\": write Name: value", text));
       common.push_back(std::move(*header));
     }

@@ -21,15 +21,6 @@ namespace json = boost::json;
 
 namespace {
 
-Reply json_reply(unsigned status, const json::value& body) {
-  Reply reply;
-  reply.status = status;
-  reply.add("Content-Type", "application/json");
-  reply.add("Cache-Control", "no-store");
-  reply.owned_body = detail::json_serialize(body);
-  return reply;
-}
-
 json::object outcome_json(const Outcome& outcome) {
   json::object out;
   out["ok"] = outcome.ok();
@@ -170,6 +161,15 @@ void rules_prometheus(std::string& text, const std::vector<RuleSnapshot>& rules)
 }
 
 }  // namespace
+
+Reply json_reply(unsigned status, const json::value& body) {
+  Reply reply;
+  reply.status = status;
+  reply.add("Content-Type", "application/json");
+  reply.add("Cache-Control", "no-store");
+  reply.owned_body = detail::json_serialize(body);
+  return reply;
+}
 
 bool Gateway::Impl::named_entries(const Runtime& runtime, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& paths, std::vector<Key>& out,
@@ -412,10 +412,12 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     for (const auto& [field, value] : body) {
       (void)value;
       if (field != "keys" && field != "paths" && field != "tags" && field != "namespaces" && field != "patterns" &&
-          field != "users") {
-        co_return json_error(400, "bad_request", fmt::format("unknown field \"{}\"; expected keys, paths, tags, namespaces, users or patterns", std::string_view(field)));
+          field != "users" && field != "dry_run") {
+        co_return json_error(400, "bad_request", fmt::format("unknown field \"{}\"; expected keys, paths, tags, namespaces, users, patterns or dry_run", std::string_view(field)));
       }
     }
+    const auto* dry_run = body.if_contains("dry_run");
+    if (dry_run != nullptr && !dry_run->is_bool()) co_return json_error(400, "bad_request", "\"dry_run\" must be true or false");
     auto keys = string_list(body, "keys", &error);
     auto paths = keys ? string_list(body, "paths", &error) : std::nullopt;
     auto tags = paths ? string_list(body, "tags", &error) : std::nullopt;
@@ -428,6 +430,38 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     }
     std::vector<Key> parsed_keys;
     if (!named_entries(*runtime, *keys, *paths, parsed_keys, &error)) co_return json_error(400, "bad_request", error);
+    if (dry_run != nullptr && dry_run->as_bool()) {
+      // What can be counted is: named entries that are live, and keys a pattern matches. Tags,
+      // namespaces and users are marks and generations, not lists of entries.
+      std::uint64_t named_live = 0;
+      for (const auto& key : parsed_keys) {
+        const auto seen = co_await cache_->inspect(key);
+        if (seen.served() != nullptr) ++named_live;
+      }
+      std::uint64_t matched = 0;
+      json::object result;
+      for (const auto& pattern : *patterns) {
+        const Outcome counted = co_await cache_->count_pattern(pattern);
+        if (!counted.ok()) {
+          result["ok"] = false;
+          result["error"] = counted.message;
+        }
+        matched += counted.affected;
+      }
+      json::object counted;
+      if (!parsed_keys.empty()) counted["keys_and_paths"] = named_live;
+      if (!patterns->empty()) counted["patterns"] = matched;
+      json::array uncounted;
+      if (!tags->empty()) uncounted.emplace_back("tags");
+      if (!namespaces->empty()) uncounted.emplace_back("namespaces");
+      if (!users->empty()) uncounted.emplace_back("users");
+      if (!result.contains("ok")) result["ok"] = true;
+      result["dry_run"] = true;
+      result["affected"] = named_live + matched;
+      result["counted"] = std::move(counted);
+      result["uncounted"] = std::move(uncounted);
+      co_return json_reply(200, result);
+    }
     json::object result;
     std::uint64_t affected = 0;
     bool ok = true;
@@ -452,6 +486,12 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     result["affected"] = affected;
     if (!ok) result["error"] = failure;
     co_return json_reply(200, result);
+  }
+  if (relative == "/inspect") {
+    if (method != http::verb::post) co_return method_not_allowed("POST");
+    json::object body;
+    if (auto bad = parse_body(body)) co_return std::move(*bad);
+    co_return co_await inspect_request(*runtime, body);
   }
   if (relative == "/extend-ttl") {
     if (method != http::verb::post) co_return method_not_allowed("POST");

@@ -10,6 +10,8 @@
 #include "gateway/runtime.hpp"
 #include "gateway/variants.hpp"
 
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <optional>
 #include <unordered_set>
@@ -46,6 +48,8 @@ public:
   boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,
                                              std::shared_ptr<const Runtime> runtime);
   bool is_admin_path(std::string_view path, const Runtime& runtime) const;
+  // The admin API's /inspect: what a GET of body["path"] with body["headers"] would find.
+  boost::asio::awaitable<Reply> inspect_request(const Runtime& runtime, const boost::json::object& body);
   // The cache keys an admin body names: logical keys ("jobs:/api/jobs/1:?") and request paths
   // (the shared entry a GET would use). False with `error` naming the bad one.
   bool named_entries(const Runtime& runtime, const std::vector<std::string>& keys,
@@ -90,6 +94,8 @@ private:
                                              Variables variables, std::string detail = {});
 };
 
+// A JSON answer of the admin API (never stored by caches in between).
+Reply json_reply(unsigned status, const boost::json::value& body);
 void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view cache_status, std::int64_t age_seconds);
 Reply reply_from(const StoredResponse& response, std::shared_ptr<const StoredResponse> shared);
 

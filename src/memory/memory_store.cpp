@@ -150,6 +150,16 @@ std::optional<Bytes> MemoryStore::get(std::string_view key) {
   return locked.shard.get(key, hash, now);
 }
 
+std::optional<MemoryStore::Peeked> MemoryStore::peek(std::string_view key) const {
+  const std::uint64_t hash = hash_key(key);
+  LockedShard& locked = shard_for(hash);
+  const auto now = clock_->now();
+  std::lock_guard lock(locked.mutex);
+  auto found = locked.shard.peek(key, hash, now);
+  if (!found) return std::nullopt;
+  return Peeked{std::move(found->first), found->second};
+}
+
 bool MemoryStore::set(std::string_view key, Bytes value, std::optional<time_point> expires_at,
                       std::size_t footprint) {
   return store(key, std::move(value), expires_at.value_or(memory::kNever), clock_->now(), footprint);
@@ -181,6 +191,13 @@ std::size_t MemoryStore::erase_if(const std::function<bool(std::string_view key)
   std::size_t erased = 0;
   for_each_locked(shards_, [&](memory::Shard& shard) { erased += shard.erase_if(matches); });
   return erased;
+}
+
+std::size_t MemoryStore::count_if(const std::function<bool(std::string_view key)>& matches) const {
+  const auto now = clock_->now();
+  std::size_t count = 0;
+  for_each_locked(shards_, [&](const memory::Shard& shard) { count += shard.count_if(matches, now); });
+  return count;
 }
 
 void MemoryStore::clear() {

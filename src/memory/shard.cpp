@@ -57,6 +57,13 @@ Shard::~Shard() { clear(); }
 
 Node* Shard::find(std::string_view key, std::uint64_t hash) const { return index_.find(key, hash); }
 
+std::optional<std::pair<Bytes, TimePoint>> Shard::peek(std::string_view key, std::uint64_t hash,
+                                                       TimePoint now) const {
+  const Node* node = find(key, hash);
+  if (node == nullptr || node->expires_at <= now) return std::nullopt;
+  return std::pair{node->value, node->expires_at};
+}
+
 std::optional<Bytes> Shard::get(std::string_view key, std::uint64_t hash, TimePoint now) {
   Node* node = find(key, hash);
   if (node != nullptr && node->expires_at <= now) {
@@ -140,6 +147,14 @@ std::size_t Shard::erase_if(const std::function<bool(std::string_view)>& matches
   });
   for (Node* node : doomed) remove(node, Removal::erased);
   return doomed.size();
+}
+
+std::size_t Shard::count_if(const std::function<bool(std::string_view)>& matches, TimePoint now) const {
+  std::size_t count = 0;
+  index_.for_each([&](const Node* node) {
+    if (node->expires_at > now && matches(node->key())) ++count;
+  });
+  return count;
 }
 
 void Shard::clear() noexcept {

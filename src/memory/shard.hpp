@@ -70,6 +70,9 @@ public:
   Shard& operator=(const Shard&) = delete;
 
   std::optional<Bytes> get(std::string_view key, std::uint64_t hash, TimePoint now);
+  // The live value under `key` and its expiry, leaving recency, frequency and counters alone.
+  [[nodiscard]] std::optional<std::pair<Bytes, TimePoint>> peek(std::string_view key, std::uint64_t hash,
+                                                                TimePoint now) const;
   // May be called without the shard's lock, before taking it.
   void prefetch(std::uint64_t hash) const noexcept { index_.prefetch(hash); }
   bool set(std::string_view key, std::uint64_t hash, Bytes value, TimePoint expires_at,
@@ -77,6 +80,8 @@ public:
   bool erase(std::string_view key, std::uint64_t hash);
   // Removes every entry whose key satisfies `matches`; returns how many.
   std::size_t erase_if(const std::function<bool(std::string_view)>& matches);
+  // How many live entries' keys satisfy `matches`; nothing is touched.
+  [[nodiscard]] std::size_t count_if(const std::function<bool(std::string_view)>& matches, TimePoint now) const;
   void clear() noexcept;
   std::size_t sweep_expired(TimePoint now, std::size_t max_entries);
 

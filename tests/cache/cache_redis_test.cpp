@@ -125,6 +125,80 @@ TEST_F(CacheRedisTest, AFillRacingAnInvalidationFromAnotherInstanceIsRefusedByRe
   });
 }
 
+TEST_F(CacheRedisTest, InspectShowsBothTiersWithoutCountingOrServingAnything) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, cache_options());
+    co_await cache.start();
+    EntryOptions options;
+    options.ttl = 30s;
+    options.stale_ttl = 60s;
+    options.tags = {"job:1"};
+    co_await cache.set(Key::of("jobs", 1), std::string(3000, 'p'), options);
+    clock_->advance(5s);
+    const auto before = cache.stats();
+    auto seen = co_await cache.inspect(Key::of("jobs", 1));
+    EXPECT_EQ(seen.storage_key, "test:jobs:g0:1");
+    CO_ASSERT_TRUE(seen.l1.has_value());
+    CO_ASSERT_TRUE(seen.l2.has_value());
+    EXPECT_TRUE(seen.l2_checked);
+    for (const auto* copy : {&*seen.l1, &*seen.l2}) {
+      EXPECT_EQ(copy->fresh_until_ms - copy->created_ms, 30000);
+      EXPECT_EQ(copy->stale_until_ms - copy->fresh_until_ms, 60000);
+      EXPECT_EQ(seen.now_ms - copy->created_ms, 5000);
+      EXPECT_THAT(copy->tags, ::testing::ElementsAre("job:1"));
+      EXPECT_EQ(copy->codec, "raw");
+      EXPECT_EQ(copy->value, std::string(3000, 'p'));
+      EXPECT_FALSE(copy->invalidated);
+    }
+    EXPECT_LT(seen.l2->stored_bytes, 3000U);  // compressed in Redis
+    EXPECT_GT(seen.l1->stored_bytes, 3000U);  // L1 charges the key, the value and the entry
+    EXPECT_EQ(seen.served(), &*seen.l1);
+    const auto after = cache.stats();
+    EXPECT_EQ(after.hits(), before.hits());
+    EXPECT_EQ(after.misses, before.misses);
+
+    // A tag invalidation: Redis drops the entry; L1's copy stays until it is next read, marked.
+    co_await cache.invalidate_tag("job:1");
+    seen = co_await cache.inspect(Key::of("jobs", 1));
+    CO_ASSERT_TRUE(seen.l1.has_value());
+    EXPECT_TRUE(seen.l1->invalidated);
+    EXPECT_FALSE(seen.l2.has_value());
+    EXPECT_EQ(seen.served(), nullptr);
+
+    const auto absent = co_await cache.inspect(Key::of("jobs", 2));
+    EXPECT_FALSE(absent.l1 || absent.l2);
+    EXPECT_TRUE(absent.l2_checked);
+    EXPECT_TRUE(absent.l2_error.empty());
+    // What is not an entry is reported, and left where it is.
+    redis::Connection raw(executor, this->options());
+    CO_ASSERT_TRUE(co_await raw.connect());
+    (void)co_await raw.exec(redis::Request("SET", "test:jobs:g0:3", "not an envelope"));
+    const auto foreign = co_await cache.inspect(Key::of("jobs", 3));
+    EXPECT_FALSE(foreign.l2.has_value());
+    EXPECT_THAT(foreign.l2_error, HasSubstr("not a Strata envelope"));
+    auto exists = co_await raw.exec(redis::Request("EXISTS", "test:jobs:g0:3"));
+    EXPECT_EQ(exists->integer_value(), 1);
+  });
+}
+
+TEST_F(CacheRedisTest, CountPatternCountsWhatInvalidatePatternThenRemoves) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, cache_options());
+    co_await cache.start();
+    for (int page = 1; page <= 25; ++page) co_await cache.set(Key::of("library", "page", page), std::string("p"));
+    co_await cache.set(Key::of("jobs", 1), std::string("j"));
+    const auto counted = co_await cache.count_pattern("library:page:*");
+    EXPECT_TRUE(counted.ok());
+    EXPECT_EQ(counted.affected, 25U);
+    EXPECT_EQ((co_await cache.count_pattern("library:page:1*")).affected, 11U);  // 1, 10-19
+    EXPECT_TRUE((co_await cache.get<std::string>(Key::of("library", "page", 3))).has_value());  // nothing removed
+    const auto removed = co_await cache.invalidate_pattern("library:page:*");
+    EXPECT_EQ(removed.affected, counted.affected);
+    EXPECT_EQ((co_await cache.count_pattern("library:page:*")).affected, 0U);
+    EXPECT_EQ((co_await cache.count_pattern("jobs:*")).affected, 1U);
+  });
+}
+
 TEST_F(CacheRedisTest, UndecodableEntriesAreMissesDeletedCountedAndNeverReturned) {
   run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     Cache cache(executor, cache_options());

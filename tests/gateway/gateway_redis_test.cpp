@@ -6,6 +6,7 @@
 #include "support/redis_deployments.hpp"
 #include "support/redis_server.hpp"
 
+#include <boost/json/parse.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -157,6 +158,48 @@ TEST_F(GatewayWithRedis, TwoGatewaysShareVariantsAndAWriteThroughOneRemovesEvery
     EXPECT_NE(after.body, old_body) << language;
     EXPECT_THAT(after.body, HasSubstr(std::string("lang=") + language + " "));
   }
+}
+
+TEST_F(GatewayWithRedis, InspectFollowsTheVariantIndexToTheRequestsVariantInRedis) {
+  TestOrigin origin([&](const OriginRequestSeen& request) {
+    OriginAnswer answer;
+    const auto language = request.headers.find("accept-language");
+    answer.body = "lang=" + (language == request.headers.end() ? std::string("none") : language->second);
+    answer.headers = {{"Cache-Control", "public, max-age=300"}, {"Vary", "Accept-Language"}, {"ETag", "\"v1\""}};
+    return answer;
+  });
+  const std::string text = with_redis("origin = \"{origin}\"\nunmatched_routes = \"rfc9111\"\n[admin]\ntoken_sha256 = \"" +
+                                          gateway::sha256_hex(kAdminToken) + "\"\n[cache]\nredis_url = \"{redis}\"\n",
+                                      redis_);
+  GatewayUnderTest writer(text, origin.url());
+  ASSERT_EQ(http_get(writer.port(), "/docs", {{"Accept-Language", "fr"}}).header("x-cache"), "MISS");
+  GatewayUnderTest reader(text, origin.url());  // an empty L1: what it shows comes from Redis
+  const Fields admin = {{"Authorization", "Bearer " + kAdminToken}};
+  const auto inspect = [&](const std::string& language) {
+    const auto answer = http_request(reader.port(), "POST", "/api/cache/inspect", admin,
+                                     R"({"path":"/docs","headers":{"Accept-Language":")" + language + R"("}})");
+    EXPECT_EQ(answer.status, 200U) << answer.body;
+    return boost::json::parse(answer.body).as_object();
+  };
+  const auto french = inspect("fr");
+  const auto& index = french.at("entry").as_object();
+  EXPECT_EQ(index.at("state").as_string(), "fresh");
+  EXPECT_EQ(index.at("served_from").as_string(), "redis");
+  EXPECT_FALSE(index.contains("l1"));
+  EXPECT_EQ(index.at("varies_on").as_array().at(0).as_string(), "accept-language");
+  const auto& variant = index.at("variant").as_object();
+  EXPECT_EQ(variant.at("state").as_string(), "fresh");
+  EXPECT_EQ(variant.at("etag").as_string(), "\"v1\"");
+  EXPECT_EQ(variant.at("body_bytes").to_number<int>(), 7);  // "lang=fr"
+  EXPECT_EQ(inspect("de").at("entry").at("variant").at("state").as_string(), "absent");
+  // Inspecting filled nothing: the reader's first request is still an L2 hit.
+  EXPECT_THAT(http_get(reader.port(), "/docs", {{"Accept-Language", "fr"}}).header("cache-status"), HasSubstr("detail=l2"));
+
+  const auto bad = http_request(reader.port(), "POST", "/api/cache/inspect", admin, R"({"path":"docs"})");
+  EXPECT_EQ(bad.status, 400U);
+  EXPECT_THAT(bad.body, HasSubstr("path: "));
+  EXPECT_EQ(http_request(reader.port(), "POST", "/api/cache/inspect", admin, R"({"target":"/docs"})").status, 400U);
+  EXPECT_EQ(http_request(reader.port(), "POST", "/api/cache/inspect", {}, R"({"path":"/docs"})").status, 401U);
 }
 
 TEST_F(GatewayWithRedis, RedisKilledDuringLoadFailsNoClientRequest) {

@@ -146,6 +146,20 @@ TEST_F(OperatorCommands, InvalidateRemovesWhatItNamesAndNothingElse) {
   EXPECT_EQ(cache_status("/me/profile", {{"X-User", "bob"}}), "HIT");
 }
 
+TEST_F(OperatorCommands, DryRunCountsWhatItCanAndRemovesNothing) {
+  for (const char* target : {"/items/1", "/items/2", "/items/3"}) cache_status(target);
+  const auto by_pattern = strata(with_gateway({"invalidate", "--dry-run", "--pattern", "items:*"}));
+  EXPECT_EQ(by_pattern.code, 0) << by_pattern.output;
+  EXPECT_THAT(by_pattern.output,
+              HasSubstr("dry run, nothing removed: pattern items:* would remove 3 entries (patterns 3)\n"));
+  const auto by_path = strata(with_gateway({"invalidate", "--dry-run", "--path", "/items/1", "--path", "/items/9"}));
+  EXPECT_THAT(by_path.output, HasSubstr("would remove 1 entry (keys and paths 1)\n"));  // /items/9 is not cached
+  const auto by_tag = strata(with_gateway({"invalidate", "--dry-run", "--tag", "item:1"}));
+  EXPECT_EQ(by_tag.code, 0) << by_tag.output;
+  EXPECT_THAT(by_tag.output, HasSubstr("would remove an uncounted number of entries: tags, namespaces and users are not counted"));
+  for (const char* target : {"/items/1", "/items/2", "/items/3"}) EXPECT_EQ(cache_status(target), "HIT") << target;
+}
+
 TEST_F(OperatorCommands, ClearNeedsYesAndThenEmptiesTheCache) {
   cache_status("/items/1");
   const auto refused = strata(with_gateway({"clear"}));
@@ -222,6 +236,52 @@ TEST_F(OperatorCommands, WarmReportsFailuresAndBadLists) {
   const auto bad_header = write_file("badheader.txt", "/items/1 | no colon here\n");
   EXPECT_EQ(strata({"warm", "--file", bad_header}).code, 2);
   EXPECT_EQ(strata({"warm", "--url", "http://127.0.0.1:" + std::to_string(port_)}).code, 2);  // no list
+}
+
+TEST_F(OperatorCommands, InspectShowsWhatAGetWouldFindForEachUserAndVariant) {
+  ASSERT_EQ(cache_status("/items/1"), "MISS");
+  const auto shown = strata(with_gateway({"inspect", "/items/1"}));
+  ASSERT_EQ(shown.code, 0) << shown.output;
+  EXPECT_THAT(shown.output, HasSubstr("rule          GET /items/{id}\n"));
+  EXPECT_THAT(shown.output, HasSubstr("state         fresh\n"));
+  EXPECT_TRUE(std::regex_search(shown.output, std::regex(R"(held in       L1 \([0-9.]+ (B|KiB)\)\n)"))) << shown.output;
+  EXPECT_THAT(shown.output, HasSubstr("fresh for     "));
+  EXPECT_THAT(shown.output, HasSubstr("tags          item:1\n"));
+  EXPECT_THAT(shown.output, HasSubstr("response      200, 16 B body\n"));  // "body of /items/1"
+  EXPECT_THAT(shown.output, HasSubstr("key           items:/items/1"));
+  // Looking changed nothing: the next request is still the first hit.
+  ASSERT_EQ(cache_status("/items/1"), "HIT");
+  const auto stats = boost::json::parse(strata(with_gateway({"stats", "--json"})).output).as_object();
+  EXPECT_EQ(stats.at("statistics").at("l1_hits").to_number<int>(), 1);
+
+  EXPECT_THAT(strata(with_gateway({"inspect", "/items/2"})).output, HasSubstr("state         absent\n"));
+
+  ASSERT_EQ(cache_status("/me/profile", {{"X-User", "ann"}}), "MISS");
+  const auto nobody = strata(with_gateway({"inspect", "/me/profile"}));
+  EXPECT_EQ(nobody.code, 0);
+  EXPECT_THAT(nobody.output, HasSubstr("not cached: a per-user rule: give the user's identity"));
+  const auto ann = strata(with_gateway({"inspect", "/me/profile", "--header", "X-User: ann"}));
+  EXPECT_THAT(ann.output, HasSubstr("user          ann\n"));
+  EXPECT_THAT(ann.output, HasSubstr("state         fresh\n"));
+  EXPECT_THAT(ann.output, HasSubstr("user:ann"));  // the per-user tag
+  const auto bob = strata(with_gateway({"inspect", "/me/profile", "--header", "X-User: bob"}));
+  EXPECT_THAT(bob.output, HasSubstr("state         absent\n"));  // ann's entry is not bob's
+
+  const auto raw = strata(with_gateway({"inspect", "/items/1", "--json"}));
+  ASSERT_EQ(raw.code, 0) << raw.output;
+  const auto body = boost::json::parse(raw.output).as_object();
+  EXPECT_EQ(body.at("entry").at("state").as_string(), "fresh");
+  EXPECT_EQ(body.at("entry").at("served_from").as_string(), "l1");
+  EXPECT_EQ(body.at("entry").at("status").to_number<int>(), 200);
+
+  const auto relative = strata(with_gateway({"inspect", "items/1"}));
+  EXPECT_EQ(relative.code, 2);
+  EXPECT_THAT(relative.output, HasSubstr("starting with '/'"));
+  const auto bad_header = strata(with_gateway({"inspect", "/items/1", "--header", "no colon"}));
+  EXPECT_EQ(bad_header.code, 2);
+  EXPECT_THAT(bad_header.output, HasSubstr("--header \"no colon\": write Name: value"));
+  const auto refused = strata({"inspect", "/items/1", "--gateway", admin_url_, "--token", "guess"});
+  EXPECT_EQ(refused.code, 5);
 }
 
 TEST_F(OperatorCommands, EveryWayOfCallingThemWrongHasItsMessageAndExitCode) {

@@ -37,6 +37,20 @@ TEST_F(MemoryStoreTest, SetThenGetReturnsTheValue) {
   EXPECT_EQ(store.size(), 1U);
 }
 
+TEST_F(MemoryStoreTest, PeekShowsTheValueAndExpiryWithoutCountingALookup) {
+  MemoryStore store(options());
+  store.set_for("job:1", Bytes::copy_of("rendering"), 30s);
+  const auto peeked = store.peek("job:1");
+  ASSERT_TRUE(peeked.has_value());
+  EXPECT_EQ(peeked->value.view(), "rendering");
+  EXPECT_EQ(peeked->expires_at, clock_->now() + 30s);
+  EXPECT_FALSE(store.peek("job:2").has_value());
+  EXPECT_EQ(store.stats().hits, 0U);
+  EXPECT_EQ(store.stats().misses, 0U);
+  clock_->advance(30s);
+  EXPECT_FALSE(store.peek("job:1").has_value());  // expired: never shown as live
+}
+
 TEST_F(MemoryStoreTest, HitSharesTheStoredBufferInsteadOfCopyingIt) {
   MemoryStore store(options());
   const Bytes original = Bytes::copy_of(std::string(4096, 'p'));

@@ -84,6 +84,21 @@ TEST(WTinyLfuShard, ProbationHitPromotesToProtected) {
   EXPECT_EQ(segment(shard, key(0)), Segment::protected_area);
 }
 
+TEST(WTinyLfuShard, APeekIsNotAHitAndPromotesNothing) {
+  Shard shard(config_for(100, EvictionPolicy::w_tinylfu));
+  put(shard, key(0));
+  put(shard, key(1));
+  ASSERT_EQ(segment(shard, key(0)), Segment::probation);
+  const auto frequency = shard.frequency_filter().frequency(hash_of(key(0)));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(shard.peek(key(0), hash_of(key(0)), kNow).has_value());
+  EXPECT_EQ(segment(shard, key(0)), Segment::probation);  // a get() would have promoted it
+  EXPECT_EQ(shard.frequency_filter().frequency(hash_of(key(0))), frequency);
+  EXPECT_EQ(shard.counters().hits, 0U);
+  EXPECT_EQ(shard.counters().misses, 0U);
+  EXPECT_FALSE(shard.peek(key(7), hash_of(key(7)), kNow).has_value());
+  EXPECT_EQ(shard.counters().misses, 0U);
+}
+
 TEST(WTinyLfuShard, ProtectedOverflowDemotesItsLeastRecentEntriesToProbation) {
   Shard shard(config_for(100, EvictionPolicy::w_tinylfu));
   for (int i = 0; i < 100; ++i) put(shard, key(i));
