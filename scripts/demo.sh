@@ -92,8 +92,13 @@ echo "  curl -i '$gateway/api/library/paged?page=2&per_page=10&sort_by=title&ord
 [[ -n $transcription ]] && echo "  curl -i -H 'X-User-Id: $owner' $gateway/api/transcriptions/$transcription"
 echo "  curl -i -X POST -H 'Content-Type: application/json' -d '{\"title\":\"New\",\"publisher\":\"Sega\",\"release_year\":2026,\"size_mb\":10}' $gateway/api/library"
 echo "  curl -H 'Authorization: Bearer demo-admin-token' $gateway/metrics"
+printf '/api/v2/jobs/%s\n' $(seq 1 20) >"$data/warm.txt"
 echo "Operate it:"
 echo "  STRATA_ADMIN_TOKEN=demo-admin-token $build/strata stats --gateway $gateway --watch 2"
+echo "  STRATA_ADMIN_TOKEN=demo-admin-token $build/strata inspect --gateway $gateway /api/v2/jobs/7"
 echo "  STRATA_ADMIN_TOKEN=demo-admin-token $build/strata invalidate --gateway $gateway --tag job:7"
+echo "  STRATA_URL=$gateway $build/strata warm --file $data/warm.txt --concurrency 4"
+echo "The live dashboard, in a browser:"
+echo "  $gateway/api/cache/dashboard#token=demo-admin-token"
 echo "demo: ready"
 while :; do sleep 1; done

@@ -25,6 +25,8 @@ packages=(
   dpkg-dev lintian systemd man-db
   # promtool, which checks and unit-tests the alerting rules under deploy/ (tests/deploy/check.sh)
   prometheus
+  # headless Chromium, which opens the admin dashboard as a person would (CTest label "browser")
+  chromium fonts-dejavu-core
   # the seeds' own stack, for the seeds' claims benchmark (bench/seeds_claims.cpp)
   python3 python3-flask python3-flask-caching python3-redis gunicorn
 )

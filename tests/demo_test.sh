@@ -31,8 +31,16 @@ while IFS= read -r line; do
   if [[ $command == "curl -i"* ]] && ! head -1 <<<"$result" | grep -qE '^HTTP/1\.1 2[0-9][0-9]'; then
     echo "FAIL: a suggested line did not succeed: $line"; echo "$result" | head -5; kill -TERM "$demo"; exit 1
   fi
-done < <(grep -E '^  (curl|STRATA_ADMIN_TOKEN)' "$out")
-((suggested >= 7)) || { echo "FAIL: only $suggested suggested lines found"; kill -TERM "$demo"; exit 1; }
+done < <(grep -E '^  (curl|STRATA_ADMIN_TOKEN|STRATA_URL)' "$out")
+# The dashboard line: the page answers, and its data answers the token it carries.
+dashboard=$(grep -oE 'http://[^ ]*/dashboard#token=[^ ]+' "$out" | head -1)
+page=${dashboard%%#*}
+token=${dashboard#*#token=}
+[[ -n $dashboard ]] || { echo "FAIL: no dashboard line"; kill -TERM "$demo"; exit 1; }
+curl -fsS "$page" | grep -q '<title>Strata gateway</title>' || { echo "FAIL: $page is not the dashboard"; kill -TERM "$demo"; exit 1; }
+curl -fsS -H "Authorization: Bearer $token" "$page/data" | grep -q '"traffic"' || {
+  echo "FAIL: the dashboard's data does not answer the token the demo printed"; kill -TERM "$demo"; exit 1; }
+((suggested >= 9)) || { echo "FAIL: only $suggested suggested lines found"; kill -TERM "$demo"; exit 1; }
 echo "all $suggested suggested lines work"
 # SIGTERM stands in for Ctrl-C: a non-interactive shell starts background jobs with SIGINT
 # ignored, and the demo handles both the same way.

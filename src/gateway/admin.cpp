@@ -1,5 +1,6 @@
 // The admin API (the seeds' cache endpoints), health and /metrics.
 
+#include "gateway/dashboard/dashboard_page.hpp"
 #include "gateway/gateway_impl.hpp"
 
 #include <strata/version.hpp>
@@ -10,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 
@@ -197,6 +199,35 @@ bool Gateway::Impl::named_entries(const Runtime& runtime, const std::vector<std:
   return true;
 }
 
+json::object Gateway::Impl::stats_body() const {
+  const auto stats = cache_->stats();
+  json::object statistics = json::parse(to_json(stats)).as_object();
+  statistics["hit_rate"] = percent(stats.hit_rate());
+  statistics["redis_enabled"] = stats.redis_enabled;
+  statistics["redis_available"] = stats.redis_available;
+  json::object gateway;
+  gateway["requests"] = counters_.requests.load();
+  gateway["hits"] = counters_.hits.load();
+  gateway["misses"] = counters_.misses.load();
+  gateway["stale"] = counters_.stale.load();
+  gateway["bypass"] = counters_.bypass.load();
+  gateway["not_modified"] = counters_.not_modified.load();
+  gateway["revalidated"] = counters_.revalidated.load();
+  gateway["ranges"] = counters_.ranges.load();
+  gateway["origin_errors"] = counters_.origin_errors.load();
+  const auto served = counters_.hits.load() + counters_.stale.load() + counters_.misses.load();
+  gateway["hit_rate"] = served == 0 ? 0.0 : percent(static_cast<double>(counters_.hits.load() + counters_.stale.load()) / static_cast<double>(served));
+  json::object body;
+  body["cache_enabled"] = true;
+  body["statistics"] = std::move(statistics);
+  body["gateway"] = std::move(gateway);
+  body["rules"] = rules_json(rule_stats_.snapshot());
+  body["message"] = !stats.redis_enabled ? "Cache is working normally (in-process tier only)"
+                    : stats.redis_available ? "Cache is working normally"
+                                            : "Redis is unavailable: serving from the in-process tier and the origin";
+  return body;
+}
+
 bool Gateway::Impl::is_admin_path(std::string_view path, const Runtime& runtime) const {
   const auto& base = runtime.config.admin.base;
   if (path == "/metrics" || path == "/health") return true;
@@ -216,6 +247,26 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     co_return json_reply(200, body);
   }
 
+  if (path == config.admin.base + "/dashboard") {
+    // The page alone holds nothing: its script asks /dashboard/data with the admin token.
+    if (method != http::verb::get && method != http::verb::head) {
+      Reply refused = json_error(405, "method_not_allowed", fmt::format("{} accepts GET", path));
+      refused.add("Allow", "GET");
+      co_return refused;
+    }
+    Reply page;
+    page.status = 200;
+    page.add("Content-Type", "text/html; charset=utf-8");
+    page.add("Cache-Control", "no-store");
+    page.add("X-Content-Type-Options", "nosniff");
+    page.add("Referrer-Policy", "no-referrer");
+    page.add("Content-Security-Policy",
+             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    page.owned_body = std::string(dashboard_page());
+    page.head = method == http::verb::head;
+    co_return page;
+  }
   const auto token = bearer_token(request[http::field::authorization]);
   const bool admin = runtime->is_admin(request, identity);
   const std::string_view relative = path == "/metrics" ? std::string_view("/metrics") : path.substr(config.admin.base.size());
@@ -270,7 +321,8 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
       text += fmt::format("# HELP strata_gateway_{0} {1}\n# TYPE strata_gateway_{0} counter\nstrata_gateway_{0} {2}\n",
                           name, help, value.load(std::memory_order_relaxed));
     };
-    counter("requests_total", "Requests received", c.requests);
+    counter("requests_total", "Requests received (the admin API's own not counted)", c.requests);
+    counter("admin_requests_total", "Requests to the admin API, /metrics and /health", c.admin_requests);
     counter("hits_total", "Responses served from the cache", c.hits);
     counter("misses_total", "Responses fetched from the origin for the cache", c.misses);
     counter("stale_total", "Stale responses served (stale-while-revalidate, stale-if-error)", c.stale);
@@ -311,31 +363,48 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   }
   if (relative == "/stats") {
     if (method != http::verb::get) co_return method_not_allowed("GET");
-    const auto stats = cache_->stats();
-    json::object statistics = json::parse(to_json(stats)).as_object();
-    statistics["hit_rate"] = percent(stats.hit_rate());
-    statistics["redis_enabled"] = stats.redis_enabled;
-    statistics["redis_available"] = stats.redis_available;
-    json::object gateway;
-    gateway["requests"] = counters_.requests.load();
-    gateway["hits"] = counters_.hits.load();
-    gateway["misses"] = counters_.misses.load();
-    gateway["stale"] = counters_.stale.load();
-    gateway["bypass"] = counters_.bypass.load();
-    gateway["not_modified"] = counters_.not_modified.load();
-    gateway["revalidated"] = counters_.revalidated.load();
-    gateway["ranges"] = counters_.ranges.load();
-    gateway["origin_errors"] = counters_.origin_errors.load();
-    const auto served = counters_.hits.load() + counters_.stale.load() + counters_.misses.load();
-    gateway["hit_rate"] = served == 0 ? 0.0 : percent(static_cast<double>(counters_.hits.load() + counters_.stale.load()) / static_cast<double>(served));
+    co_return json_reply(200, stats_body());
+  }
+  if (relative == "/dashboard/data") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
     json::object body;
-    body["cache_enabled"] = true;
-    body["statistics"] = std::move(statistics);
-    body["gateway"] = std::move(gateway);
-    body["rules"] = rules_json(rule_stats_.snapshot());
-    body["message"] = !stats.redis_enabled ? "Cache is working normally (in-process tier only)"
-                      : stats.redis_available ? "Cache is working normally"
-                                              : "Redis is unavailable: serving from the in-process tier and the origin";
+    body["time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+    body["prefix"] = startup_.cache.prefix;
+    body["stats"] = stats_body();
+    json::array traffic;
+    for (const auto& sample : traffic_.recent(300)) {
+      json::object point;
+      point["unix_ms"] = sample.unix_ms;
+      point["requests"] = sample.requests;
+      point["hits"] = sample.hits;
+      point["stale"] = sample.stale;
+      point["misses"] = sample.misses;
+      point["bypass"] = sample.bypass;
+      point["origin_errors"] = sample.origin_errors;
+      traffic.push_back(std::move(point));
+    }
+    body["traffic"] = std::move(traffic);
+    json::array invalidations;
+    for (const auto& event : invalidation_log_.recent()) {
+      json::object item;
+      item["unix_ms"] = event.unix_ms;
+      item["source"] = event.source;
+      item["what"] = event.what;
+      item["affected"] = event.affected;
+      item["complete"] = event.complete;
+      invalidations.push_back(std::move(item));
+    }
+    body["invalidations"] = std::move(invalidations);
+    json::object redis;
+    redis["enabled"] = cache_->redis_enabled();
+    redis["available"] = false;
+    if (cache_->redis_enabled()) {
+      const auto latency = co_await cache_->ping_redis();
+      redis["available"] = latency.has_value();
+      if (latency) redis["latency_ms"] = std::chrono::duration<double, std::milli>(*latency).count();
+    }
+    body["redis"] = std::move(redis);
     co_return json_reply(200, body);
   }
   if (relative == "/info") {
@@ -394,7 +463,9 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   }
   if (relative == "/clear") {
     if (method != http::verb::post) co_return method_not_allowed("POST");
-    co_return json_reply(200, outcome_json(co_await cache_->clear()));
+    const Outcome outcome = co_await cache_->clear();
+    invalidation_log_.add("admin", "everything (clear)", outcome);
+    co_return json_reply(200, outcome_json(outcome));
   }
   if (relative == "/reset-stats") {
     if (method != http::verb::post) co_return method_not_allowed("POST");
@@ -473,14 +544,34 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
         failure = outcome.message;
       }
     };
-    for (const auto& key : parsed_keys) account(co_await cache_->remove(key));
-    if (!tags->empty()) account(co_await cache_->invalidate_tags(*tags));
-    for (const auto& name : *namespaces) account(co_await cache_->invalidate_namespace(name));
-    for (const auto& pattern : *patterns) account(co_await cache_->invalidate_pattern(pattern));
+    // Named arguments and outcomes: no temporary with a destructor inside a co_await (GCC 12).
+    for (const auto& key : parsed_keys) {
+      const Outcome outcome = co_await cache_->remove(key);
+      account(outcome);
+      invalidation_log_.add("admin", "key " + key.to_string(), outcome);
+    }
+    if (!tags->empty()) {
+      const Outcome outcome = co_await cache_->invalidate_tags(*tags);
+      account(outcome);
+      invalidation_log_.add("admin", fmt::format("tag{} {}", tags->size() == 1 ? "" : "s", fmt::join(*tags, ", ")), outcome);
+    }
+    for (const auto& name : *namespaces) {
+      std::string argument = name;
+      const Outcome outcome = co_await cache_->invalidate_namespace(std::move(argument));
+      account(outcome);
+      invalidation_log_.add("admin", "namespace " + name, outcome);
+    }
+    for (const auto& pattern : *patterns) {
+      std::string argument = pattern;
+      const Outcome outcome = co_await cache_->invalidate_pattern(std::move(argument));
+      account(outcome);
+      invalidation_log_.add("admin", "pattern " + pattern, outcome);
+    }
     for (const auto& user : *users) {
-      std::string id = user;  // a named argument: no temporary inside the co_await (GCC 12)
+      std::string id = user;
       const Outcome outcome = co_await cache_->invalidate_user(std::move(id));
       account(outcome);
+      invalidation_log_.add("admin", "a user's entries", outcome);
     }
     result["ok"] = ok;
     result["affected"] = affected;
@@ -522,8 +613,18 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     const auto decoded = percent_decode(relative.substr(invalidate_prefix.size()), false);
     if (!decoded) co_return json_error(400, "bad_request", "the namespace or tag name has a malformed %-escape");
     const std::string name = *decoded;
-    if (method == http::verb::post) co_return json_reply(200, outcome_json(co_await cache_->invalidate_namespace(name)));
-    if (method == http::verb::delete_) co_return json_reply(200, outcome_json(co_await cache_->invalidate_tag(name)));
+    if (method == http::verb::post || method == http::verb::delete_) {
+      const bool by_namespace = method == http::verb::post;
+      std::string argument = name;
+      Outcome outcome;
+      if (by_namespace) {
+        outcome = co_await cache_->invalidate_namespace(std::move(argument));
+      } else {
+        outcome = co_await cache_->invalidate_tag(std::move(argument));
+      }
+      invalidation_log_.add("admin", (by_namespace ? "namespace " : "tag ") + name, outcome);
+      co_return json_reply(200, outcome_json(outcome));
+    }
     co_return method_not_allowed("POST (namespace), DELETE (tag)");
   }
   co_return json_error(404, "not_found", fmt::format("no admin endpoint {}; see docs/gateway.md", path));

@@ -15,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -292,6 +293,7 @@ std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inpu
 
 asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext context) {
   const auto began = std::chrono::steady_clock::now();
+  traffic_.maybe_sample(counters_, began);
   RuleCounters* counted = nullptr;
   Reply reply = co_await route(std::move(request), std::move(context), &counted);
   if (counted != nullptr) {
@@ -302,20 +304,22 @@ asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext con
 }
 
 asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext context, RuleCounters** counted) {
-  counters_.requests.fetch_add(1, std::memory_order_relaxed);
   auto runtime = this->runtime();
   std::string problem;
   auto target = normalize_target(request.target(), &problem);
   if (!target) {
+    counters_.requests.fetch_add(1, std::memory_order_relaxed);
     counters_.rejected.fetch_add(1, std::memory_order_relaxed);
     co_return json_error(400, "bad_request", "request target: " + problem);
   }
   const auto identity = runtime->identify(request, context);
-  if (is_admin_path(target->path, *runtime)) {
+  const bool admin_path = is_admin_path(target->path, *runtime);
+  // The admin API's own calls (a dashboard polling, a scraper) are not the traffic it reports.
+  (admin_path ? counters_.admin_requests : counters_.requests).fetch_add(1, std::memory_order_relaxed);
+  if (admin_path) {
     if (!context.admin_listener && !runtime->config.admin.expose_on_main_listener) {
       co_return json_error(404, "not_found", "the admin API is served on admin.listen only");
     }
-    counters_.admin_requests.fetch_add(1, std::memory_order_relaxed);
     co_return co_await handle_admin(request, *target, identity, runtime);
   }
 
@@ -814,7 +818,8 @@ asio::awaitable<void> Gateway::Impl::invalidate_written_uris(std::shared_ptr<con
     auto [rule, variables] = runtime->match("GET", target->path);
     if (rule != nullptr && !rule->rule.cache) continue;
     auto plan = plan_entry(*runtime, rule, std::move(variables), *target, request, identity.user);
-    (void)co_await cache_->remove(plan.key);
+    const Outcome outcome = co_await cache_->remove(plan.key);
+    invalidation_log_.add("write to the URL", "path " + target->path, outcome);
   }
 }
 
@@ -843,21 +848,31 @@ asio::awaitable<void> Gateway::Impl::invalidate_after_mutation(std::shared_ptr<c
     else if (kind == "pattern") patterns.push_back(value);
     else spdlog::warn("strata serve: origin asked to invalidate unknown kind \"{}\" (tag, namespace, user, pattern)", kind);
   }
+  const std::string source = rule == nullptr    ? std::string("origin header")
+                             : origin_header.empty() ? "rule " + rule->rule.name
+                                                     : "rule " + rule->rule.name + " and origin header";
   for (auto& name : namespaces) {
     counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
-    (void)co_await cache_->invalidate_namespace(std::move(name));
+    std::string what = "namespace " + name;
+    const Outcome outcome = co_await cache_->invalidate_namespace(std::move(name));
+    invalidation_log_.add(source, std::move(what), outcome);
   }
   if (!tags.empty()) {
     counters_.invalidations.fetch_add(tags.size(), std::memory_order_relaxed);
-    (void)co_await cache_->invalidate_tags(std::move(tags));
+    std::string what = fmt::format("tag{} {}", tags.size() == 1 ? "" : "s", fmt::join(tags, ", "));
+    const Outcome outcome = co_await cache_->invalidate_tags(std::move(tags));
+    invalidation_log_.add(source, std::move(what), outcome);
   }
   for (auto& user : users) {
     counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
-    (void)co_await cache_->invalidate_user(std::move(user));
+    const Outcome outcome = co_await cache_->invalidate_user(std::move(user));
+    invalidation_log_.add(source, "a user's entries", outcome);  // never the user id: it may be personal
   }
   for (auto& pattern : patterns) {
     counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
-    (void)co_await cache_->invalidate_pattern(std::move(pattern));
+    std::string what = "pattern " + pattern;
+    const Outcome outcome = co_await cache_->invalidate_pattern(std::move(pattern));
+    invalidation_log_.add(source, std::move(what), outcome);
   }
 }
 

@@ -2,6 +2,7 @@
 
 // Gateway::Impl, shared by gateway.cpp (proxying and caching) and admin.cpp (the admin API).
 
+#include "gateway/activity.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/pass_marks.hpp"
@@ -10,6 +11,7 @@
 #include "gateway/runtime.hpp"
 #include "gateway/variants.hpp"
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
@@ -48,6 +50,8 @@ public:
   boost::asio::awaitable<Reply> handle_admin(Request& request, const Target& target, const Identity& identity,
                                              std::shared_ptr<const Runtime> runtime);
   bool is_admin_path(std::string_view path, const Runtime& runtime) const;
+  // The admin API's /stats answer (also the dashboard's).
+  boost::json::object stats_body() const;
   // The admin API's /inspect: what a GET of body["path"] with body["headers"] would find.
   boost::asio::awaitable<Reply> inspect_request(const Runtime& runtime, const boost::json::object& body);
   // The cache keys an admin body names: logical keys ("jobs:/api/jobs/1:?") and request paths
@@ -73,6 +77,8 @@ public:
   std::unique_ptr<Cache> cache_;
   std::shared_ptr<OriginPool> origin_;
   GatewayCounters counters_;
+  TrafficHistory traffic_;                // for the dashboard's charts
+  RecentInvalidations invalidation_log_;  // for the dashboard's list
   std::shared_ptr<const Clock> clock_;
   PassMarks uncacheable_;  // entries whose last response could not be stored
   VariantCounts variant_counts_;
