@@ -92,11 +92,25 @@ void on_signal(asio::signal_set& signals, const ServeOptions& options, const Ser
     const auto status = fmt::format("draining ({} connections)", server.connections());
     manager.stopping(status);
     spdlog::info("strata serve: {}", status);
-    server.drain([&gateway, &stop_all] {
+    server.drain([&signals, &gateway, &stop_all] {
       gateway.close_idle_upstream();
-      stop_all();
+      // The hot set last, so the next start re-warms what this run served.
+      asio::co_spawn(signals.get_executor(), gateway.save_hot_set(),
+                     [&stop_all](const std::exception_ptr&, bool) { stop_all(); });
     });
   });
+}
+
+// Connects to Redis, then re-warms the hot set in the background of the traffic already served.
+asio::awaitable<void> start_gateway(gateway::Gateway& gateway, bool rewarm) {
+  const bool reachable = co_await gateway.start();
+  if (gateway.cache().redis_enabled() && !reachable) {
+    spdlog::warn("strata serve: Redis is not reachable; serving from L1 and the origin, retrying in the background");
+  }
+  if (rewarm) {
+    const auto report = co_await gateway.rewarm();
+    if (report.total == 0) spdlog::info("strata serve: nothing to re-warm: hot set kept in {}", report.source);
+  }
 }
 
 }  // namespace
@@ -140,11 +154,8 @@ int run_serve(const ServeOptions& options) {
     gateway::Gateway gateway(io.get_executor(), config);
     gateway::Server server(workers, gateway);
     server.start();
-    asio::co_spawn(io, gateway.start(), [&gateway](std::exception_ptr, bool reachable) {
-      if (gateway.cache().redis_enabled() && !reachable) {
-        spdlog::warn("strata serve: Redis is not reachable; serving from L1 and the origin, retrying in the background");
-      }
-    });
+    asio::co_spawn(io, start_gateway(gateway, config.warming.rewarm_on_start && config.warming.hot_set_size > 0),
+                   asio::detached);
     const auto manager = ServiceNotifier::from_environment();
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     on_signal(signals, options, manager, gateway, server, stop_all);

@@ -222,6 +222,18 @@ json::object Gateway::Impl::stats_body() const {
   body["statistics"] = std::move(statistics);
   body["gateway"] = std::move(gateway);
   body["rules"] = rules_json(rule_stats_.snapshot());
+  json::object warming;
+  warming["hot_set_tracked"] = hot_set_.tracked();
+  warming["hot_set_saves"] = hot_set_saves_.load();
+  warming["rewarm_running"] = rewarm_.running.load();
+  warming["rewarm_total"] = rewarm_.total.load();
+  warming["rewarm_pending"] = rewarm_pending();
+  warming["rewarm_from_redis"] = rewarm_.from_redis.load();
+  warming["rewarm_from_origin"] = rewarm_.from_origin.load();
+  warming["rewarm_already"] = rewarm_.already.load();
+  warming["rewarm_skipped"] = rewarm_.skipped.load();
+  warming["rewarm_failed"] = rewarm_.failed.load();
+  body["warming"] = std::move(warming);
   body["message"] = !stats.redis_enabled ? "Cache is working normally (in-process tier only)"
                     : stats.redis_available ? "Cache is working normally"
                                             : "Redis is unavailable: serving from the in-process tier and the origin";
@@ -355,6 +367,22 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
                         forms_->bytes());
     counter("origin_connections_opened_total", "Connections opened to the origin", origin.connections_opened);
     rules_prometheus(text, rule_stats_.snapshot());
+    const auto& rewarm = rewarm_;
+    text += "# HELP strata_gateway_rewarm_targets_total Hot-set targets re-warmed after the start, by where they came from\n"
+            "# TYPE strata_gateway_rewarm_targets_total counter\n";
+    for (const auto& [result, value] : {std::pair{"redis", &rewarm.from_redis}, std::pair{"origin", &rewarm.from_origin},
+                                        std::pair{"already", &rewarm.already}, std::pair{"skipped", &rewarm.skipped},
+                                        std::pair{"failed", &rewarm.failed}}) {
+      text += fmt::format("strata_gateway_rewarm_targets_total{{result=\"{}\"}} {}\n", result, value->load());
+    }
+    text += fmt::format("# HELP strata_gateway_rewarm_pending Hot-set targets still to re-warm\n"
+                        "# TYPE strata_gateway_rewarm_pending gauge\nstrata_gateway_rewarm_pending {}\n",
+                        rewarm_pending());
+    text += fmt::format("# HELP strata_gateway_hot_set_tracked Targets the hot set is counting\n"
+                        "# TYPE strata_gateway_hot_set_tracked gauge\nstrata_gateway_hot_set_tracked {}\n",
+                        hot_set_.tracked());
+    counter("hot_set_saves_total", "Hot-set writes", hot_set_saves_);
+    counter("hot_set_save_failures_total", "Hot-set writes that failed", hot_set_save_failures_);
     Reply reply;
     reply.status = 200;
     reply.add("Content-Type", "text/plain; version=0.0.4");

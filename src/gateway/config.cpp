@@ -130,6 +130,15 @@ public:
       out = value;
     }
   }
+  // A number above zero and at most `maximum` (a rate: 50, or 2.5).
+  void read_positive(std::string_view key, double& out, double maximum = 1e6) {
+    if (const auto* node = get(key)) {
+      if (!node->is_floating_point() && !node->is_integer()) fail(node, key, "expected a number above 0");
+      const double value = node->is_integer() ? static_cast<double>(**node->as_integer()) : **node->as_floating_point();
+      if (!(value > 0.0 && value <= maximum)) fail(node, key, fmt::format("{} is not above 0 and at most {}", value, maximum));
+      out = value;
+    }
+  }
   void read(std::string_view key, std::vector<unsigned>& out) {
     if (const auto* node = get(key)) {
       const auto* array = node->as_array();
@@ -490,6 +499,18 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read("l1", cache.l1);
     reader.read("integrity_secret", cache.integrity_secret);
     reader.read_duration("redis_deadline", cache.redis_deadline, Millis(1));
+    reader.reject_unknown();
+  }
+  if (const auto* table = top.sub_table("warming")) {
+    TableReader reader(*table, "warming", config.source);
+    auto& warming = config.warming;
+    reader.read_size("hot_set_size", warming.hot_set_size, 0, 1'000'000);
+    reader.read_integer("hot_set_sample", warming.hot_set_sample, 1, 1'000'000);
+    reader.read("hot_set_file", warming.hot_set_file);
+    reader.read_duration("hot_set_interval", warming.hot_set_interval, Millis(1000));
+    reader.read("rewarm_on_start", warming.rewarm_on_start);
+    reader.read_positive("rewarm_rate", warming.rewarm_rate);
+    reader.read_size("rewarm_concurrency", warming.rewarm_concurrency, 1, 1024);
     reader.reject_unknown();
   }
   if (const auto* table = top.sub_table("identity")) {

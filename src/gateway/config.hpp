@@ -202,6 +202,17 @@ struct CacheConfig {
   Millis redis_deadline{250};
 };
 
+// The hot set (hot_set.hpp) and re-warming from it when the gateway starts.
+struct WarmingConfig {
+  std::size_t hot_set_size = 1000;   // targets kept; 0: no hot set
+  unsigned hot_set_sample = 8;       // record one request in this many (per thread)
+  std::string hot_set_file;          // where it is written; empty: in Redis when configured
+  Millis hot_set_interval{60000};    // written this often, and when the gateway drains
+  bool rewarm_on_start = true;
+  double rewarm_rate = 50.0;         // re-warming requests per second at most
+  std::size_t rewarm_concurrency = 4;
+};
+
 // Routes no rule matches: cached only when the origin says `public` (the default, because an
 // API that never thought about shared caches often sends max-age for the browser), or whenever
 // RFC 9111 allows a shared cache to (max-age, s-maxage or Expires).
@@ -218,6 +229,7 @@ struct GatewayConfig {
   AccessLogConfig access_log;
   AdminConfig admin;
   CacheConfig cache;
+  WarmingConfig warming;
   IdentityConfig identity;
   // Response header with which the origin names what a mutation invalidates:
   // "tag=meeting:1, namespace=analytics".

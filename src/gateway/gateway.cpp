@@ -10,6 +10,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -248,7 +249,11 @@ void set_cache_headers(Reply& reply, std::string_view x_cache, std::string_view 
 }
 
 Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock)
-    : executor_(std::move(executor)), startup_(config) {
+    : executor_(std::move(executor)),
+      startup_(config),
+      hot_set_(config.warming.hot_set_size, config.warming.hot_set_sample),
+      hot_set_saved_second_(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now().time_since_epoch()).count()) {
   runtime_ = std::make_shared<const Runtime>(config, rule_stats_);
   CacheOptions options;
   options.prefix = config.cache.prefix;
@@ -293,14 +298,35 @@ std::shared_ptr<LoadInputs> Gateway::Impl::variant_inputs(const LoadInputs& inpu
 
 asio::awaitable<Reply> Gateway::Impl::handle(Request request, RequestContext context) {
   const auto began = std::chrono::steady_clock::now();
-  traffic_.maybe_sample(counters_, began);
+  const bool warming = context.warming;
+  if (!warming) {
+    traffic_.maybe_sample(counters_, began);
+    maybe_save_hot_set(began);
+  }
   RuleCounters* counted = nullptr;
   Reply reply = co_await route(std::move(request), std::move(context), &counted);
-  if (counted != nullptr) {
+  if (counted != nullptr && !warming) {
     const std::uint64_t body_bytes = reply.head ? 0 : reply.body().size();
     counted->record(reply.cache_outcome, reply.reason, std::chrono::steady_clock::now() - began, body_bytes);
   }
   co_return reply;
+}
+
+namespace {
+
+// Owns the gateway while it runs (a coroutine with its arguments by value, not a lambda's
+// captures, for GCC 12).
+asio::awaitable<void> save_in_background(std::shared_ptr<Gateway::Impl> self) { (void)co_await self->save_hot_set(); }
+
+}  // namespace
+
+void Gateway::Impl::maybe_save_hot_set(std::chrono::steady_clock::time_point now) {
+  const auto second = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  auto last = hot_set_saved_second_.load(std::memory_order_relaxed);
+  const auto interval = std::chrono::duration_cast<std::chrono::seconds>(startup_.warming.hot_set_interval).count();
+  if (second - last < interval) return;
+  if (!hot_set_saved_second_.compare_exchange_strong(last, second, std::memory_order_relaxed)) return;
+  asio::co_spawn(executor_, save_in_background(shared_from_this()), asio::detached);
 }
 
 asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext context, RuleCounters** counted) {
@@ -315,7 +341,8 @@ asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext cont
   const auto identity = runtime->identify(request, context);
   const bool admin_path = is_admin_path(target->path, *runtime);
   // The admin API's own calls (a dashboard polling, a scraper) are not the traffic it reports.
-  (admin_path ? counters_.admin_requests : counters_.requests).fetch_add(1, std::memory_order_relaxed);
+  (admin_path ? counters_.admin_requests : context.warming ? warming_counters_.requests : counters_.requests)
+      .fetch_add(1, std::memory_order_relaxed);
   if (admin_path) {
     if (!context.admin_listener && !runtime->config.admin.expose_on_main_listener) {
       co_return json_error(404, "not_found", "the admin API is served on admin.listen only");
@@ -361,6 +388,8 @@ asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext cont
 
 asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& client_request,
                                                    const RequestContext& context, EntryPlan plan, bool admin) {
+  // Re-warming requests are counted apart: they are not the clients' traffic.
+  GatewayCounters& tally = context.warming ? warming_counters_ : counters_;
   // Everything a load needs, in one allocation; the upstream request is built only on a miss.
   auto inputs = std::make_shared<LoadInputs>();
   inputs->runtime = runtime;
@@ -442,14 +471,14 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       co_return co_await pass_through(runtime, request, context, planned.upstream_target, "uncacheable", nullptr, {},
                                       key_detail);
     }
-    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    tally.misses.fetch_add(1, std::memory_order_relaxed);
     if (origin_error) {
       Reply reply = reply_from(*origin_error, origin_error);
       reply.head = head;
       set_cache_headers(reply, "MISS", fmt::format("strata; fwd=miss; fwd-status={}{}", origin_error->status, key_detail), 0);
       co_return state->finished(std::move(reply));
     }
-    counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
+    tally.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), planned.upstream_target, message);
     Reply reply = origin_fault_reply(fault, message);
     set_cache_headers(reply, "MISS", "strata; fwd=miss; detail=origin-unavailable" + key_detail, 0);
@@ -505,22 +534,22 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   switch (fetched.source) {
     case Source::l1:
     case Source::l2:
-      counters_.hits.fetch_add(1, std::memory_order_relaxed);
+      tally.hits.fetch_add(1, std::memory_order_relaxed);
       x_cache = "HIT";
       cache_status = fetched.source == Source::l1 ? "strata; hit; detail=l1" : "strata; hit; detail=l2";
       break;
     case Source::stale:
-      counters_.stale.fetch_add(1, std::memory_order_relaxed);
+      tally.stale.fetch_add(1, std::memory_order_relaxed);
       x_cache = "STALE";
       cache_status = "strata; hit; fwd=stale";
       break;
     case Source::loader:
       if (entry.revalidated) {
-        counters_.revalidated.fetch_add(1, std::memory_order_relaxed);
+        tally.revalidated.fetch_add(1, std::memory_order_relaxed);
         x_cache = "REVALIDATED";
         cache_status = "strata; fwd=stale; fwd-status=304";
       } else {
-        counters_.misses.fetch_add(1, std::memory_order_relaxed);
+        tally.misses.fetch_add(1, std::memory_order_relaxed);
         x_cache = "MISS";
         cache_status = fmt::format("strata; fwd=miss; fwd-status={}", entry.response->status);
       }
@@ -529,6 +558,9 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       break;
   }
   cache_status += key_detail;
+  if (!context.warming && !planned.user && !planned.credentialed && hot_set_.sampling()) {
+    remember_hot(*runtime, request, state->plan);
+  }
   const std::int64_t shown_age = current_age(entry.response->initial_age, fetched.source == Source::loader ? 0 : age);
 
   // Conditional requests answered from what we hold (RFC 9110 13.2.2: If-None-Match first).
@@ -545,7 +577,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
       not_modified = since_time && modified_time && *modified_time <= *since_time;
     }
     if (not_modified) {
-      counters_.not_modified.fetch_add(1, std::memory_order_relaxed);
+      tally.not_modified.fetch_add(1, std::memory_order_relaxed);
       Reply unchanged;
       unchanged.status = 304;
       for (const char* name : {"etag", "last-modified", "cache-control", "expires", "vary", "content-location", "date"}) {
@@ -591,7 +623,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
         !range.empty() && if_range_allows(request[http::field::if_range], *served)) {
       const auto asked = evaluate_range(range, served->body.size());
       if (asked.outcome != RangeRequest::Outcome::full) {
-        counters_.ranges.fetch_add(1, std::memory_order_relaxed);
+        tally.ranges.fetch_add(1, std::memory_order_relaxed);
         const auto answer = asked.outcome == RangeRequest::Outcome::partial
                                 ? partial_response(*served, asked.ranges, random_hex(12))
                                 : unsatisfiable_response(served->body.size());
@@ -604,7 +636,7 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   Reply reply = reply_from(*served, served);
   reply.head = head;
   if (entry.body_stream) {
-    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
+    tally.streamed.fetch_add(1, std::memory_order_relaxed);
     reply.stream = std::static_pointer_cast<BodyStream>(entry.body_stream);
     reply.stream_prefix = entry.response->body;
     reply.content_length = reply.stream->content_length();
@@ -738,8 +770,10 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
                                                    const RequestContext& context, std::string target,
                                                    std::string_view reason, const CompiledRule* mutation_rule,
                                                    Variables variables, std::string detail) {
-  counters_.bypass.fetch_add(1, std::memory_order_relaxed);
-  counters_.bypassed.add(reason);
+  // Re-warming requests are counted apart: they are not the clients' traffic.
+  GatewayCounters& tally = context.warming ? warming_counters_ : counters_;
+  tally.bypass.fetch_add(1, std::memory_order_relaxed);
+  tally.bypassed.add(reason);
   const bool head = request.method() == http::verb::head;
   auto upstream = upstream_request(*runtime, request, std::move(target), context, false, {});
   const auto asked = std::chrono::steady_clock::now();
@@ -748,7 +782,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   const std::string cache_status =
       fmt::format("strata; fwd={}; detail={}{}", reason == "method" ? "method" : "bypass", reason, detail);
   if (!reply.ok) {
-    counters_.origin_errors.fetch_add(1, std::memory_order_relaxed);
+    tally.origin_errors.fetch_add(1, std::memory_order_relaxed);
     log_origin_failure(request.method_string(), request.target(), reply.error);
     Reply failed = origin_fault_reply(fault_of(reply), reply.error);
     set_cache_headers(failed, "BYPASS", cache_status, 0);
@@ -778,7 +812,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
   if (auto length = reply.response.header("content-length")) declared = core::parse_decimal(*length);
   if (head) out.content_length = declared;
   if (reply.rest) {
-    counters_.streamed.fetch_add(1, std::memory_order_relaxed);
+    tally.streamed.fetch_add(1, std::memory_order_relaxed);
     out.stream = std::move(reply.rest);
     out.stream_prefix = response->body;
     out.content_length = declared;

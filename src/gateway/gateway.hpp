@@ -60,6 +60,7 @@ struct Reply {
 struct RequestContext {
   std::string peer;             // client address, for X-Forwarded-For
   bool admin_listener = false;  // arrived on admin.listen
+  bool warming = false;         // the gateway's own re-warming request: counted apart
 };
 
 struct GatewayCounters {
@@ -81,6 +82,22 @@ struct GatewayCounters {
   ReasonCounts bypassed;    // requests sent around the cache, by reason
 };
 
+// Re-warming the hot set after a start, as it goes (for /metrics and the log) and at its end.
+struct RewarmProgress {
+  std::atomic<std::uint64_t> total{0};
+  std::atomic<std::uint64_t> from_redis{0};   // found in Redis, now in L1 as well
+  std::atomic<std::uint64_t> from_origin{0};  // fetched from the origin
+  std::atomic<std::uint64_t> already{0};      // already in L1
+  std::atomic<std::uint64_t> skipped{0};      // not cacheable any more, or refused
+  std::atomic<std::uint64_t> failed{0};       // the origin failed
+  std::atomic<bool> running{false};
+};
+struct RewarmReport {
+  std::uint64_t total = 0, from_redis = 0, from_origin = 0, already = 0, skipped = 0, failed = 0;
+  double seconds = 0.0;
+  std::string source;  // where the hot set came from ("file /var/lib/...", "Redis"), or why none
+};
+
 class Gateway {
 public:
   // Throws ConfigError for settings that cannot work (bad key file, bad Redis URL). `clock`
@@ -93,6 +110,11 @@ public:
   // Connects to Redis when configured; false when it is configured but unreachable (the
   // gateway serves anyway, from L1 and the origin, and keeps retrying).
   boost::asio::awaitable<bool> start();
+  // Writes the hot set (to warming.hot_set_file, else to Redis); false when it could not be.
+  boost::asio::awaitable<bool> save_hot_set();
+  // Fetches the saved hot set through the cache, hottest first, at warming.rewarm_rate and
+  // rewarm_concurrency, logging progress; the figures at the end.
+  boost::asio::awaitable<RewarmReport> rewarm();
 
   boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
 

@@ -4,6 +4,7 @@
 
 #include "gateway/activity.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/hot_set.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/pass_marks.hpp"
 #include "gateway/representations.hpp"
@@ -37,6 +38,8 @@ struct LoadInputs {
   // long this request's own load waited for the origin.
   Reply&& finished(Reply&& reply, std::string_view not_stored = {}) const;
 };
+
+struct RewarmRun;  // warming.cpp
 
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
 public:
@@ -77,6 +80,12 @@ public:
   std::unique_ptr<Cache> cache_;
   std::shared_ptr<OriginPool> origin_;
   GatewayCounters counters_;
+  GatewayCounters warming_counters_;      // what re-warming requests did
+  HotSet hot_set_;
+  RewarmProgress rewarm_;
+  std::atomic<std::int64_t> hot_set_saved_second_{0};  // steady-clock second of the last periodic save
+  std::atomic<std::uint64_t> hot_set_saves_{0};
+  std::atomic<std::uint64_t> hot_set_save_failures_{0};
   TrafficHistory traffic_;                // for the dashboard's charts
   RecentInvalidations invalidation_log_;  // for the dashboard's list
   std::shared_ptr<const Clock> clock_;
@@ -84,6 +93,21 @@ public:
   VariantCounts variant_counts_;
   std::unique_ptr<Representations> forms_;  // stored responses in other codings
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  // Samples a shared request into the hot set: its canonical target and the header values that
+  // select its entry (never a credential).
+  void remember_hot(const Runtime& runtime, const Request& request, const EntryPlan& plan);
+  boost::asio::awaitable<bool> save_hot_set();
+  [[nodiscard]] std::uint64_t rewarm_pending() const noexcept {
+    const auto done = rewarm_.from_redis + rewarm_.from_origin + rewarm_.already + rewarm_.skipped + rewarm_.failed;
+    return rewarm_.total > done ? rewarm_.total - done : 0;
+  }
+  // Starts a save in the background when hot_set_interval has passed since the last one.
+  void maybe_save_hot_set(std::chrono::steady_clock::time_point now);
+  boost::asio::awaitable<std::optional<std::vector<HotTarget>>> load_hot_set();
+  boost::asio::awaitable<RewarmReport> rewarm();
+  static boost::asio::awaitable<void> run_rewarm(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run);
+  static boost::asio::awaitable<void> rewarm_worker(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run);
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
   // The inputs of a load for the variant of `inputs`' URL that `index` selects for its request.
