@@ -11,6 +11,7 @@
 #include <strata/cache/options.hpp>
 #include <strata/cache/result.hpp>
 #include <strata/cache/stats.hpp>
+#include <strata/cache/warming.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -112,6 +113,19 @@ public:
   // Every entry under this cache's prefix (nothing else in Redis).
   boost::asio::awaitable<Outcome> clear();
 
+  // Loads every key of `keys` that is not cached yet, through get_or_set (so a key another caller
+  // is loading is joined, not loaded twice), at most options.concurrency at once and options.rate
+  // a second, so that the source is not flattened. The loader is T(const Key&) or
+  // awaitable<T>(const Key&); one that throws counts as failed and the warming goes on.
+  template <typename T, typename Loader>
+  boost::asio::awaitable<WarmReport> warm(std::vector<Key> keys, Loader loader, WarmOptions options = {}) {
+    auto shared = std::make_shared<Loader>(std::move(loader));
+    std::function<boost::asio::awaitable<Source>(const Key&)> one = [this, shared, entry = options.entry](const Key& key) {
+      return warm_one<T, Loader>(key, shared, entry);
+    };
+    return warm_erased(std::move(keys), std::move(one), std::move(options));
+  }
+
   [[nodiscard]] CacheStats stats() const;
   void reset_stats();
   // What L1 and Redis hold for `key`, read without counting a lookup or touching the entry.
@@ -147,6 +161,16 @@ public:
   class Impl;
 
 private:
+  template <typename T, typename Loader>
+  boost::asio::awaitable<Source> warm_one(Key key, std::shared_ptr<Loader> loader, EntryOptions entry) {
+    auto bound = [loader, key] { return (*loader)(key); };
+    auto fetching = fetch<T>(key, std::move(bound), std::move(entry));  // a local: GCC 12 and co_await
+    const auto fetched = co_await std::move(fetching);
+    co_return fetched.source;
+  }
+  boost::asio::awaitable<WarmReport> warm_erased(std::vector<Key> keys,
+                                                 std::function<boost::asio::awaitable<Source>(const Key&)> one,
+                                                 WarmOptions options);
   boost::asio::awaitable<std::optional<detail::ErasedFetch>> get_erased(const Key& key,
                                                                        const detail::ErasedCodec& codec,
                                                                        EntryOptions options);

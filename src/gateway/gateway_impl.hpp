@@ -39,8 +39,6 @@ struct LoadInputs {
   Reply&& finished(Reply&& reply, std::string_view not_stored = {}) const;
 };
 
-struct RewarmRun;  // warming.cpp
-
 class Gateway::Impl : public std::enable_shared_from_this<Gateway::Impl> {
 public:
   Impl(boost::asio::any_io_executor executor, GatewayConfig config, std::shared_ptr<const Clock> clock);
@@ -106,8 +104,7 @@ public:
   void maybe_save_hot_set(std::chrono::steady_clock::time_point now);
   boost::asio::awaitable<std::optional<std::vector<HotTarget>>> load_hot_set();
   boost::asio::awaitable<RewarmReport> rewarm();
-  static boost::asio::awaitable<void> run_rewarm(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run);
-  static boost::asio::awaitable<void> rewarm_worker(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run);
+  boost::asio::awaitable<void> rewarm_target(const HotTarget& item);
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
   // The inputs of a load for the variant of `inputs`' URL that `index` selects for its request.

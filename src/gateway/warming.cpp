@@ -3,11 +3,8 @@
 
 #include "gateway/gateway_impl.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "core/paced_jobs.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
@@ -25,8 +22,6 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 namespace {
-
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 // Where the hot set lives in Redis: beside the entries, under the gateway's prefix.
 const Key kHotSetKey{"_gateway", {"hot-set"}};
@@ -67,65 +62,28 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
 
 }  // namespace
 
-// One re-warming run, shared by its workers (all on one strand). Target i starts no earlier than
-// i / rate after the start, so the rate holds however fast the answers come.
-struct RewarmRun {
-  std::vector<HotTarget> targets;  // hottest first
-  std::size_t next = 0;
-  std::size_t workers = 0;
-  std::size_t workers_left = 0;
-  std::chrono::steady_clock::time_point began;
-  std::chrono::duration<double> spacing{0};
-  std::unique_ptr<asio::steady_timer> all_done;  // cancelled by the last worker
-};
-
-// A worker takes the next target until none is left; its arguments by value (GCC 12 and lambdas).
-asio::awaitable<void> Gateway::Impl::rewarm_worker(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run) {
-  asio::steady_timer pacing(co_await asio::this_coro::executor);
-  for (std::size_t i = run->next++; i < run->targets.size(); i = run->next++) {
-    pacing.expires_at(run->began +
-                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(run->spacing * static_cast<double>(i)));
-    (void)co_await pacing.async_wait(kAwait);
-    const HotTarget& item = run->targets[i];
-    Request request;
-    request.method(http::verb::get);
-    request.target(item.target);
-    request.version(11);
-    for (const auto& [name, value] : item.headers) request.set(name, value);
-    RequestContext context;
-    context.peer = "127.0.0.1";
-    context.warming = true;
-    const Reply reply = co_await self->handle(std::move(request), std::move(context));
-    auto& progress = self->rewarm_;
-    const std::string_view outcome = reply.cache_outcome;
-    if (outcome == "HIT" || outcome == "STALE") {
-      const bool from_redis = reply.fields.find("detail=l2") != std::string::npos;
-      (from_redis ? progress.from_redis : progress.already).fetch_add(1);
-    } else if ((outcome == "MISS" || outcome == "REVALIDATED") && reply.status < 500) {
-      progress.from_origin.fetch_add(1);
-    } else if (outcome == "BYPASS" && reply.status < 500) {
-      progress.skipped.fetch_add(1);
-    } else {
-      progress.failed.fetch_add(1);
-    }
-  }
-  if (--run->workers_left == 0) run->all_done->cancel();
-}
-
-// Starts the workers and logs progress every few seconds until they are done.
-asio::awaitable<void> Gateway::Impl::run_rewarm(std::shared_ptr<Impl> self, std::shared_ptr<RewarmRun> run) {
-  const auto strand = co_await asio::this_coro::executor;
-  run->began = std::chrono::steady_clock::now();
-  run->all_done = std::make_unique<asio::steady_timer>(strand);
-  run->workers_left = run->workers;
-  for (std::size_t w = 0; w < run->workers; ++w) asio::co_spawn(strand, rewarm_worker(self, run), asio::detached);
-  while (run->workers_left > 0) {
-    run->all_done->expires_after(std::chrono::seconds(5));
-    (void)co_await run->all_done->async_wait(kAwait);
-    if (run->workers_left == 0) break;
-    const auto& progress = self->rewarm_;
-    const auto done = progress.from_redis + progress.from_origin + progress.already + progress.skipped + progress.failed;
-    spdlog::info("strata serve: re-warming: {}/{} done", done, run->targets.size());
+// Fetches one hot-set target through the gateway, as a client would (counted apart), and says
+// where its entry came from.
+asio::awaitable<void> Gateway::Impl::rewarm_target(const HotTarget& item) {
+  Request request;
+  request.method(http::verb::get);
+  request.target(item.target);
+  request.version(11);
+  for (const auto& [name, value] : item.headers) request.set(name, value);
+  RequestContext context;
+  context.peer = "127.0.0.1";
+  context.warming = true;
+  const Reply reply = co_await handle(std::move(request), std::move(context));
+  const std::string_view outcome = reply.cache_outcome;
+  if (outcome == "HIT" || outcome == "STALE") {
+    const bool from_redis = reply.fields.find("detail=l2") != std::string::npos;
+    (from_redis ? rewarm_.from_redis : rewarm_.already).fetch_add(1);
+  } else if ((outcome == "MISS" || outcome == "REVALIDATED") && reply.status < 500) {
+    rewarm_.from_origin.fetch_add(1);
+  } else if (outcome == "BYPASS" && reply.status < 500) {
+    rewarm_.skipped.fetch_add(1);
+  } else {
+    rewarm_.failed.fetch_add(1);
   }
 }
 
@@ -225,13 +183,19 @@ asio::awaitable<RewarmReport> Gateway::Impl::rewarm() {
   spdlog::info("strata serve: re-warming {} targets from {} at up to {}/s", loaded->size(), report.source,
                warming.rewarm_rate);
 
-  auto run = std::make_shared<RewarmRun>();
-  run->targets = std::move(*loaded);
-  run->spacing = std::chrono::duration<double>(1.0 / warming.rewarm_rate);
-  run->workers = std::min(warming.rewarm_concurrency, run->targets.size());
-  // The run and its workers on one strand: their bookkeeping and the timer need no lock.
-  const auto strand = asio::make_strand(co_await asio::this_coro::executor);
-  co_await asio::co_spawn(strand, run_rewarm(shared_from_this(), run), asio::use_awaitable);
+  auto targets = std::make_shared<std::vector<HotTarget>>(std::move(*loaded));
+  auto self = shared_from_this();
+  core::PacedJobs jobs;
+  jobs.count = targets->size();
+  jobs.concurrency = warming.rewarm_concurrency;
+  jobs.rate = warming.rewarm_rate;
+  jobs.job = [self, targets](std::size_t index) { return self->rewarm_target((*targets)[index]); };
+  jobs.tick = [self, targets] {
+    spdlog::info("strata serve: re-warming: {}/{} done", targets->size() - self->rewarm_pending(), targets->size());
+  };
+  const auto began = std::chrono::steady_clock::now();
+  const auto executor = co_await asio::this_coro::executor;
+  co_await core::run_paced(executor, jobs);
   rewarm_.running = false;
   report.total = rewarm_.total;
   report.from_redis = rewarm_.from_redis;
@@ -239,7 +203,7 @@ asio::awaitable<RewarmReport> Gateway::Impl::rewarm() {
   report.already = rewarm_.already;
   report.skipped = rewarm_.skipped;
   report.failed = rewarm_.failed;
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run->began).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   spdlog::info("strata serve: re-warmed {} targets in {:.1f} s: {} from Redis, {} from the origin, {} already "
                "cached, {} not cacheable now, {} failed",
                report.total, report.seconds, report.from_redis, report.from_origin, report.already, report.skipped,

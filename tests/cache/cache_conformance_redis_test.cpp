@@ -13,6 +13,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -326,6 +328,57 @@ TEST_P(CacheConformanceTest, GetOrSetLoadsOnceThenServesTheCachedValue) {
     EXPECT_EQ(stats.l1_hits, 1U);
     EXPECT_EQ(stats.sets, 1U);
     EXPECT_DOUBLE_EQ(stats.hit_rate(), 0.5);
+  });
+}
+
+TEST_P(CacheConformanceTest, WarmLoadsWhatIsMissingBoundedAndReportsEachKey) {
+  run_async([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    Cache cache(executor, options());
+    co_await cache.start();
+    for (int id = 1; id <= 5; ++id) co_await cache.set(Key::of("jobs", id), std::string("cached"));
+    std::vector<Key> keys;
+    for (int id = 1; id <= 20; ++id) keys.push_back(Key::of("jobs", id));
+    int running = 0;
+    int most_at_once = 0;
+    std::vector<std::size_t> seen_done;
+    auto loader = [&](const Key& key) -> asio::awaitable<std::string> {
+      ++running;
+      most_at_once = std::max(most_at_once, running);
+      asio::steady_timer wait(co_await asio::this_coro::executor, 5ms);
+      co_await wait.async_wait(asio::use_awaitable);
+      --running;
+      if (key.to_string() == "jobs:13") throw std::runtime_error("row 13 is locked");
+      co_return "loaded " + key.to_string();
+    };
+    WarmOptions warm_options;
+    warm_options.concurrency = 4;
+    warm_options.entry.ttl = 60s;
+    warm_options.progress = [&](const WarmReport& so_far) { seen_done.push_back(so_far.done()); };
+    const auto report = co_await cache.warm<std::string>(keys, loader, warm_options);
+    EXPECT_EQ(report.total, 20U);
+    EXPECT_EQ(report.already_cached, 5U);
+    EXPECT_EQ(report.loaded, 14U);
+    EXPECT_EQ(report.failed, 1U);
+    CO_ASSERT_TRUE(report.failures.size() == 1U);
+    EXPECT_EQ(report.failures[0].first.to_string(), "jobs:13");
+    EXPECT_EQ(report.failures[0].second, "row 13 is locked");
+    EXPECT_LE(most_at_once, 4);
+    EXPECT_GE(most_at_once, 2);
+    CO_ASSERT_TRUE(seen_done.size() == 20U);
+    for (std::size_t i = 0; i < seen_done.size(); ++i) EXPECT_EQ(seen_done[i], i + 1);
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("jobs", 20)), std::optional<std::string>("loaded jobs:20"));
+    EXPECT_EQ(co_await cache.get<std::string>(Key::of("jobs", 1)), std::optional<std::string>("cached"));
+    EXPECT_FALSE((co_await cache.get<std::string>(Key::of("jobs", 13))).has_value());
+
+    // A rate: the 11th key starts 10 / 50 s after the first.
+    std::vector<Key> paced;
+    for (int id = 100; id <= 110; ++id) paced.push_back(Key::of("jobs", id));
+    WarmOptions slow;
+    slow.rate = 50;
+    slow.concurrency = 11;
+    const auto timed = co_await cache.warm<std::string>(paced, [](const Key& key) { return key.to_string(); }, slow);
+    EXPECT_EQ(timed.loaded, 11U);
+    EXPECT_GE(timed.seconds, 0.19);
   });
 }
 
