@@ -65,16 +65,11 @@ protected:
                                "\"\nlisten = \"127.0.0.1:0\"\nexpose_on_main_listener = false\n"
                                "[[rules]]\nname = \"items\"\npath = \"/items/{id}\"\nttl = \"60s\"\ntags = [\"item:{id}\"]\n"
                                "[[rules]]\nname = \"live\"\npath = \"/live/{id}\"\ncache = false\n";
-    serve_ = std::make_unique<StrataProcess>(
-        std::vector<std::string>{"serve", "--config", write_file("dashboard.toml", config)});
-    std::smatch match;
-    const auto listening = serve_->line();
-    ASSERT_TRUE(std::regex_search(listening, match, std::regex("listening on http://127.0.0.1:(\\d+)"))) << listening;
-    port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
-    const auto admin = serve_->line();
-    ASSERT_TRUE(std::regex_search(admin, match, std::regex("admin API on http://127.0.0.1:(\\d+)(/\\S+)"))) << admin;
-    admin_port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
-    page_ = "http://127.0.0.1:" + match[1].str() + match[2].str() + "/dashboard";
+    serve_ = start_serve("dashboard.toml", config);
+    port_ = serve_.port;
+    admin_port_ = serve_.admin_port;
+    ASSERT_FALSE(serve_.admin_url.empty());
+    page_ = serve_.admin_url + "/dashboard";
   }
   boost::json::object stats() const {
     const auto answer = http_get(admin_port_, "/api/cache/stats", {{"Authorization", std::string("Bearer ") + kToken}});
@@ -87,7 +82,7 @@ protected:
     answer.body = "{\"at\":\"" + request.target + "\"}";
     return answer;
   }};
-  std::unique_ptr<StrataProcess> serve_;
+  ServeProcess serve_;
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;
   std::string page_;

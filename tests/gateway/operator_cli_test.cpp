@@ -45,15 +45,11 @@ protected:
                                "trusted_proxies = [\"127.0.0.0/8\"]\n"
                                "[[rules]]\npath = \"/items/{id}\"\nttl = \"60s\"\ntags = [\"item:{id}\"]\n"
                                "[[rules]]\npath = \"/me/{section}\"\nttl = \"60s\"\nper_user = true\n";
-    serve_ = std::make_unique<StrataProcess>(
-        std::vector<std::string>{"serve", "--config", write_file("operator.toml", config)});
-    std::smatch match;
-    const auto listening = serve_->line();
-    ASSERT_TRUE(std::regex_search(listening, match, std::regex("listening on http://127.0.0.1:(\\d+)"))) << listening;
-    port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
-    const auto admin = serve_->line();
-    ASSERT_TRUE(std::regex_search(admin, match, std::regex("admin API on (http://127.0.0.1:\\d+)"))) << admin;
-    admin_url_ = match[1];
+    serve_ = start_serve("operator.toml", config);
+    port_ = serve_.port;
+    admin_url_ = serve_.admin_url;
+    ASSERT_NE(port_, 0);
+    ASSERT_FALSE(admin_url_.empty());
     token_file_ = write_file("operator.token", std::string(kToken) + "\n");
   }
 
@@ -71,7 +67,7 @@ protected:
     answer.body = "body of " + request.target;
     return answer;
   }};
-  std::unique_ptr<StrataProcess> serve_;
+  ServeProcess serve_;
   std::uint16_t port_ = 0;
   std::string admin_url_;
   std::string token_file_;

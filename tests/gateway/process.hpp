@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <regex>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <stdexcept>
@@ -84,6 +86,50 @@ inline std::string write_file(const std::string& name, const std::string& text) 
   const std::string path = ::testing::TempDir() + "strata-" + std::to_string(getpid()) + "-" + name;
   std::ofstream(path) << text;
   return path;
+}
+
+// `strata serve` with a configuration whose listeners take free ports (127.0.0.1:0, and an
+// admin.listen), as the ports it printed.
+struct ServeProcess {
+  std::unique_ptr<StrataProcess> process;
+  std::uint16_t port = 0;
+  std::uint16_t admin_port = 0;
+  std::string admin_url;  // http://127.0.0.1:PORT/api/cache
+
+  // Reads output until a line matches `pattern`; a failure listing the lines read if none does.
+  std::string await_line(const std::string& pattern) {
+    const std::regex wanted(pattern);
+    std::string seen;
+    for (std::string line = process->line(); !line.empty(); line = process->line()) {
+      if (std::regex_search(line, wanted)) return line;
+      seen += line;
+    }
+    ADD_FAILURE() << "no line matching " << pattern << " in:\n" << seen;
+    return {};
+  }
+  // SIGTERM: the gateway drains and exits 0.
+  void stop() {
+    process->signal(SIGTERM);
+    const auto rest = process->rest();
+    EXPECT_EQ(process->wait(), 0) << rest;
+  }
+};
+
+inline ServeProcess start_serve(const std::string& config_name, const std::string& config) {
+  ServeProcess serve;
+  serve.process = std::make_unique<StrataProcess>(
+      std::vector<std::string>{"serve", "--config", write_file(config_name, config)});
+  std::smatch match;
+  const auto listening = serve.await_line("listening on");
+  EXPECT_TRUE(std::regex_search(listening, match, std::regex("http://127.0.0.1:(\\d+)"))) << listening;
+  if (!match.empty()) serve.port = static_cast<std::uint16_t>(std::stoi(match[1]));
+  const auto admin = serve.await_line("admin API on");
+  EXPECT_TRUE(std::regex_search(admin, match, std::regex("(http://127.0.0.1:(\\d+)\\S*)"))) << admin;
+  if (!match.empty()) {
+    serve.admin_url = match[1];
+    serve.admin_port = static_cast<std::uint16_t>(std::stoi(match[2]));
+  }
+  return serve;
 }
 
 }  // namespace strata::testing

@@ -24,45 +24,6 @@ using ::testing::Not;
 
 constexpr const char* kTokenDigest = "b3ea6615efb49343ebcb77e573931aab5997f15af63096502ab27b8e2f8a15cf";
 
-// A gateway process and its ports; lines of its output are read on demand.
-struct Serve {
-  std::unique_ptr<StrataProcess> process;
-  std::uint16_t port = 0;
-  std::uint16_t admin_port = 0;
-
-  // Reads output until a line matches `pattern` (or the process ends: then the lines read).
-  std::string await_line(const std::string& pattern) {
-    const std::regex wanted(pattern);
-    std::string seen;
-    for (std::string line = process->line(); !line.empty(); line = process->line()) {
-      if (std::regex_search(line, wanted)) return line;
-      seen += line;
-    }
-    ADD_FAILURE() << "no line matching " << pattern << " in:\n" << seen;
-    return {};
-  }
-  // SIGTERM: drains, writes the hot set, exits 0.
-  void stop() {
-    process->signal(SIGTERM);
-    const auto rest = process->rest();
-    EXPECT_EQ(process->wait(), 0) << rest;
-  }
-};
-
-Serve start_serve(const std::string& config_name, const std::string& config) {
-  Serve serve;
-  serve.process = std::make_unique<StrataProcess>(
-      std::vector<std::string>{"serve", "--config", write_file(config_name, config)});
-  std::smatch match;
-  const auto listening = serve.await_line("listening on");
-  EXPECT_TRUE(std::regex_search(listening, match, std::regex("http://127.0.0.1:(\\d+)"))) << listening;
-  serve.port = static_cast<std::uint16_t>(std::stoi(match[1]));
-  const auto admin = serve.await_line("admin API on");
-  EXPECT_TRUE(std::regex_search(admin, match, std::regex("http://127.0.0.1:(\\d+)"))) << admin;
-  serve.admin_port = static_cast<std::uint16_t>(std::stoi(match[1]));
-  return serve;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream text;
