@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
   // The operator commands: one gateway, one token, the same options for each.
   strata::cli::GatewayOptions gateway;
-  auto gateway_options = [&gateway](CLI::App* command) {
+  auto gateway_options = [&gateway](CLI::App* command, bool with_timeout = true) {
     command->add_option("--gateway", gateway.gateway, "The gateway's admin listener, http://host:port[/admin-base]")
         ->envname("STRATA_GATEWAY")
         ->capture_default_str();
@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     command->add_option("--token", gateway.token,
                         "The admin token itself (visible to ps: prefer --token-file or STRATA_ADMIN_TOKEN)");
+    if (!with_timeout) return;  // the command has a --timeout of its own
     command->add_option("--timeout", gateway.timeout_seconds, "Seconds to wait for the gateway")
         ->check(CLI::Range(0.1, 600.0))
         ->capture_default_str();
@@ -127,6 +128,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   warm_command->add_option("--file", warm.file, "Targets, one a line: /path?query [| Name: value]...");
   warm_command->add_option("--sitemap", warm.sitemap, "A sitemap.xml whose <loc> URLs' paths are warmed");
+  warm_command->add_flag("--hot-set", warm.hot_set,
+                         "The gateway's own hot set, read from its admin API (--gateway and the admin token)");
+  gateway_options(warm_command, false);
   warm_command->add_option("--header", warm.headers, "A header sent with every target, \"Name: value\"");
   warm_command->add_option("--concurrency", warm.concurrency, "Requests at once")->capture_default_str();
   warm_command->add_option("--rate", warm.rate, "Requests per second at most (0: no limit)")->capture_default_str();
@@ -146,7 +150,7 @@ int main(int argc, char** argv) {
   if (invalidate_command->parsed()) return strata::cli::run_invalidate(gateway, invalidate, std::cout, std::cerr);
   if (clear_command->parsed()) return strata::cli::run_clear(gateway, clear_confirmed, std::cout, std::cerr);
   if (inspect_command->parsed()) return strata::cli::run_inspect(gateway, inspect, std::cout, std::cerr);
-  if (warm_command->parsed()) return strata::cli::run_warm(warm, std::cout, std::cerr, terminal);
+  if (warm_command->parsed()) return strata::cli::run_warm(warm, gateway, std::cout, std::cerr, terminal);
 
   if (serve_command->parsed()) {
     if (listen_option->count() > 0) serve.listen = listen;

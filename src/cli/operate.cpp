@@ -17,14 +17,14 @@ namespace strata::cli {
 
 namespace json = boost::json;
 
-namespace {
-
-AdminClient connect(const GatewayOptions& options) {
+AdminClient connect_admin(const GatewayOptions& options) {
   auto target = parse_gateway_url(options.gateway);
   auto token = resolve_token(options.token, options.token_file);
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
   return AdminClient(std::move(target), std::move(token), timeout);
 }
+
+namespace {
 
 double number(const json::value* value) {
   if (value == nullptr) return 0.0;
@@ -158,7 +158,7 @@ int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::o
     if (options.watch_seconds < 0.0 || (options.watch_seconds > 0.0 && options.watch_seconds < 0.1)) {
       throw CommandError(exit_usage, "--watch: give a refresh interval of at least 0.1 seconds");
     }
-    const auto client = connect(gateway);
+    const auto client = connect_admin(gateway);
     for (unsigned refresh = 1;; ++refresh) {
       const auto body = client.get("/stats");
       if (options.json) {
@@ -200,7 +200,7 @@ int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& optio
                          "nothing to invalidate: give --key, --path, --tag, --namespace, --user or --pattern");
     }
     if (options.dry_run) body["dry_run"] = true;
-    const auto client = connect(gateway);
+    const auto client = connect_admin(gateway);
     const auto answer = client.post("/invalidate", body);
     const auto& result = answer.is_object() ? answer.as_object() : json::object{};
     const auto affected = field(result, "affected");
@@ -240,7 +240,7 @@ int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, 
                          "clear drops every entry under the gateway's prefix, in Redis and in every gateway's L1: "
                          "add --yes to do it");
     }
-    const auto client = connect(gateway);
+    const auto client = connect_admin(gateway);
     const auto answer = client.post("/clear", json::object{});
     const auto& result = answer.is_object() ? answer.as_object() : json::object{};
     const double removed = field(result, "affected");
@@ -335,7 +335,7 @@ int run_inspect(const GatewayOptions& gateway, const InspectOptions& options, st
       headers[header->first] = header->second;
     }
     if (!headers.empty()) body["headers"] = std::move(headers);
-    const auto client = connect(gateway);
+    const auto client = connect_admin(gateway);
     const auto answer = client.post("/inspect", body);
     if (options.json) {
       out << json::serialize(answer) << '\n';

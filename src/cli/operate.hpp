@@ -16,6 +16,10 @@ struct GatewayOptions {
   double timeout_seconds = 10.0;
 };
 
+class AdminClient;
+// A client of the admin API `options` name (URL, token); throws CommandError when they are wrong.
+AdminClient connect_admin(const GatewayOptions& options);
+
 struct StatsOptions {
   bool json = false;
   double watch_seconds = 0.0;  // 0: once

@@ -3,6 +3,9 @@
 #include "cli/admin_client.hpp"
 #include "cli/http_connection.hpp"
 
+#include "gateway/hot_set.hpp"
+
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
@@ -19,6 +22,7 @@
 namespace strata::cli {
 
 namespace http = boost::beast::http;
+namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -119,10 +123,26 @@ std::vector<WarmTarget> read_sitemap(std::istream& in, const std::string& source
   return targets;
 }
 
-int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, bool terminal) {
+// The gateway's hot set, hottest first, from its admin API.
+std::vector<WarmTarget> read_hot_set(const GatewayOptions& admin) {
+  const auto client = connect_admin(admin);
+  const auto answer = client.get("/hot-set");
+  std::string error;
+  auto parsed = gateway::parse_hot_set(json::serialize(answer), &error);
+  if (!parsed) throw CommandError(exit_failed, fmt::format("the gateway's hot set: {}", error));
+  std::vector<WarmTarget> targets;
+  for (auto& entry : *parsed) targets.push_back({std::move(entry.target), std::move(entry.headers)});
+  if (targets.empty()) throw CommandError(exit_failed, "the gateway's hot set is empty: it has not served cacheable requests yet");
+  return targets;
+}
+
+int run_warm(const WarmOptions& options, const GatewayOptions& admin, std::ostream& out, std::ostream& err,
+             bool terminal) {
   return reporting_errors(err, [&]() -> int {
-    if (options.file.empty() == options.sitemap.empty()) {
-      throw CommandError(exit_usage, "give the targets to warm: --file LIST or --sitemap FILE (one of them)");
+    const int sources = (options.file.empty() ? 0 : 1) + (options.sitemap.empty() ? 0 : 1) + (options.hot_set ? 1 : 0);
+    if (sources != 1) {
+      throw CommandError(exit_usage,
+                         "give the targets to warm: --file LIST, --sitemap FILE or --hot-set (one of them)");
     }
     if (options.concurrency == 0 || options.concurrency > 256) {
       throw CommandError(exit_usage, "--concurrency: from 1 to 256");
@@ -135,10 +155,15 @@ int run_warm(const WarmOptions& options, std::ostream& out, std::ostream& err, b
       if (!header) throw CommandError(exit_usage, fmt::format("--header \"{}\": write Name: value", text));
       common.push_back(std::move(*header));
     }
-    const std::string source = options.file.empty() ? options.sitemap : options.file;
-    std::ifstream file(source);
-    if (!file) throw CommandError(exit_usage, fmt::format("{}: cannot be read", source));
-    const auto targets = options.file.empty() ? read_sitemap(file, source) : read_warm_list(file, source);
+    std::vector<WarmTarget> targets;
+    if (options.hot_set) {
+      targets = read_hot_set(admin);
+    } else {
+      const std::string source = options.file.empty() ? options.sitemap : options.file;
+      std::ifstream file(source);
+      if (!file) throw CommandError(exit_usage, fmt::format("{}: cannot be read", source));
+      targets = options.file.empty() ? read_sitemap(file, source) : read_warm_list(file, source);
+    }
     const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
 
     Tally tally;

@@ -606,6 +606,14 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     if (!ok) result["error"] = failure;
     co_return json_reply(200, result);
   }
+  if (relative == "/hot-set") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    Reply reply = json_reply(200, json::value(nullptr));
+    reply.owned_body = hot_set_json(hot_set_.hottest(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::system_clock::now().time_since_epoch())
+                                                            .count());
+    co_return reply;
+  }
   if (relative == "/inspect") {
     if (method != http::verb::post) co_return method_not_allowed("POST");
     json::object body;

@@ -43,6 +43,7 @@ protected:
                                "\"\nlisten = \"127.0.0.1:0\"\nexpose_on_main_listener = false\n"
                                "[identity]\nsource = \"header\"\nheader = \"X-User\"\n"
                                "trusted_proxies = [\"127.0.0.0/8\"]\n"
+                               "[warming]\nhot_set_sample = 1\n"
                                "[[rules]]\npath = \"/items/{id}\"\nttl = \"60s\"\ntags = [\"item:{id}\"]\n"
                                "[[rules]]\npath = \"/me/{section}\"\nttl = \"60s\"\nper_user = true\n";
     serve_ = start_serve("operator.toml", config);
@@ -193,6 +194,30 @@ TEST_F(OperatorCommands, WarmFetchesEachTargetOnceAndTheyAreHitsAfterwards) {
   EXPECT_THAT(strata(from_sitemap).output, HasSubstr("2 warmed"));
   EXPECT_THAT(strata(from_sitemap).output, HasSubstr("0 warmed, 2 already fresh"));
   EXPECT_EQ(origin_.count("/items/9?page=2&sort=asc"), 1U);
+}
+
+TEST_F(OperatorCommands, WarmFromTheGatewaysHotSetRefillsWhatItServed) {
+  for (int round = 0; round < 2; ++round) {
+    for (const char* target : {"/items/1", "/items/2", "/items/3"}) cache_status(target);
+  }
+  cache_status("/me/profile", {{"X-User", "carol"}});  // per-user: not in the hot set
+  ASSERT_EQ(strata(with_gateway({"clear", "--yes"})).code, 0);
+  const auto before = origin_.total();
+  auto arguments = with_gateway({"warm", "--hot-set", "--url", "http://127.0.0.1:" + std::to_string(port_)});
+  const auto warmed = strata(arguments);
+  EXPECT_EQ(warmed.code, 0) << warmed.output;
+  EXPECT_THAT(warmed.output, HasSubstr("3 targets"));
+  EXPECT_THAT(warmed.output, HasSubstr("3 warmed, 0 already fresh"));
+  EXPECT_EQ(origin_.total(), before + 3);
+  for (const char* target : {"/items/1", "/items/2", "/items/3"}) EXPECT_EQ(cache_status(target), "HIT") << target;
+  EXPECT_EQ(cache_status("/me/profile", {{"X-User", "carol"}}), "MISS");
+
+  const auto unauthorised = strata({"warm", "--hot-set", "--url", "http://127.0.0.1:" + std::to_string(port_),
+                                    "--gateway", admin_url_, "--token", "guess"});
+  EXPECT_EQ(unauthorised.code, 5) << unauthorised.output;
+  const auto two_sources = strata({"warm", "--hot-set", "--file", "/dev/null"});
+  EXPECT_EQ(two_sources.code, 2);
+  EXPECT_THAT(two_sources.output, HasSubstr("--file LIST, --sitemap FILE or --hot-set (one of them)"));
 }
 
 TEST_F(OperatorCommands, WarmHoldsItsRateLimit) {
