@@ -109,7 +109,9 @@ asio::awaitable<void> start_gateway(gateway::Gateway& gateway, bool rewarm) {
   }
   if (rewarm) {
     const auto report = co_await gateway.rewarm();
-    if (report.total == 0) spdlog::info("strata serve: nothing to re-warm: hot set kept in {}", report.source);
+    if (report.total == 0 && !report.source.empty()) {
+      spdlog::info("strata serve: nothing to re-warm: hot set kept in {}", report.source);
+    }
   }
 }
 

@@ -95,7 +95,7 @@ struct RewarmProgress {
 struct RewarmReport {
   std::uint64_t total = 0, from_redis = 0, from_origin = 0, already = 0, skipped = 0, failed = 0;
   double seconds = 0.0;
-  std::string source;  // where the hot set came from ("file /var/lib/...", "Redis"), or why none
+  std::string source;  // where the hot set is kept ("file /var/lib/...", "Redis"); empty: nowhere
 };
 
 class Gateway {

@@ -169,10 +169,7 @@ asio::awaitable<RewarmReport> Gateway::Impl::rewarm() {
   report.source = !warming.hot_set_file.empty() ? "file " + warming.hot_set_file
                   : cache_->redis_enabled()     ? std::string("Redis")
                                                 : std::string();
-  if (report.source.empty()) {
-    report.source = "nowhere: set warming.hot_set_file or configure Redis";
-    co_return report;
-  }
+  if (report.source.empty()) co_return report;  // kept nowhere: nothing to say either
   auto loaded = co_await load_hot_set();
   if (!loaded || loaded->empty()) {
     report.source += " (no hot set saved yet)";

@@ -62,6 +62,18 @@ public:
     if (fgets(buffer, sizeof buffer, output_) == nullptr) return {};
     return buffer;
   }
+  // Reads lines until one matches `pattern` (a regex), skipping the others (log lines of other
+  // concerns); a test failure listing what was read when the output ends first.
+  std::string await_line(const std::string& pattern) {
+    const std::regex wanted(pattern);
+    std::string seen;
+    for (std::string next = line(); !next.empty(); next = line()) {
+      if (std::regex_search(next, wanted)) return next;
+      seen += next;
+    }
+    ADD_FAILURE() << "no line matching " << pattern << " in:\n" << seen;
+    return {};
+  }
   std::string rest() {
     std::string all;
     for (std::string next = line(); !next.empty(); next = line()) all += next;
@@ -96,17 +108,7 @@ struct ServeProcess {
   std::uint16_t admin_port = 0;
   std::string admin_url;  // http://127.0.0.1:PORT/api/cache
 
-  // Reads output until a line matches `pattern`; a failure listing the lines read if none does.
-  std::string await_line(const std::string& pattern) {
-    const std::regex wanted(pattern);
-    std::string seen;
-    for (std::string line = process->line(); !line.empty(); line = process->line()) {
-      if (std::regex_search(line, wanted)) return line;
-      seen += line;
-    }
-    ADD_FAILURE() << "no line matching " << pattern << " in:\n" << seen;
-    return {};
-  }
+  std::string await_line(const std::string& pattern) { return process->await_line(pattern); }
   // SIGTERM: the gateway drains and exits 0.
   void stop() {
     process->signal(SIGTERM);

@@ -57,13 +57,13 @@ TEST(ServeCommand, ServesReloadsOnSighupAndDrainsOnSigterm) {
   // Reload: the rule now passes requests through; the running listener is untouched.
   write_file("serve.toml", base + "[[rules]]\npath = \"/items/{id}\"\ncache = false\n");
   serve.signal(SIGHUP);
-  EXPECT_THAT(serve.line(), HasSubstr("configuration reloaded"));
+  EXPECT_THAT(serve.await_line("configuration reloaded|reload refused"), HasSubstr("configuration reloaded"));
   EXPECT_EQ(http_get(port, "/items/1").header("x-cache"), "BYPASS");
 
   // A broken file on SIGHUP is refused and the running configuration stays.
   write_file("serve.toml", base + "[[rules]]\npath = \"/items/{id\"\n");
   serve.signal(SIGHUP);
-  EXPECT_THAT(serve.line(), HasSubstr("reload refused"));
+  EXPECT_THAT(serve.await_line("configuration reloaded|reload refused"), HasSubstr("reload refused"));
   EXPECT_EQ(http_get(port, "/items/2").status, 200U);
 
   serve.signal(SIGTERM);
