@@ -111,6 +111,12 @@ int main(int argc, char** argv) {
   gateway_options(clear_command);
   clear_command->add_flag("--yes", clear_confirmed, "Confirm: without it nothing is removed");
 
+  bool audit_json = false;
+  CLI::App* audit_command = app.add_subcommand(
+      "audit", "Show how often each rule served what the origin had changed, and the TTL that keeps it rare");
+  gateway_options(audit_command);
+  audit_command->add_flag("--json", audit_json, "Print the admin API's JSON as it is");
+
   strata::cli::InspectOptions inspect;
   CLI::App* inspect_command = app.add_subcommand(
       "inspect", "Show what a running gateway holds for a request: key, variants, age, freshness, tags, tiers");
@@ -149,6 +155,7 @@ int main(int argc, char** argv) {
   if (stats_command->parsed()) return strata::cli::run_stats(gateway, stats, std::cout, std::cerr, terminal);
   if (invalidate_command->parsed()) return strata::cli::run_invalidate(gateway, invalidate, std::cout, std::cerr);
   if (clear_command->parsed()) return strata::cli::run_clear(gateway, clear_confirmed, std::cout, std::cerr);
+  if (audit_command->parsed()) return strata::cli::run_audit(gateway, audit_json, std::cout, std::cerr);
   if (inspect_command->parsed()) return strata::cli::run_inspect(gateway, inspect, std::cout, std::cerr);
   if (warm_command->parsed()) return strata::cli::run_warm(warm, gateway, std::cout, std::cerr, terminal);
 

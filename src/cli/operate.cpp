@@ -355,4 +355,49 @@ int run_inspect(const GatewayOptions& gateway, const InspectOptions& options, st
   });
 }
 
+int run_audit(const GatewayOptions& gateway, bool json_output, std::ostream& out, std::ostream& err) {
+  return reporting_errors(err, [&]() -> int {
+    const auto client = connect_admin(gateway);
+    const auto answer = client.get("/audit");
+    if (json_output) {
+      out << json::serialize(answer) << '\n';
+      return exit_ok;
+    }
+    const auto& result = answer.is_object() ? answer.as_object() : json::object{};
+    out << fmt::format("strata audit: {}  (suggested TTLs keep the stale ratio under {:.1f}% at 95% confidence)\n\n",
+                       client.target().url, field(result, "stale_target"));
+    out << fmt::format("  {:<20}{:>9}{:>10}{:>9}{:>8}{:>13}  {}\n", "rule", "sampled", "audited", "stale", "errors",
+                       "stale ratio", "suggested TTL");
+    const auto* rules = result.if_contains("rules");
+    for (const auto& value : rules != nullptr && rules->is_array() ? rules->as_array() : json::array{}) {
+      if (!value.is_object()) continue;
+      const auto& rule = value.as_object();
+      const auto& audit = section(rule, "audit");
+      const auto& suggestion = section(audit, "suggestion");
+      const double fraction = field(rule, "fraction");
+      const double audited = field(audit, "audited");
+      std::string advice;
+      if (audited == 0) {
+        advice = fraction > 0 ? "- (no audited hits yet)"
+                 : text_of(rule, "name") == "(unmatched)" ? "- (audit off: set audit.unmatched)"
+                                                          : "- (audit off: set the rule's audit fraction)";
+      } else if (const auto* ttl = suggestion.if_contains("ttl_seconds"); ttl != nullptr && !ttl->is_null()) {
+        advice = fmt::format("{}  ({:.1f}% stale, at most {:.1f}% with 95% confidence, {} samples)",
+                             seconds(number(ttl)), field(suggestion, "stale_rate"), field(suggestion, "stale_rate_upper_95"),
+                             grouped(field(suggestion, "samples")));
+      } else {
+        advice = "none";
+      }
+      if (const auto note = text_of(suggestion, "note"); !note.empty() && audited != 0) advice += ": " + note;
+      out << fmt::format("  {:<20}{:>9}{:>10}{:>9}{:>8}{:>13}  {}\n", text_of(rule, "name"),
+                         fraction > 0 ? fmt::format("{:g}%", fraction * 100) : std::string("off"), grouped(audited),
+                         grouped(field(audit, "stale")), grouped(field(audit, "errors")),
+                         audited > 0 ? fmt::format("{:.1f}%", field(audit, "stale_rate")) : std::string("-"), advice);
+    }
+    out << fmt::format("\n  missed invalidations {}   audits skipped by audit.rate / audit.concurrency {}\n",
+                       grouped(field(result, "missed_invalidations")), grouped(field(result, "skipped_by_limits")));
+    return exit_ok;
+  });
+}
+
 }  // namespace strata::cli

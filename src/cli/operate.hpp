@@ -42,6 +42,8 @@ int run_stats(const GatewayOptions& gateway, const StatsOptions& options, std::o
 int run_invalidate(const GatewayOptions& gateway, const InvalidateOptions& options, std::ostream& out,
                    std::ostream& err);
 int run_clear(const GatewayOptions& gateway, bool confirmed, std::ostream& out, std::ostream& err);
+// The staleness audit per rule: sample, stale ratio, the TTL it suggests.
+int run_audit(const GatewayOptions& gateway, bool json, std::ostream& out, std::ostream& err);
 int run_inspect(const GatewayOptions& gateway, const InspectOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace strata::cli

@@ -97,6 +97,34 @@ std::string format_access_line(const AccessRecord& record, AccessLogFormat forma
   return line;
 }
 
+std::string format_audit_line(const AuditEvent& event, AccessLogFormat format) {
+  const auto since_epoch = event.time.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  const std::time_t whole = seconds.count();
+  std::tm utc{};
+  gmtime_r(&whole, &utc);
+  std::string line;
+  if (format == AccessLogFormat::json) {
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    line += fmt::format(R"({{"time":"{}.{:03d}Z","audit":"{}","rule":")", stamp, millis, audit_result_name(event.result));
+    append_escaped(line, event.rule);
+    line += R"(","path":")";
+    append_escaped(line, path_of(event.target));
+    line += fmt::format(R"(","age_s":{}}})", event.age_seconds);
+    return line;
+  }
+  char stamp[40];
+  std::strftime(stamp, sizeof stamp, "%d/%b/%Y:%H:%M:%S +0000", &utc);
+  line += fmt::format("- - - [{}] \"AUDIT ", stamp);
+  append_escaped(line, path_of(event.target));
+  line += fmt::format("\" audit={} rule=\"", audit_result_name(event.result));
+  append_escaped(line, event.rule);
+  line += fmt::format("\" age_s={}", event.age_seconds);
+  return line;
+}
+
 AccessLog::AccessLog(const AccessLogConfig& config) : config_(config) {
   spdlog::sink_ptr sink;
   if (config.path == "-") {
@@ -134,6 +162,7 @@ bool AccessLog::sampled() {
 }
 
 void AccessLog::write(const AccessRecord& record) { logger_->info(format_access_line(record, config_.format)); }
+void AccessLog::write_audit(const AuditEvent& event) { logger_->info(format_audit_line(event, config_.format)); }
 
 std::uint64_t AccessLog::dropped() const {
   return std::static_pointer_cast<spdlog::details::thread_pool>(pool_)->overrun_counter();

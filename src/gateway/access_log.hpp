@@ -6,6 +6,7 @@
 // rather than slowing requests down. A line names the path without its query (queries carry
 // tokens) and never a header value: no credential and no user id reaches the log.
 
+#include "gateway/audit.hpp"
 #include "gateway/config.hpp"
 
 #include <atomic>
@@ -38,6 +39,9 @@ struct AccessRecord {
 // One line, without its newline. Every field that came from the request is escaped, so that a
 // crafted path cannot forge a second line or break the JSON.
 std::string format_access_line(const AccessRecord& record, AccessLogFormat format);
+// An audit line: the rule, the path, the served entry's age and the result ("stale" when the
+// origin now answers differently); never the content.
+std::string format_audit_line(const AuditEvent& event, AccessLogFormat format);
 
 class AccessLog {
 public:
@@ -50,6 +54,7 @@ public:
   // Whether the next request is logged (every one, or `sample` of them).
   [[nodiscard]] bool sampled();
   void write(const AccessRecord& record);
+  void write_audit(const AuditEvent& event);  // every one: audits are already sampled
   // Lines dropped because the writer fell behind.
   [[nodiscard]] std::uint64_t dropped() const;
 

@@ -105,7 +105,37 @@ json::object latency_summary(const LatencyHistogram& histogram) {
   return out;
 }
 
-json::array rules_json(const std::vector<RuleSnapshot>& rules) {
+json::object audit_json(const RuleSnapshot& rule, double target) {
+  json::object out;
+  out["audited"] = rule.audited;
+  out["identical"] = rule.identical;
+  out["stale"] = rule.differing;
+  out["errors"] = rule.audit_errors;
+  const auto compared = rule.identical + rule.differing;
+  out["stale_rate"] = compared == 0 ? 0.0 : percent(static_cast<double>(rule.differing) / static_cast<double>(compared));
+  json::array ages;
+  for (std::size_t i = 0; i < kAuditAgeBounds.size(); ++i) {
+    if (rule.ages.audited[i] == 0) continue;
+    json::object bucket;
+    bucket["age_le_seconds"] = i + 1 == kAuditAgeBounds.size() ? json::value(nullptr) : json::value(kAuditAgeBounds[i]);
+    bucket["audited"] = rule.ages.audited[i];
+    bucket["stale"] = rule.ages.differing[i];
+    ages.push_back(std::move(bucket));
+  }
+  out["by_age"] = std::move(ages);
+  const auto advice = advise_ttl(rule.ages, target);
+  json::object suggestion;
+  suggestion["ttl_seconds"] = advice.ttl_seconds ? json::value(*advice.ttl_seconds) : json::value(nullptr);
+  suggestion["target_stale_rate"] = percent(target);
+  suggestion["samples"] = advice.samples;
+  suggestion["stale_rate"] = percent(advice.stale_ratio);
+  suggestion["stale_rate_upper_95"] = percent(advice.stale_upper_bound);
+  if (!advice.reason.empty()) suggestion["note"] = advice.reason;
+  out["suggestion"] = std::move(suggestion);
+  return out;
+}
+
+json::array rules_json(const std::vector<RuleSnapshot>& rules, double audit_target) {
   json::array out;
   for (const auto& rule : rules) {
     json::object item;
@@ -121,6 +151,7 @@ json::array rules_json(const std::vector<RuleSnapshot>& rules) {
     for (const auto& [reason, count] : rule.not_stored) reasons[reason] = count;
     item["not_stored"] = std::move(reasons);
     item["latency"] = latency_summary(rule.latency);
+    if (rule.audited != 0) item["audit"] = audit_json(rule, audit_target);
     out.push_back(std::move(item));
   }
   return out;
@@ -151,6 +182,16 @@ void rules_prometheus(std::string& text, const std::vector<RuleSnapshot>& rules)
     for (const auto& [reason, count] : rule.not_stored) {
       text += fmt::format("strata_gateway_rule_not_stored_total{{rule=\"{}\",reason=\"{}\"}} {}\n",
                           label_value(rule.name), reason, count);
+    }
+  }
+  text += "# HELP strata_gateway_rule_audits_total Audited hits each rule served, by what the origin said\n"
+          "# TYPE strata_gateway_rule_audits_total counter\n";
+  for (const auto& rule : rules) {
+    if (rule.audited == 0) continue;
+    for (const auto& [result, count] : {std::pair{"identical", rule.identical}, std::pair{"stale", rule.differing},
+                                        std::pair{"error", rule.audit_errors}}) {
+      text += fmt::format("strata_gateway_rule_audits_total{{rule=\"{}\",result=\"{}\"}} {}\n",
+                          label_value(rule.name), result, count);
     }
   }
   text += "# HELP strata_gateway_rule_response_seconds Time until each rule's responses were ready to send\n"
@@ -221,8 +262,13 @@ json::object Gateway::Impl::stats_body() const {
   body["cache_enabled"] = true;
   body["statistics"] = std::move(statistics);
   body["gateway"] = std::move(gateway);
-  body["rules"] = rules_json(rule_stats_.snapshot());
+  const auto& audit = runtime()->config.audit;
+  body["rules"] = rules_json(rule_stats_.snapshot(), audit.stale_target);
   json::object warming;
+  json::object audits;
+  audits["missed_invalidations"] = missed_invalidations_.load();
+  audits["skipped_by_limits"] = audit_gate_.skipped();
+  body["audit"] = std::move(audits);
   warming["hot_set_tracked"] = hot_set_.tracked();
   warming["hot_set_saves"] = hot_set_saves_.load();
   warming["rewarm_running"] = rewarm_.running.load();
@@ -382,6 +428,12 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
                         "# TYPE strata_gateway_hot_set_tracked gauge\nstrata_gateway_hot_set_tracked {}\n",
                         hot_set_.tracked());
     counter("hot_set_saves_total", "Hot-set writes", hot_set_saves_);
+    counter("missed_invalidations_total", "Audited hits the origin had changed: writes no invalidation reached",
+            missed_invalidations_);
+    text += fmt::format("# HELP strata_gateway_audits_skipped_total Sampled hits not audited: audit.rate or "
+                        "audit.concurrency reached\n# TYPE strata_gateway_audits_skipped_total counter\n"
+                        "strata_gateway_audits_skipped_total {}\n",
+                        audit_gate_.skipped());
     counter("hot_set_save_failures_total", "Hot-set writes that failed", hot_set_save_failures_);
     Reply reply;
     reply.status = 200;
@@ -605,6 +657,30 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     result["affected"] = affected;
     if (!ok) result["error"] = failure;
     co_return json_reply(200, result);
+  }
+  if (relative == "/audit") {
+    if (method != http::verb::get) co_return method_not_allowed("GET");
+    json::object body;
+    json::array rules;
+    const double target = config.audit.stale_target;
+    for (const auto& rule : rule_stats_.snapshot()) {
+      json::object item;
+      item["name"] = rule.name;
+      json::value fraction = 0.0;
+      if (rule.name == RuleStats::kUnmatched) fraction = config.audit.unmatched;
+      for (const auto& configured : config.rules) {
+        if (configured.name == rule.name) fraction = configured.audit;
+      }
+      item["fraction"] = fraction;
+      item["hits"] = rule.hits + rule.stale;
+      item["audit"] = audit_json(rule, target);
+      rules.push_back(std::move(item));
+    }
+    body["rules"] = std::move(rules);
+    body["missed_invalidations"] = missed_invalidations_.load();
+    body["skipped_by_limits"] = audit_gate_.skipped();
+    body["stale_target"] = percent(target);
+    co_return json_reply(200, body);
   }
   if (relative == "/hot-set") {
     if (method != http::verb::get) co_return method_not_allowed("GET");

@@ -241,6 +241,7 @@ Rule read_rule(const toml::table& table, std::size_t index, const std::string& s
   reader.read_duration("negative_ttl", rule.negative_ttl);
   reader.read("invalidate_namespaces", rule.invalidate_namespaces);
   reader.read("invalidate_tags", rule.invalidate_tags);
+  reader.read_fraction("audit", rule.audit);
   reader.reject_unknown();
 
   std::string problem;
@@ -500,6 +501,18 @@ GatewayConfig parse_config(std::string_view toml_text, std::string source) {
     reader.read("integrity_secret", cache.integrity_secret);
     reader.read_duration("redis_deadline", cache.redis_deadline, Millis(1));
     reader.reject_unknown();
+  }
+  if (const auto* table = top.sub_table("audit")) {
+    TableReader reader(*table, "audit", config.source);
+    auto& audit = config.audit;
+    reader.read_fraction("unmatched", audit.unmatched);
+    reader.read_positive("rate", audit.rate);
+    reader.read_size("concurrency", audit.concurrency, 1, 1024);
+    reader.read_fraction("stale_target", audit.stale_target);
+    reader.reject_unknown();
+    if (audit.stale_target <= 0.0 || audit.stale_target >= 1.0) {
+      reader.fail(reader.get("stale_target"), "stale_target", "must be above 0 and below 1, e.g. 0.01 for 1%");
+    }
   }
   if (const auto* table = top.sub_table("warming")) {
     TableReader reader(*table, "warming", config.source);

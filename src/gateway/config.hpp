@@ -116,6 +116,9 @@ struct Rule {
   // For mutations (methods other than GET/HEAD): what a successful (2xx) response invalidates.
   std::vector<std::string> invalidate_namespaces;
   std::vector<std::string> invalidate_tags;  // templates
+  // The fraction of this rule's hits re-fetched from the origin in the background to measure
+  // how often a hit differs from what the origin would answer (see AuditConfig); 0: never.
+  double audit = 0.0;
 };
 
 // The gateway owns content negotiation: it stores one representation per entry (gzip whenever
@@ -202,6 +205,16 @@ struct CacheConfig {
   Millis redis_deadline{250};
 };
 
+// The staleness audit (audit.hpp): a sampled fraction of hits (Rule::audit, `unmatched` for
+// routes no rule matches) is fetched again from the origin after the client has its answer, and
+// compared with what was served.
+struct AuditConfig {
+  double unmatched = 0.0;       // the fraction of hits audited on routes no rule matches
+  double rate = 10.0;           // audit requests per second, at most, for the whole gateway
+  std::size_t concurrency = 2;  // audit requests at once, at most
+  double stale_target = 0.01;   // TTL advice: the stale ratio a suggested TTL stays under
+};
+
 // The hot set (hot_set.hpp) and re-warming from it when the gateway starts.
 struct WarmingConfig {
   std::size_t hot_set_size = 1000;   // targets kept; 0: no hot set
@@ -230,6 +243,7 @@ struct GatewayConfig {
   AdminConfig admin;
   CacheConfig cache;
   WarmingConfig warming;
+  AuditConfig audit;
   IdentityConfig identity;
   // Response header with which the origin names what a mutation invalidates:
   // "tag=meeting:1, namespace=analytics".

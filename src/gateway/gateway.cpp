@@ -252,6 +252,7 @@ Gateway::Impl::Impl(asio::any_io_executor executor, GatewayConfig config, std::s
     : executor_(std::move(executor)),
       startup_(config),
       hot_set_(config.warming.hot_set_size, config.warming.hot_set_sample),
+      audit_gate_(config.audit.rate, config.audit.concurrency),
       hot_set_saved_second_(std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::steady_clock::now().time_since_epoch()).count()) {
   runtime_ = std::make_shared<const Runtime>(config, rule_stats_);
@@ -560,6 +561,9 @@ asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime
   cache_status += key_detail;
   if (!context.warming && !planned.user && !planned.credentialed && hot_set_.sampling()) {
     remember_hot(*runtime, request, state->plan);
+  }
+  if (!context.warming && (fetched.source == Source::l1 || fetched.source == Source::l2)) {
+    maybe_audit(*runtime, state, entry.response, age);
   }
   const std::int64_t shown_age = current_age(entry.response->initial_age, fetched.source == Source::loader ? 0 : age);
 
@@ -917,6 +921,8 @@ Gateway::~Gateway() = default;
 
 asio::awaitable<bool> Gateway::start() { co_return co_await impl_->cache_->start(); }
 
+void Gateway::on_audit(std::function<void(const AuditEvent&)> observer) { impl_->audit_observer_ = std::move(observer); }
+
 asio::awaitable<Reply> Gateway::handle(Request request, RequestContext context) {
   return impl_->handle(std::move(request), std::move(context));
 }
@@ -938,6 +944,13 @@ std::string Gateway::reload(GatewayConfig config) {
   if (log.enabled != started_log.enabled || log.format != started_log.format || log.path != started_log.path ||
       log.sample != started_log.sample) {
     not_applied += "access_log; ";
+  }
+  if (config.audit.rate != startup.audit.rate || config.audit.concurrency != startup.audit.concurrency) {
+    not_applied += "audit.rate and audit.concurrency; ";
+  }
+  if (!(config.warming.hot_set_file == startup.warming.hot_set_file) ||
+      config.warming.hot_set_size != startup.warming.hot_set_size) {
+    not_applied += "warming; ";
   }
   auto runtime = std::make_shared<const Runtime>(std::move(config), impl_->rule_stats_);
   std::unique_lock lock(impl_->runtime_mutex_);

@@ -15,6 +15,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -82,6 +83,8 @@ struct GatewayCounters {
   ReasonCounts bypassed;    // requests sent around the cache, by reason
 };
 
+struct AuditEvent;  // audit.hpp
+
 // Re-warming the hot set after a start, as it goes (for /metrics and the log) and at its end.
 struct RewarmProgress {
   std::atomic<std::uint64_t> total{0};
@@ -117,6 +120,8 @@ public:
   boost::asio::awaitable<RewarmReport> rewarm();
 
   boost::asio::awaitable<Reply> handle(Request request, RequestContext context);
+  // Called with every audited hit (the access log's audit lines); set before serving.
+  void on_audit(std::function<void(const AuditEvent&)> observer);
 
   // SIGHUP: new rules, identity and admin settings apply to requests that start after it.
   // Listeners, origin and cache settings need a restart; returns what was not applied.

@@ -3,6 +3,7 @@
 // Gateway::Impl, shared by gateway.cpp (proxying and caching) and admin.cpp (the admin API).
 
 #include "gateway/activity.hpp"
+#include "gateway/audit.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/hot_set.hpp"
 #include "gateway/identity.hpp"
@@ -80,6 +81,9 @@ public:
   GatewayCounters counters_;
   GatewayCounters warming_counters_;      // what re-warming requests did
   HotSet hot_set_;
+  AuditGate audit_gate_;
+  std::atomic<std::uint64_t> missed_invalidations_{0};  // audited hits the origin had changed
+  std::function<void(const AuditEvent&)> audit_observer_;
   RewarmProgress rewarm_;
   std::atomic<std::int64_t> hot_set_saved_second_{0};  // steady-clock second of the last periodic save
   std::atomic<std::uint64_t> hot_set_saves_{0};
@@ -105,6 +109,11 @@ public:
   boost::asio::awaitable<std::optional<std::vector<HotTarget>>> load_hot_set();
   boost::asio::awaitable<RewarmReport> rewarm();
   boost::asio::awaitable<void> rewarm_target(const HotTarget& item);
+  // Starts an audit of a hit when its rule's fraction samples it and the gate admits it.
+  void maybe_audit(const Runtime& runtime, const std::shared_ptr<LoadInputs>& state,
+                   std::shared_ptr<const StoredResponse> served, std::int64_t age_seconds);
+  static boost::asio::awaitable<void> audit_hit(std::shared_ptr<Impl> self, std::shared_ptr<LoadInputs> inputs,
+                                                std::shared_ptr<const StoredResponse> served, std::int64_t age_seconds);
 
   boost::asio::awaitable<HttpEntry> load_from_origin(std::shared_ptr<LoadInputs> inputs, LoadContext& load);
   // The inputs of a load for the variant of `inputs`' URL that `index` selects for its request.

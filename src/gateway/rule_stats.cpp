@@ -23,6 +23,24 @@ void RuleCounters::record(std::string_view outcome, std::string_view reason, std
   latency_sum_ns_.fetch_add(ns, relaxed);
 }
 
+void RuleCounters::record_audit(AuditResult result, std::int64_t age_seconds) noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  audited_.fetch_add(1, relaxed);
+  if (result == AuditResult::error) {
+    audit_errors_.fetch_add(1, relaxed);
+    return;
+  }
+  std::size_t bucket = 0;
+  while (kAuditAgeBounds[bucket] < age_seconds) ++bucket;  // the last bound is INT64_MAX
+  audited_by_age_[bucket].fetch_add(1, relaxed);
+  if (result == AuditResult::differing) {
+    differing_.fetch_add(1, relaxed);
+    differing_by_age_[bucket].fetch_add(1, relaxed);
+  } else {
+    identical_.fetch_add(1, relaxed);
+  }
+}
+
 RuleSnapshot RuleCounters::snapshot() const {
   constexpr auto relaxed = std::memory_order_relaxed;
   RuleSnapshot out;
@@ -39,12 +57,25 @@ RuleSnapshot RuleCounters::snapshot() const {
     out.latency.count += out.latency.counts[i];
   }
   out.latency.sum_ns = latency_sum_ns_.load(relaxed);
+  out.audited = audited_.load(relaxed);
+  out.identical = identical_.load(relaxed);
+  out.differing = differing_.load(relaxed);
+  out.audit_errors = audit_errors_.load(relaxed);
+  for (std::size_t i = 0; i < kAuditAgeBounds.size(); ++i) {
+    out.ages.audited[i] = audited_by_age_[i].load(relaxed);
+    out.ages.differing[i] = differing_by_age_[i].load(relaxed);
+  }
   return out;
 }
 
 void RuleCounters::reset() noexcept {
-  for (auto* cell : {&requests_, &hits_, &stale_, &misses_, &bypass_, &bytes_saved_, &latency_sum_ns_}) cell->store(0);
+  for (auto* cell : {&requests_, &hits_, &stale_, &misses_, &bypass_, &bytes_saved_, &latency_sum_ns_, &audited_,
+                     &identical_, &differing_, &audit_errors_}) {
+    cell->store(0);
+  }
   for (auto& cell : latency_) cell.store(0);
+  for (auto& cell : audited_by_age_) cell.store(0);
+  for (auto& cell : differing_by_age_) cell.store(0);
   not_stored_.reset();
 }
 

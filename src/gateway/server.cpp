@@ -93,7 +93,11 @@ public:
   Impl(std::vector<asio::io_context*> workers, Gateway& gateway)
       : workers_(std::move(workers)), io_(*workers_.at(0)), gateway_(gateway), config_(gateway.startup_config()),
         drain_timer_(io_) {
-    if (config_.access_log.enabled) access_log_ = std::make_unique<AccessLog>(config_.access_log);
+    if (config_.access_log.enabled) {
+      access_log_ = std::make_shared<AccessLog>(config_.access_log);
+      // Audits finish in the background, possibly after this server: the observer shares the log.
+      gateway.on_audit([log = access_log_](const AuditEvent& event) { log->write_audit(event); });
+    }
     if (config_.tls.enabled()) tls_ = make_listener_tls_context(config_.tls, config_.source);
     acceptors_.push_back(Listener{bind(io_, config_.listen, "listen"), false});
     if (config_.admin.listen) acceptors_.push_back(Listener{bind(io_, *config_.admin.listen, "admin.listen"), true});
@@ -201,7 +205,7 @@ public:
   std::list<Listener> acceptors_;
   std::atomic<bool> draining_{false};
   asio::steady_timer drain_timer_;
-  std::unique_ptr<AccessLog> access_log_;  // null: off
+  std::shared_ptr<AccessLog> access_log_;  // null: off
   mutable std::mutex tls_mutex_;
   std::shared_ptr<ssl::context> tls_;      // null: plain HTTP on `listen`
   std::function<void()> drain_done_;

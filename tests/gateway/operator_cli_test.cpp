@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <regex>
 
@@ -303,6 +304,36 @@ TEST_F(OperatorCommands, InspectShowsWhatAGetWouldFindForEachUserAndVariant) {
   EXPECT_THAT(bad_header.output, HasSubstr("--header \"no colon\": write Name: value"));
   const auto refused = strata({"inspect", "/items/1", "--gateway", admin_url_, "--token", "guess"});
   EXPECT_EQ(refused.code, 5);
+}
+
+TEST(OperatorAudit, AuditReportsStaleServesAndTheTtlTheyAllow) {
+  std::atomic<int> version{1};
+  TestOrigin origin([&](const OriginRequestSeen&) {
+    OriginAnswer answer;
+    answer.body = "v" + std::to_string(version.load());
+    return answer;
+  });
+  auto serve = start_serve("audit.toml", "listen = \"127.0.0.1:0\"\norigin = \"" + origin.url() +
+                                             "\"\n[admin]\ntoken_sha256 = \"" + kTokenDigest +
+                                             "\"\nlisten = \"127.0.0.1:0\"\n[audit]\nrate = 1000\n"
+                                             "[[rules]]\nname = \"pages\"\npath = \"/pages/{id}\"\nttl = \"60s\"\naudit = 1.0\n"
+                                             "[[rules]]\nname = \"plain\"\npath = \"/plain/{id}\"\nttl = \"60s\"\n");
+  http_get(serve.port, "/pages/1");
+  version = 2;  // behind the gateway's back
+  http_get(serve.port, "/pages/1");  // a stale hit, audited
+  const std::vector<std::string> audit{"audit", "--gateway", serve.admin_url, "--token", kToken};
+  std::string table;
+  for (int attempt = 0; attempt < 500 && table.find("missed invalidations 1") == std::string::npos; ++attempt) {
+    table = strata(audit).output;  // the audit finishes in the background
+  }
+  EXPECT_TRUE(std::regex_search(table, std::regex(R"(pages +100% +1 +1 +0 +100\.0%  none: stale even at the youngest)")))
+      << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex(R"(plain +off +0 +0 +0 +-  - \(audit off)"))) << table;
+  EXPECT_THAT(table, HasSubstr("missed invalidations 1"));
+  const auto raw = strata({"audit", "--json", "--gateway", serve.admin_url, "--token", kToken});
+  EXPECT_EQ(boost::json::parse(raw.output).at("missed_invalidations").to_number<int>(), 1) << raw.output;
+  EXPECT_EQ(strata({"audit", "--gateway", serve.admin_url}).code, 4);  // no token
+  serve.stop();
 }
 
 TEST_F(OperatorCommands, EveryWayOfCallingThemWrongHasItsMessageAndExitCode) {
