@@ -35,7 +35,8 @@ const strata::gateway::Runtime& runtime() {
     me.name_space = "me";
     me.per_user = true;
     config.rules.push_back(me);
-    return std::make_unique<strata::gateway::Runtime>(config);
+    static strata::gateway::RuleStats rule_stats;  // the counters the runtime's rules point into
+    return std::make_unique<strata::gateway::Runtime>(config, rule_stats);
   }();
   return *instance;
 }
