@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Seed 004's clients: job-progress polls (GET /api/v2/jobs/{id}) with job popularity following
 Zipf's law, at a fixed total rate on keep-alive connections. Records the time and X-Cache of
-every answer (or ERROR while the gateway is down) and writes them as CSV when told to stop
+every answer (with --bodies also the job, the request's wall-clock start and end and the progress
+served) (or ERROR while the gateway is down) and writes them as CSV when told to stop
 (SIGTERM) or after --seconds. Standard library only; loopback only."""
 
 import argparse
 import bisect
 import http.client
+import json
 import random
 import signal
 import threading
@@ -22,6 +24,8 @@ def main():
     parser.add_argument("--zipf", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--bodies", action="store_true",
+                        help="also record the job, the wall-clock request start and end, and the scenes_completed served")
     args = parser.parse_args()
 
     weights = [1.0 / (rank ** args.zipf) for rank in range(1, args.jobs + 1)]
@@ -46,18 +50,25 @@ def main():
         while not stop.is_set() and time.monotonic() - began < args.seconds:
             job = order[bisect.bisect_left(cumulative, rng.random() * total)]
             outcome = "ERROR"
+            served = ""
+            started = time.time()
             try:
                 if connection is None:
                     connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
                 connection.request("GET", "/api/v2/jobs/%d" % job)
                 response = connection.getresponse()
-                response.read()
+                body = response.read()
                 outcome = response.getheader("X-Cache", "NONE") if response.status == 200 else "STATUS%d" % response.status
-            except (OSError, http.client.HTTPException):
+                if args.bodies and response.status == 200:
+                    served = str(json.loads(body)["progress"]["scenes_completed"])
+            except (OSError, http.client.HTTPException, ValueError, KeyError):
                 if connection is not None:
                     connection.close()
                 connection = None
-            mine.append((time.monotonic() - began, outcome))
+            if args.bodies:
+                mine.append((time.monotonic() - began, outcome, job, started, time.time(), served))
+            else:
+                mine.append((time.monotonic() - began, outcome))
             due += interval
             pause = due - time.monotonic()
             if pause > 0:
@@ -72,8 +83,8 @@ def main():
         thread.join()
     with open(args.out, "w") as out:
         for mine in records:
-            for at, outcome in mine:
-                out.write("%.4f,%s\n" % (at, outcome))
+            for record in mine:
+                out.write(",".join(("%.4f" % field) if isinstance(field, float) else str(field) for field in record) + "\n")
 
 
 if __name__ == "__main__":
