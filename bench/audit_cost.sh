@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # What auditing 1% of hits costs the hits: `strata serve` (L1 only) in front of
 # strata_bench_origin (1 KiB bodies), wrk on 1000 URLs that are all hits, with the rule's audit
-# fraction 0 and 0.01 (audit.rate high enough to admit every sampled hit), three rounds each,
+# fraction 0 and 0.01 (audit.rate: --audit-rate, by default high enough to admit every sampled
+# hit), three rounds each,
 # alternating so that drift hits both alike. Reports req/s and p99 per round and the ratio of the
 # medians. Servers on CPU 0, wrk on CPU 1. Everything runs on 127.0.0.1 and stops on its own.
 # Not a CI test.
 #
-#   bench/audit_cost.sh [--build DIR] [--duration S] [--fraction F]
+#   bench/audit_cost.sh [--build DIR] [--duration S] [--fraction F] [--audit-rate N]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/release"
 duration=8
 fraction=0.01
+audit_rate=100000
 while (($#)); do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --fraction) fraction=$2; shift 2 ;;
+    --audit-rate) audit_rate=$2; shift 2 ;;
     *) echo "audit_cost: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +55,7 @@ listen = "127.0.0.1:$port"
 origin = "http://127.0.0.1:$origin_port"
 threads = 1
 [audit]
-rate = 100000
+rate = $audit_rate
 concurrency = 64
 [[rules]]
 path = "/api/items/{id}"
@@ -76,7 +79,7 @@ for round in 1 2 3; do
   run_mode audited "$fraction" "$round"
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-echo "Hits with and without auditing $(awk -v f="$fraction" 'BEGIN {print f * 100}')% of them: wrk -t1 -c64 -d${duration}s, 1000 URLs, 1 KiB; gateway and origin on CPU 0, wrk on CPU 1"
+echo "Hits with and without auditing $(awk -v f="$fraction" 'BEGIN {print f * 100}')% of them (audit.rate $audit_rate): wrk -t1 -c64 -d${duration}s, 1000 URLs, 1 KiB; gateway and origin on CPU 0, wrk on CPU 1"
 printf '| %-10s | %-28s | %-28s |\n' audit "req/s (rounds 1, 2, 3)" "p99 (rounds 1, 2, 3)"
 printf '| %s | %s | %s |\n' ---------- ---------------------------- ----------------------------
 for name in off audited; do
