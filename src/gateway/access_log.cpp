@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <random>
+#include <utility>
 
 namespace strata::gateway {
 
@@ -51,15 +52,20 @@ std::string milliseconds(std::chrono::microseconds duration) {
   return fmt::format("{:.3f}", static_cast<double>(duration.count()) / 1000.0);
 }
 
-}  // namespace
-
-std::string format_access_line(const AccessRecord& record, AccessLogFormat format) {
-  const auto since_epoch = record.time.time_since_epoch();
+// A line's time: UTC calendar fields and the milliseconds past the second.
+std::pair<std::tm, long long> utc_of(std::chrono::system_clock::time_point time) {
+  const auto since_epoch = time.time_since_epoch();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
   const std::time_t whole = seconds.count();
   std::tm utc{};
   gmtime_r(&whole, &utc);
+  return {utc, std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count()};
+}
+
+}  // namespace
+
+std::string format_access_line(const AccessRecord& record, AccessLogFormat format) {
+  const auto [utc, millis] = utc_of(record.time);
   std::string line;
   line.reserve(256);
   if (format == AccessLogFormat::json) {
@@ -98,12 +104,7 @@ std::string format_access_line(const AccessRecord& record, AccessLogFormat forma
 }
 
 std::string format_audit_line(const AuditEvent& event, AccessLogFormat format) {
-  const auto since_epoch = event.time.time_since_epoch();
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
-  const std::time_t whole = seconds.count();
-  std::tm utc{};
-  gmtime_r(&whole, &utc);
+  const auto [utc, millis] = utc_of(event.time);
   std::string line;
   if (format == AccessLogFormat::json) {
     char stamp[32];
