@@ -66,7 +66,7 @@ TtlAdvice advise_ttl(const AuditAges& ages, double target) {
   for (std::size_t i = 0; i + 1 < kAuditAgeBounds.size(); ++i) {
     audited += ages.audited[i];
     differing += ages.differing[i];
-    if (audited == 0) continue;
+    if (ages.audited[i] == 0) continue;  // no entry that old was seen: that TTL is not judged
     const double upper = wilson_upper(differing, audited);
     if (upper > target) continue;
     advice.ttl_seconds = kAuditAgeBounds[i];

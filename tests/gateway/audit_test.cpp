@@ -216,6 +216,29 @@ TEST_F(Audit, APerUserEntryIsAuditedAsItsOwnUserAndNoOther) {
   EXPECT_EQ(http_get(gateway.port(), "/api/me/profile", {{"X-User", "bob"}}).header("x-cache"), "HIT");
 }
 
+TEST_F(Audit, TheSuggestionConvergesOnAResourceRewrittenEveryMinute) {
+  // The origin's data changes on every whole minute of the test's clock, and nothing tells the
+  // gateway. One request a second, every hit audited: entries are identical up to about 59 s old,
+  // then stale. Over twenty minutes the advice settles on the longest bucket that keeps the stale
+  // ratio under the target: 30 s for 1% (the 60 s bucket holds one stale hit in ~59), 60 s for 5%.
+  for (const auto& [target, expected] : {std::pair{"0.01", 30}, std::pair{"0.05", 60}}) {
+    version_ = 0;
+    GatewayUnderTest gateway(config(kItems, std::string("rate = 100000\nconcurrency = 8\nstale_target = ") + target + "\n"),
+                             origin_.url(), clock_);
+    std::uint64_t hits = 0;
+    for (int second = 0; second < 20 * 60; ++second) {
+      version_ = second / 60;
+      if (http_get(gateway.port(), "/api/items/1").header("x-cache") == "HIT") {
+        audit_of(gateway.port(), "items", ++hits);  // each audit done before the clock moves on
+      }
+      clock_->advance(1s);
+    }
+    const auto suggestion = audit_of(gateway.port(), "items", hits).at("audit").at("suggestion");
+    ASSERT_FALSE(suggestion.at("ttl_seconds").is_null()) << suggestion;
+    EXPECT_EQ(suggestion.at("ttl_seconds").to_number<int>(), expected) << target << ": " << suggestion;
+  }
+}
+
 TEST(AuditAdvice, TheSuggestionIsTheLongestTtlUnderTheTargetWithConfidence) {
   gateway::AuditAges ages;
   // A resource rewritten every 60 s with no invalidation: hits up to 10 s old are never stale,
@@ -239,6 +262,13 @@ TEST(AuditAdvice, TheSuggestionIsTheLongestTtlUnderTheTargetWithConfidence) {
   EXPECT_FALSE(unsure.ttl_seconds);
   EXPECT_THAT(unsure.reason, HasSubstr("about 381 are needed, 50 so far"));
   EXPECT_FALSE(gateway::advise_ttl(gateway::AuditAges{}, 0.01).ttl_seconds);
+  // Clean up to the oldest age seen, and nothing older: that age, not a day.
+  gateway::AuditAges young;
+  young.audited[3] = 1000;  // <= 10 s
+  const auto bounded = gateway::advise_ttl(young, 0.01);
+  ASSERT_TRUE(bounded.ttl_seconds);
+  EXPECT_EQ(*bounded.ttl_seconds, 10);
+  EXPECT_THAT(bounded.reason, HasSubstr("a longer TTL may hold too (not observed)"));
   EXPECT_NEAR(gateway::wilson_upper(0, 380), 0.01, 0.0005);
   EXPECT_NEAR(gateway::wilson_upper(10, 100), 0.1744, 0.001);
 }
