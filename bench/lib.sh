@@ -45,3 +45,17 @@ port_from_log() {
   cat "$log" >&2
   exit 1
 }
+# The example API (SQLite, its own cache off) on a free port, stopped on exit: sets `api_port`.
+# Needs `build` and `root`.
+start_example_api() {
+  api_port=$(free_port)
+  "$build/strata-example-api" --port "$api_port" --database "$work/example.db" --cache false >"$work/api.log" 2>&1 &
+  pids+=($!)
+  wait_port "$api_port" api
+}
+# The demo's gateway configuration (examples/gateway/demo.toml) listening on port $1 in front of
+# the example API, on standard output.
+demo_gateway_config() {
+  sed -e "s|^listen = .*|listen = \"127.0.0.1:$1\"|" -e "s|^origin = .*|origin = \"http://127.0.0.1:$api_port\"|" \
+    "$root/examples/gateway/demo.toml"
+}

@@ -35,16 +35,12 @@ done
 bench_name=rewarm_restart
 source "$root/bench/lib.sh"
 
-api_port=$(free_port)
-"$build/strata-example-api" --port "$api_port" --database "$work/example.db" --cache false >"$work/api.log" 2>&1 &
-pids+=($!)
-wait_port "$api_port" api
+start_example_api
 token=rewarm-admin-token
 
 start_gateway() {  # mode log
   local rewarm=$1 log=$2
-  sed -e "s|^listen = .*|listen = \"127.0.0.1:$gateway_port\"|" -e "s|^origin = .*|origin = \"http://127.0.0.1:$api_port\"|" \
-    "$root/examples/gateway/demo.toml" >"$work/strata.toml"
+  demo_gateway_config "$gateway_port" >"$work/strata.toml"
   cat >>"$work/strata.toml" <<TOML
 [warming]
 hot_set_file = "$work/hot-set.json"

@@ -31,15 +31,11 @@ done
 bench_name=staleness_audit
 source "$root/bench/lib.sh"
 
-api_port=$(free_port)
-"$build/strata-example-api" --port "$api_port" --database "$work/example.db" --cache false >"$work/api.log" 2>&1 &
-pids+=($!)
-wait_port "$api_port" api
+start_example_api
 gateway_port=$(free_port)
 token=demo-admin-token
-sed -e "s|^listen = .*|listen = \"127.0.0.1:$gateway_port\"|" -e "s|^origin = .*|origin = \"http://127.0.0.1:$api_port\"|" \
-  -e "s|^tags = \\[\"job:{id}\"\\]|tags = [\"job:{id}\"]\naudit = $fraction|" \
-  "$root/examples/gateway/demo.toml" >"$work/strata.toml"
+demo_gateway_config "$gateway_port" |
+  sed -e "s|^tags = \\[\"job:{id}\"\\]|tags = [\"job:{id}\"]\naudit = $fraction|" >"$work/strata.toml"
 printf '[audit]\nrate = 200\nconcurrency = 4\n' >>"$work/strata.toml"
 REDIS_URL="" "$build/strata" serve --config "$work/strata.toml" >"$work/gateway.log" 2>&1 &
 pids+=($!)

@@ -1,15 +1,8 @@
 #include "gateway/activity.hpp"
 
+#include "gateway/runtime.hpp"
+
 namespace strata::gateway {
-
-namespace {
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void TrafficHistory::maybe_sample(const GatewayCounters& counters, std::chrono::steady_clock::time_point now) {
   const auto second = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();

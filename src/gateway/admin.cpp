@@ -448,8 +448,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
   if (relative == "/dashboard/data") {
     if (method != http::verb::get) co_return method_not_allowed("GET");
     json::object body;
-    body["time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+    body["time_ms"] = unix_ms_now();
     body["prefix"] = startup_.cache.prefix;
     body["stats"] = stats_body();
     json::array traffic;
@@ -662,7 +661,7 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
     if (method != http::verb::get) co_return method_not_allowed("GET");
     json::object body;
     json::array rules;
-    const double target = config.audit.stale_target;
+    const double stale_target = config.audit.stale_target;
     for (const auto& rule : rule_stats_.snapshot()) {
       json::object item;
       item["name"] = rule.name;
@@ -673,21 +672,19 @@ asio::awaitable<Reply> Gateway::Impl::handle_admin(Request& request, const Targe
       }
       item["fraction"] = fraction;
       item["hits"] = rule.hits + rule.stale;
-      item["audit"] = audit_json(rule, target);
+      item["audit"] = audit_json(rule, stale_target);
       rules.push_back(std::move(item));
     }
     body["rules"] = std::move(rules);
     body["missed_invalidations"] = missed_invalidations_.load();
     body["skipped_by_limits"] = audit_gate_.skipped();
-    body["stale_target"] = percent(target);
+    body["stale_target"] = percent(stale_target);
     co_return json_reply(200, body);
   }
   if (relative == "/hot-set") {
     if (method != http::verb::get) co_return method_not_allowed("GET");
     Reply reply = json_reply(200, json::value(nullptr));
-    reply.owned_body = hot_set_json(hot_set_.hottest(), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                            std::chrono::system_clock::now().time_since_epoch())
-                                                            .count());
+    reply.owned_body = hot_set_json(hot_set_.hottest(), unix_ms_now());
     co_return reply;
   }
   if (relative == "/inspect") {

@@ -342,8 +342,7 @@ asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext cont
   const auto identity = runtime->identify(request, context);
   const bool admin_path = is_admin_path(target->path, *runtime);
   // The admin API's own calls (a dashboard polling, a scraper) are not the traffic it reports.
-  (admin_path ? counters_.admin_requests : context.warming ? warming_counters_.requests : counters_.requests)
-      .fetch_add(1, std::memory_order_relaxed);
+  (admin_path ? counters_.admin_requests : counters_for(context).requests).fetch_add(1, std::memory_order_relaxed);
   if (admin_path) {
     if (!context.admin_listener && !runtime->config.admin.expose_on_main_listener) {
       co_return json_error(404, "not_found", "the admin API is served on admin.listen only");
@@ -389,8 +388,7 @@ asio::awaitable<Reply> Gateway::Impl::route(Request request, RequestContext cont
 
 asio::awaitable<Reply> Gateway::Impl::serve_cached(std::shared_ptr<const Runtime> runtime, Request& client_request,
                                                    const RequestContext& context, EntryPlan plan, bool admin) {
-  // Re-warming requests are counted apart: they are not the clients' traffic.
-  GatewayCounters& tally = context.warming ? warming_counters_ : counters_;
+  GatewayCounters& tally = counters_for(context);
   // Everything a load needs, in one allocation; the upstream request is built only on a miss.
   auto inputs = std::make_shared<LoadInputs>();
   inputs->runtime = runtime;
@@ -774,8 +772,7 @@ asio::awaitable<Reply> Gateway::Impl::pass_through(std::shared_ptr<const Runtime
                                                    const RequestContext& context, std::string target,
                                                    std::string_view reason, const CompiledRule* mutation_rule,
                                                    Variables variables, std::string detail) {
-  // Re-warming requests are counted apart: they are not the clients' traffic.
-  GatewayCounters& tally = context.warming ? warming_counters_ : counters_;
+  GatewayCounters& tally = counters_for(context);
   tally.bypass.fetch_add(1, std::memory_order_relaxed);
   tally.bypassed.add(reason);
   const bool head = request.method() == http::verb::head;

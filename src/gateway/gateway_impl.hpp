@@ -80,6 +80,10 @@ public:
   std::shared_ptr<OriginPool> origin_;
   GatewayCounters counters_;
   GatewayCounters warming_counters_;      // what re-warming requests did
+  // Where a request is counted: re-warming requests apart, they are not the clients' traffic.
+  GatewayCounters& counters_for(const RequestContext& context) noexcept {
+    return context.warming ? warming_counters_ : counters_;
+  }
   HotSet hot_set_;
   AuditGate audit_gate_;
   std::atomic<std::uint64_t> missed_invalidations_{0};  // audited hits the origin had changed

@@ -13,6 +13,11 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Runtime::Runtime(GatewayConfig settings, RuleStats& rule_stats)
     : config(std::move(settings)), unmatched_counters(&rule_stats.for_rule(RuleStats::kUnmatched)), identity(config.identity) {
   for (const auto& rule : config.rules) {
@@ -46,6 +51,14 @@ bool Runtime::carries_credentials(const Request& request, const RequestContext& 
   }
   const auto& header = config.identity.header;
   return !header.empty() && request.find(header) != request.end() && trusts(context.peer);
+}
+
+bool Runtime::is_credential_header(std::string_view lower_name) const {
+  const auto& settings = config.identity;
+  if (lower_name == "authorization" || lower_name == "cookie" || lower_name == "proxy-authorization") return true;
+  if (!settings.header.empty() && ascii_lower(settings.header) == lower_name) return true;
+  return std::find(settings.credential_headers.begin(), settings.credential_headers.end(), lower_name) !=
+         settings.credential_headers.end();
 }
 
 bool Runtime::is_admin(const Request& request, const Identity& caller) const {

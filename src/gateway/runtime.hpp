@@ -42,6 +42,9 @@ struct Runtime {
   // Whether the request carries credentials (identity.credential_headers, or the identity
   // header from a trusted peer): its answer may be personal.
   [[nodiscard]] bool carries_credentials(const Request& request, const RequestContext& context) const;
+  // Whether a header (lower-case name) is one that carries credentials: Authorization, Cookie,
+  // Proxy-Authorization, the identity header, identity.credential_headers.
+  [[nodiscard]] bool is_credential_header(std::string_view lower_name) const;
   // An admin caller: the admin token (compared by digest, in constant time) or a verified JWT
   // with the admin claim. The same test for the admin API and for what Cache-Status shows.
   [[nodiscard]] bool is_admin(const Request& request, const Identity& caller) const;
@@ -52,5 +55,7 @@ struct Runtime {
 
 // Seconds since the Unix epoch, for token expiry and stored dates.
 std::int64_t unix_now();
+// Milliseconds since the Unix epoch, for what the admin API and the hot set timestamp.
+std::int64_t unix_ms_now();
 
 }  // namespace strata::gateway

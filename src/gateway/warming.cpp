@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -25,19 +24,6 @@ namespace {
 
 // Where the hot set lives in Redis: beside the entries, under the gateway's prefix.
 const Key kHotSetKey{"_gateway", {"hot-set"}};
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool names_a_credential(const Runtime& runtime, std::string_view lower_name) {
-  const auto& identity = runtime.config.identity;
-  if (lower_name == "authorization" || lower_name == "cookie" || lower_name == "proxy-authorization") return true;
-  if (!identity.header.empty() && ascii_lower(identity.header) == lower_name) return true;
-  return std::find(identity.credential_headers.begin(), identity.credential_headers.end(), lower_name) !=
-         identity.credential_headers.end();
-}
 
 // Writes `text` to `path` whole or not at all: a reader (the next start) never sees half a file.
 bool write_atomically(const std::string& path, const std::string& text, std::string* error) {
@@ -90,7 +76,7 @@ asio::awaitable<void> Gateway::Impl::rewarm_target(const HotTarget& item) {
 void Gateway::Impl::remember_hot(const Runtime& runtime, const Request& request, const EntryPlan& plan) {
   HeaderValues headers;
   auto keep = [&](const std::string& name) {
-    if (names_a_credential(runtime, name)) return;
+    if (runtime.is_credential_header(name)) return;
     const auto found = request.find(name);
     if (found != request.end()) headers.emplace_back(name, std::string(found->value()));
   };
